@@ -1,0 +1,75 @@
+/**
+ * The shape of a backbone: a registry entry (data about the network) plus a built model (its
+ * parameters and forward function).
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs-core";
+import type { ForwardContext, ParamStore } from "../nn.ts";
+
+/** Which activation the CAM is computed from. */
+export type CamTap = "paper" | "standard";
+
+/** Facts about a backbone, as data (timm-style registry entry). */
+export interface BackboneSpec {
+  /** Registry key, e.g. `resnet50`. */
+  name: string;
+  /** One line for `--help` and reports. */
+  description: string;
+  /** Default square input size in pixels (224 ResNet/DenseNet, 299 Inception/Xception). */
+  inputSize: number;
+  /** Smallest input size the network accepts. */
+  minInputSize: number;
+  /** Per-channel normalisation applied to [0,1] RGB pixels: (x - mean) / std. */
+  mean: [number, number, number];
+  /** See {@linkcode BackboneSpec.mean}. */
+  std: [number, number, number];
+  /** Channels of the pooled feature vector (= classifier input = CAM channels). */
+  featureDim: number;
+  /** Human-readable description of each CAM tap (which layer, before/after what). */
+  camTaps: Record<CamTap, string>;
+  /** CAM grid side (feature map height = width) for a given input size. */
+  camGrid(inputSize: number): number;
+}
+
+/** Output of a forward pass. */
+export interface ForwardOutput {
+  /** Class logits [B, numClasses]; class 0 = Real, 1 = Synthetic. */
+  logits: tf.Tensor2D;
+  /** The two CAM feature taps, NHWC [B, h, w, featureDim]. */
+  taps: Record<CamTap, tf.Tensor4D>;
+}
+
+/** A built network. */
+export interface Backbone {
+  /** Its registry entry. */
+  spec: BackboneSpec;
+  /** Parameters and buffers under torchvision names. */
+  store: ParamStore;
+  /** Input size it was built for. */
+  inputSize: number;
+  /** Number of classes of the head (2 in the kit). */
+  numClasses: number;
+  /** Classifier weight [featureDim, numClasses] (torch `fc.weight` transposed). */
+  classifierWeight: tf.Variable;
+  /** Runs the network on a normalised NHWC batch. */
+  forward(x: tf.Tensor4D, ctx: ForwardContext): ForwardOutput;
+}
+
+/** Options for building a backbone. */
+export interface BuildOptions {
+  /** Seed for weight initialisation. */
+  seed: number;
+  /** Input size (defaults to the spec's). */
+  inputSize?: number;
+  /** Number of classes (default 2). */
+  numClasses?: number;
+}
+
+/** A registry entry: the spec plus a builder. */
+export interface BackboneEntry {
+  /** Facts about the network. */
+  spec: BackboneSpec;
+  /** Builds a freshly initialised network. */
+  build(opts: BuildOptions): Backbone;
+}

@@ -1,0 +1,122 @@
+/**
+ * Tensor backend selection: WebGPU where an adapter exists, else the pure-JS cpu backend; the
+ * native TensorFlow backend (`@tensorflow/tfjs-node-gpu` / `tfjs-node`) only when asked for.
+ *
+ * Every entry point calls {@linkcode initBackend} once before building tensors.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-webgpu";
+
+/** Backends the kit can run on. `auto` picks `webgpu` when an adapter exists, else `cpu`. */
+export type BackendName = "auto" | "webgpu" | "cpu" | "tensorflow";
+
+/** The backend names accepted by `--backend` and `CYBORG_BACKEND`. */
+export const BACKEND_NAMES: readonly BackendName[] = ["auto", "webgpu", "cpu", "tensorflow"];
+
+/** What {@linkcode initBackend} chose. */
+export interface BackendInfo {
+  /** The tfjs backend now active (`webgpu`, `cpu`, `tensorflow`). */
+  name: Exclude<BackendName, "auto">;
+  /** Adapter description for WebGPU (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"), else a short label. */
+  adapter: string;
+  /** True when the WebGPU adapter is a software fallback such as llvmpipe. */
+  fallbackAdapter: boolean;
+}
+
+// The cpu backend prints a "use tfjs-node" banner when it believes it runs in Node.
+tf.env().set("IS_NODE", false);
+
+let current: BackendInfo | undefined;
+
+/** Parses a backend name from a flag or environment value, with a clear error. */
+export function parseBackendName(value: string, source = "--backend"): BackendName {
+  if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendName;
+  throw new Error(
+    `${source}: unknown backend "${value}" (choose one of ${BACKEND_NAMES.join(", ")})`,
+  );
+}
+
+async function webgpuAdapter(): Promise<GPUAdapter | null> {
+  if (typeof navigator === "undefined" || !("gpu" in navigator)) return null;
+  try {
+    return await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Selects and initialises a backend. `name` defaults to the `CYBORG_BACKEND` environment
+ * variable, then `auto`. Calling it again with the same resolved backend is a no-op.
+ */
+export async function initBackend(name?: BackendName): Promise<BackendInfo> {
+  const env = Deno.env.get("CYBORG_BACKEND");
+  const wanted: BackendName = name ?? (env ? parseBackendName(env, "CYBORG_BACKEND") : "auto");
+  if (current && (wanted === "auto" || wanted === current.name)) return current;
+
+  if (wanted === "tensorflow") {
+    current = await initTensorflow();
+    return current;
+  }
+  if (wanted === "webgpu" || wanted === "auto") {
+    const adapter = await webgpuAdapter();
+    if (adapter) {
+      // Small ops would otherwise run on the CPU and force a GPU->CPU read.
+      tf.env().set("WEBGPU_CPU_FORWARD", false);
+      if (!(await tf.setBackend("webgpu"))) {
+        throw new Error("webgpu: a WebGPU adapter exists but tfjs failed to initialise it");
+      }
+      await tf.ready();
+      const info = adapter.info;
+      current = {
+        name: "webgpu",
+        adapter: info.description || info.vendor || "unknown adapter",
+        fallbackAdapter: Boolean(
+          (info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+            (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+        ),
+      };
+      return current;
+    }
+    if (wanted === "webgpu") {
+      throw new Error("webgpu: no WebGPU adapter found (try --backend cpu)");
+    }
+  }
+  await tf.setBackend("cpu");
+  await tf.ready();
+  current = { name: "cpu", adapter: "tfjs cpu (JavaScript)", fallbackAdapter: false };
+  return current;
+}
+
+async function initTensorflow(): Promise<BackendInfo> {
+  // Kept out of deno.json on purpose: its install script downloads libtensorflow from a host many
+  // machines cannot reach. A non-literal specifier keeps `deno check` from resolving it.
+  const candidates = ["npm:@tensorflow/tfjs-node-gpu@4.22.0", "npm:@tensorflow/tfjs-node@4.22.0"];
+  const errors: string[] = [];
+  for (const spec of candidates) {
+    try {
+      await import(spec);
+      if (await tf.setBackend("tensorflow")) {
+        await tf.ready();
+        return { name: "tensorflow", adapter: spec, fallbackAdapter: false };
+      }
+      errors.push(`${spec}: loaded but the "tensorflow" backend did not register`);
+    } catch (e) {
+      errors.push(`${spec}: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  throw new Error(
+    "backend tensorflow: the native TensorFlow library is not available. It needs " +
+      "@tensorflow/tfjs-node-gpu (CUDA 11.2) or @tensorflow/tfjs-node, whose install script " +
+      "downloads libtensorflow 2.9.1 from outside the npm registry at install time. Install one " +
+      "where that download works, or use --backend webgpu|cpu.\n  " + errors.join("\n  "),
+  );
+}
+
+/** The backend chosen by the last {@linkcode initBackend} call, if any. */
+export function currentBackend(): BackendInfo | undefined {
+  return current;
+}

@@ -1,0 +1,179 @@
+/**
+ * Reading and writing the safetensors format (8-byte little-endian header length, JSON header,
+ * raw little-endian data), the exchange format with PyTorch (`safetensors.torch.save_file`).
+ *
+ * @module
+ */
+
+/** Element types the kit reads; everything is converted to float32 on read. */
+export type SafetensorsDtype = "F32" | "F64" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8";
+
+/** One tensor as read from or written to a file. */
+export interface NamedArray {
+  /** Shape in the file's (torch) layout. */
+  shape: number[];
+  /** Values, converted to float32 on read. */
+  data: Float32Array;
+  /** Element type in the file. Written as F32 unless set to I64 (for integer buffers). */
+  dtype?: SafetensorsDtype;
+}
+
+/** Contents of a safetensors file. */
+export interface SafetensorsFile {
+  /** Tensors by name, in file order. */
+  tensors: Map<string, NamedArray>;
+  /** The `__metadata__` string map. */
+  metadata: Record<string, string>;
+}
+
+const BYTES: Record<SafetensorsDtype, number> = {
+  F32: 4,
+  F64: 8,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+};
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+/** Parses safetensors bytes. `source` names the file in errors. */
+export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): SafetensorsFile {
+  if (bytes.length < 8) throw new Error(`${source}: not a safetensors file (too short)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = Number(view.getBigUint64(0, true));
+  if (headerLen <= 0 || 8 + headerLen > bytes.length) {
+    throw new Error(`${source}: not a safetensors file (header length ${headerLen} out of range)`);
+  }
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
+  } catch (e) {
+    throw new Error(`${source}: unreadable safetensors header: ${(e as Error).message}`);
+  }
+  const base = 8 + headerLen;
+  const tensors = new Map<string, NamedArray>();
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const info = raw as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const dtype = info.dtype as SafetensorsDtype;
+    if (!(dtype in BYTES)) {
+      throw new Error(
+        `${source}: tensor "${name}" has dtype ${info.dtype}, which the kit cannot read ` +
+          `(readable: ${Object.keys(BYTES).join(", ")})`,
+      );
+    }
+    const [start, end] = info.data_offsets;
+    const n = info.shape.reduce((a, b) => a * b, 1);
+    if (end - start !== n * BYTES[dtype] || base + end > bytes.length) {
+      throw new Error(`${source}: tensor "${name}" has inconsistent offsets [${start}, ${end}]`);
+    }
+    const dv = new DataView(bytes.buffer, bytes.byteOffset + base + start, end - start);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      switch (dtype) {
+        case "F32":
+          out[i] = dv.getFloat32(i * 4, true);
+          break;
+        case "F64":
+          out[i] = dv.getFloat64(i * 8, true);
+          break;
+        case "F16":
+          out[i] = halfToFloat(dv.getUint16(i * 2, true));
+          break;
+        case "BF16":
+          out[i] = new Float32Array(new Uint32Array([dv.getUint16(i * 2, true) << 16]).buffer)[0];
+          break;
+        case "I64":
+          out[i] = Number(dv.getBigInt64(i * 8, true));
+          break;
+        case "I32":
+          out[i] = dv.getInt32(i * 4, true);
+          break;
+        case "I16":
+          out[i] = dv.getInt16(i * 2, true);
+          break;
+        case "I8":
+          out[i] = dv.getInt8(i);
+          break;
+        case "U8":
+          out[i] = dv.getUint8(i);
+          break;
+      }
+    }
+    tensors.set(name, { shape: info.shape, data: out, dtype });
+  }
+  return { tensors, metadata };
+}
+
+/** Serialises tensors (F32, or I64 where `dtype` says so) and string metadata. */
+export function encodeSafetensors(
+  tensors: Map<string, NamedArray>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const dtype = t.dtype === "I64" ? "I64" : "F32";
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (n !== t.data.length) {
+      throw new Error(`encodeSafetensors: "${name}" has ${t.data.length} values for shape [${t.shape}]`);
+    }
+    const size = n * BYTES[dtype];
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + size] };
+    offset += size;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const pad = (8 - (json.length % 8)) % 8; // align data to 8 bytes, as the reference writer does
+  if (pad) json = new TextEncoder().encode(JSON.stringify(header) + " ".repeat(pad));
+  const out = new Uint8Array(8 + json.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let p = 8 + json.length;
+  for (const t of tensors.values()) {
+    if (t.dtype === "I64") {
+      for (let i = 0; i < t.data.length; i++, p += 8) {
+        view.setBigInt64(p, BigInt(Math.round(t.data[i])), true);
+      }
+    } else {
+      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), p);
+      p += t.data.byteLength;
+    }
+  }
+  return out;
+}
+
+/** Reads a safetensors file, naming the file in every error. */
+export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read weights file: ${(e as Error).message}`);
+  }
+  return decodeSafetensors(bytes, path);
+}
+
+/** Writes a safetensors file atomically (temporary file, then rename). */
+export async function writeSafetensors(
+  path: string,
+  tensors: Map<string, NamedArray>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  await Deno.writeFile(tmp, encodeSafetensors(tensors, metadata));
+  await Deno.rename(tmp, path);
+}

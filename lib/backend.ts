@@ -7,6 +7,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+// Gradient functions are registered by a side-effect import (tfjs-core alone has none).
+import "./gradients.ts";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
 

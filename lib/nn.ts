@@ -10,6 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { c } from "./consts.ts";
 import type { Rng } from "./rng.ts";
 
 /**
@@ -268,18 +269,20 @@ export function batchNorm2d(
     ctx.updates.push(
       [
         runningMean,
-        tf.keep(tf.tidy(() => tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean, momentum)))),
+        tf.keep(
+          tf.tidy(() => tf.add(tf.mul(runningMean, c(1 - momentum)), tf.mul(mean, c(momentum)))),
+        ),
       ],
       [
         runningVar,
         tf.keep(tf.tidy(() =>
           tf.add(
-            tf.mul(runningVar, 1 - momentum),
-            tf.mul(variance, (momentum * n) / Math.max(n - 1, 1)),
+            tf.mul(runningVar, c(1 - momentum)),
+            tf.mul(variance, c((momentum * n) / Math.max(n - 1, 1))),
           )
         )),
       ],
-      [tracked, tf.keep(tf.tidy(() => tf.add(tracked, 1)))],
+      [tracked, tf.keep(tf.tidy(() => tf.add(tracked, c(1))))],
     );
     return y;
   };

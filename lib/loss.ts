@@ -1,0 +1,91 @@
+/**
+ * The CYBORG loss: `α·CE + (1−α)·MSE(CAM, map)`.
+ *
+ * - CE: softmax cross-entropy, mean over the batch (PyTorch `nn.CrossEntropyLoss`).
+ * - MSE: mean over B·h·w of (CAM − map)², where CAM is {@linkcode computeCam} of the tapped
+ *   features for the predicted (or true) class. Samples without a map (`hasMap` 0, only when
+ *   missing maps were explicitly allowed) are left out: the MSE averages over the samples that have
+ *   one, and is 0 when none has.
+ * - α = 1 skips the CAM term entirely (no CAM is computed).
+ *
+ * The same code path takes human saliency maps or segmentation masks as `maps`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { type CamClass, camClassOneHot, computeCam } from "./cam.ts";
+import { c } from "./consts.ts";
+
+/** Inputs of {@linkcode cyborgLoss}. */
+export interface CyborgLossInput {
+  /** [B, K] logits. */
+  logits: tf.Tensor2D;
+  /** [B] integer labels. */
+  labels: tf.Tensor1D;
+  /** [B, h, w, C] CAM tap features. */
+  features: tf.Tensor4D;
+  /** [C, K] classifier weight. */
+  classifierWeight: tf.Tensor2D;
+  /** [B, h, w] target maps in [0, 1]; required when α < 1. */
+  maps?: tf.Tensor3D;
+  /** [B] 1 where the sample has a map (default: all have). */
+  hasMap?: tf.Tensor1D;
+  /** α in [0, 1]. */
+  alpha: number;
+  /** CAM class: predicted (paper) or true label. */
+  camClass: CamClass;
+}
+
+/** Loss terms; `total` is what is differentiated. */
+export interface CyborgLossOutput {
+  /** α·CE + (1−α)·MSE. */
+  total: tf.Scalar;
+  /** Cross-entropy (mean over the batch). */
+  ce: tf.Scalar;
+  /** CAM MSE (0 when α = 1). */
+  cam: tf.Scalar;
+}
+
+/** Mean softmax cross-entropy of integer labels (log-sum-exp stabilised). */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  const oneHot = tf.oneHot(tf.cast(labels, "int32"), logits.shape[1]);
+  const logp = tf.logSoftmax(logits);
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, logp), 1))) as tf.Scalar;
+}
+
+/** Validates α with an error naming the option. */
+export function checkAlpha(alpha: number, source = "--alpha"): void {
+  if (!Number.isFinite(alpha) || alpha < 0 || alpha > 1) {
+    throw new Error(`${source}: alpha must be in [0, 1], got ${alpha}`);
+  }
+}
+
+/** Computes the CYBORG loss terms. */
+export function cyborgLoss(input: CyborgLossInput): CyborgLossOutput {
+  const { logits, labels, features, classifierWeight, maps, hasMap, alpha } = input;
+  checkAlpha(alpha);
+  const ce = crossEntropy(logits, labels);
+  if (alpha === 1) {
+    return { total: ce, ce, cam: tf.zeros([]) as tf.Scalar };
+  }
+  if (!maps) throw new Error("cyborgLoss: alpha < 1 needs maps");
+  const [, h, w] = features.shape;
+  if (maps.shape[1] !== h || maps.shape[2] !== w) {
+    throw new Error(
+      `map grid ${maps.shape[1]}x${maps.shape[2]} does not match the CAM grid ${h}x${w}`,
+    );
+  }
+  const oneHot = camClassOneHot(logits, labels, input.camClass);
+  const cam = computeCam(features, classifierWeight, oneHot);
+  const sq = tf.square(tf.sub(cam, maps));
+  let mse: tf.Scalar;
+  if (hasMap) {
+    const mask = tf.reshape(tf.cast(hasMap, "float32"), [-1, 1, 1]);
+    const denom = tf.maximum(tf.mul(tf.sum(mask), c(h * w)), c(1));
+    mse = tf.div(tf.sum(tf.mul(sq, mask)), denom) as tf.Scalar;
+  } else {
+    mse = tf.mean(sq) as tf.Scalar;
+  }
+  const total = tf.add(tf.mul(ce, c(alpha)), tf.mul(mse, c(1 - alpha))) as tf.Scalar;
+  return { total, ce, cam: mse };
+}

@@ -1,0 +1,79 @@
+/**
+ * A small, strict command-line parser for the kit's tools (no `jsr:@std/cli` here): declared
+ * options only, typed values, `--help` text generated from the declarations, and errors that name
+ * the option.
+ *
+ * @module
+ */
+
+/** One declared option. */
+export interface OptionSpec {
+  /** Kebab-case name without dashes, e.g. `batch-size`. */
+  name: string;
+  /** Value type; `boolean` options take no value. */
+  type: "string" | "number" | "boolean";
+  /** One-line help. */
+  help: string;
+  /** Default shown in help (and used when absent). */
+  default?: string | number | boolean | null;
+  /** Allowed values for strings. */
+  choices?: readonly string[];
+}
+
+/** Parsed values by option name. */
+export type ParsedArgs = Record<string, string | number | boolean | null | undefined>;
+
+/** Thrown for `--help`: its message is the help text. */
+export class HelpRequested extends Error {}
+
+/** Builds the `--help` text. */
+export function helpText(usage: string, specs: readonly OptionSpec[]): string {
+  const rows = specs.map((s) => {
+    const flag = `--${s.name}${s.type === "boolean" ? "" : ` <${s.choices?.join("|") ?? s.type}>`}`;
+    const def = s.default === undefined || s.default === null || s.default === false
+      ? ""
+      : ` (default: ${s.default})`;
+    return `  ${flag.padEnd(34)} ${s.help}${def}`;
+  });
+  return `${usage}\n\nOptions:\n${rows.join("\n")}\n  ${"--help".padEnd(34)} Show this help.`;
+}
+
+/** Parses `args` against `specs`; throws with the option's name on any problem. */
+export function parseArgs(
+  args: readonly string[],
+  specs: readonly OptionSpec[],
+  usage: string,
+): ParsedArgs {
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  const out: ParsedArgs = {};
+  for (const s of specs) out[s.name] = s.default;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--help" || arg === "-h") throw new HelpRequested(helpText(usage, specs));
+    if (!arg.startsWith("--")) throw new Error(`unexpected argument "${arg}" (see --help)`);
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const spec = byName.get(name);
+    if (!spec) throw new Error(`unknown option --${name} (see --help)`);
+    if (spec.type === "boolean") {
+      if (eq >= 0) throw new Error(`--${name} takes no value`);
+      out[name] = true;
+      continue;
+    }
+    const raw = eq >= 0 ? arg.slice(eq + 1) : args[++i];
+    if (raw === undefined) throw new Error(`--${name} needs a value`);
+    if (spec.type === "number") {
+      const v = Number(raw);
+      if (raw.trim() === "" || !Number.isFinite(v)) {
+        throw new Error(`--${name}: "${raw}" is not a number`);
+      }
+      out[name] = v;
+    } else {
+      if (spec.choices && !spec.choices.includes(raw)) {
+        throw new Error(`--${name}: "${raw}" is not one of ${spec.choices.join(", ")}`);
+      }
+      out[name] = raw;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,61 @@
+/**
+ * Experiment presets as data: how big a network, how many epochs and seeds, which image size.
+ * `smoke` proves the pipeline end to end in minutes; `quick` is the default on a CPU-only machine;
+ * `paper` is the paper's protocol (ResNet50 at 224 px, 50 epochs, 10 seeds).
+ *
+ * @module
+ */
+import type { TrainConfig } from "./config.ts";
+
+/** Preset names. */
+export type PresetName = "smoke" | "quick" | "paper";
+
+/** A preset: training overrides plus the experiment's size. */
+export interface Preset {
+  /** Its name. */
+  name: PresetName;
+  /** One line for `--help` and reports. */
+  description: string;
+  /** Overrides of the training config (the rest is the paper's recipe). */
+  train: Partial<TrainConfig>;
+  /** Seeds per strategy. */
+  seeds: number;
+  /** Image size the embedded data is generated at. */
+  dataSize: number;
+}
+
+/** All presets by name. */
+export const PRESETS: Readonly<Record<PresetName, Preset>> = {
+  smoke: {
+    name: "smoke",
+    description: "pipeline check: smallcnn at 32 px, 1 epoch capped at 20 steps, 1 seed",
+    train: { network: "smallcnn", inputSize: 32, epochs: 1, maxSteps: 20, batchSize: 20 },
+    seeds: 1,
+    dataSize: 64,
+  },
+  quick: {
+    name: "quick",
+    description: "CPU default: smallcnn at 64 px, 8 epochs (StepLR every 6), 3 seeds",
+    train: { network: "smallcnn", inputSize: 64, epochs: 8, lrStepSize: 6, batchSize: 20 },
+    seeds: 3,
+    dataSize: 64,
+  },
+  paper: {
+    name: "paper",
+    description: "the paper: resnet50 at 224 px, 50 epochs, batch 20, lr 0.005, 10 seeds",
+    train: { network: "resnet50", inputSize: 224, epochs: 50, batchSize: 20 },
+    seeds: 10,
+    dataSize: 224,
+  },
+};
+
+/** Looks a preset up by name, with an error naming the option. */
+export function getPreset(name: string): Preset {
+  const p = (PRESETS as Record<string, Preset>)[name];
+  if (!p) {
+    throw new Error(
+      `--preset: unknown preset "${name}" (known: ${Object.keys(PRESETS).join(", ")})`,
+    );
+  }
+  return p;
+}

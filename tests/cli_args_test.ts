@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { HelpRequested, type OptionSpec, parseArgs } from "../lib/cli_args.ts";
+
+const specs: OptionSpec[] = [
+  { name: "batch-size", type: "number", help: "batch", default: 20 },
+  { name: "cam-class", type: "string", help: "class", choices: ["pred", "true"], default: "pred" },
+  { name: "fresh", type: "boolean", help: "fresh" },
+];
+
+Deno.test("parses numbers, choices, booleans, --k=v, and keeps defaults", () => {
+  assert.deepEqual(parseArgs(["--batch-size", "8", "--cam-class=true", "--fresh"], specs, "u"), {
+    "batch-size": 8,
+    "cam-class": "true",
+    fresh: true,
+  });
+  assert.deepEqual(parseArgs([], specs, "u"), {
+    "batch-size": 20,
+    "cam-class": "pred",
+    fresh: undefined,
+  });
+});
+
+Deno.test("bad options are named", () => {
+  assert.throws(
+    () => parseArgs(["--batch-size", "x"], specs, "u"),
+    /--batch-size: "x" is not a number/,
+  );
+  assert.throws(
+    () => parseArgs(["--cam-class", "max"], specs, "u"),
+    /--cam-class: "max" is not one of pred, true/,
+  );
+  assert.throws(() => parseArgs(["--nope"], specs, "u"), /unknown option --nope/);
+  assert.throws(() => parseArgs(["--batch-size"], specs, "u"), /--batch-size needs a value/);
+  assert.throws(() => parseArgs(["stray"], specs, "u"), /unexpected argument "stray"/);
+});
+
+Deno.test("--help lists every option with its default", () => {
+  try {
+    parseArgs(["--help"], specs, "usage line");
+    assert.fail("no help");
+  } catch (e) {
+    assert.ok(e instanceof HelpRequested);
+    for (
+      const s of [
+        "usage line",
+        "--batch-size",
+        "(default: 20)",
+        "--cam-class <pred|true>",
+        "--fresh",
+      ]
+    ) {
+      assert.ok(e.message.includes(s), s);
+    }
+  }
+});

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { configDifferences, DEFAULT_CONFIG, validateConfig } from "../lib/config.ts";
+
+Deno.test("the default config is the paper's recipe", () => {
+  const d = DEFAULT_CONFIG;
+  assert.deepEqual(
+    [d.lr, d.momentum, d.weightDecay, d.lrStepSize, d.lrGamma, d.epochs, d.batchSize, d.camClass],
+    [0.005, 0.9, 1e-6, 12, 0.1, 50, 20, "pred"],
+  );
+});
+
+Deno.test("validation names every bad option", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/a.csv`, "");
+  const errors = validateConfig({
+    ...DEFAULT_CONFIG,
+    network: "vgg99",
+    alpha: 1.5,
+    epochs: 0,
+    csv: `${dir}/a.csv`,
+    dataset: `${dir}/missing`,
+    heatmaps: null,
+  });
+  const text = errors.join("\n");
+  for (
+    const s of [
+      "--alpha: alpha must be in [0, 1], got 1.5",
+      '--network: unknown network "vgg99"',
+      "--epochs: must be a positive integer, got 0",
+      `--dataset: ${dir}/missing does not exist`,
+    ]
+  ) assert.ok(text.includes(s), `missing: ${s}\n${text}`);
+  const e2 = validateConfig({
+    ...DEFAULT_CONFIG,
+    network: "tinycnn",
+    alpha: 0.5,
+    csv: `${dir}/a.csv`,
+    dataset: dir,
+    heatmaps: null,
+  });
+  assert.deepEqual(e2, ["--heatmaps: required when --alpha < 1 (got alpha 0.5)"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("config differences list each changed key", () => {
+  const d = configDifferences(DEFAULT_CONFIG, { ...DEFAULT_CONFIG, alpha: 1, seed: 3 });
+  assert.deepEqual(d, ["alpha: 0.5 → 1", "seed: 0 → 3"]);
+});

@@ -52,6 +52,12 @@ export interface Backbone {
   numClasses: number;
   /** Classifier weight [featureDim, numClasses] (torch `fc.weight` transposed). */
   classifierWeight: tf.Variable;
+  /**
+   * InceptionV3 only: torchvision's `transform_input` (re-map ImageNet-normalised input to the
+   * (x-0.5)/0.5 normalisation the ported Google weights expect), read at every forward call.
+   * `lib/weights.ts` turns it on when imported weights carry `transform_input=true` metadata.
+   */
+  transformInput?: boolean;
   /** Runs the network on a normalised NHWC batch. */
   forward(x: tf.Tensor4D, ctx: ForwardContext): ForwardOutput;
 }
@@ -64,6 +70,8 @@ export interface BuildOptions {
   inputSize?: number;
   /** Number of classes (default 2). */
   numClasses?: number;
+  /** InceptionV3 only: start with torchvision's `transform_input` on (default false). */
+  transformInput?: boolean;
 }
 
 /** A registry entry: the spec plus a builder. */

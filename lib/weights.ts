@@ -1,0 +1,231 @@
+/**
+ * Importing and exporting torchvision-style `state_dict`s as safetensors files.
+ *
+ * A backbone's parameters carry torchvision names (`layer1.0.conv1.weight`, `bn1.running_var`,
+ * `features.norm5.num_batches_tracked`, ...), so a PyTorch `state_dict` maps by name; layouts are
+ * converted by `lib/state_dict.ts` (NCHW/OIHW ⇄ NHWC/HWIO). Batch-norm running statistics and
+ * `num_batches_tracked` (written back as I64) are included.
+ *
+ * Names are normalised on import, so these load as they are:
+ * - the paper's checkpoints (`torch.save({'state_dict': model.state_dict(), ...})`) once converted;
+ * - `module.`-prefixed names (DataParallel) and the FaceForensics++ Xception wrapper (`model.` prefix,
+ *   head `last_linear` → `fc`), Cadene's 2-D `pointwise` weights ([out, in] → [out, in, 1, 1]);
+ * - torchvision's legacy DenseNet names (`denselayer1.norm.1.weight` → `denselayer1.norm1.weight`);
+ * - InceptionV3 `AuxLogits.*` tensors are skipped (the kit's InceptionV3 has no auxiliary head).
+ *
+ * With `newHead: true` the file's classifier (`fc` / `classifier`) is ignored and the network keeps
+ * its freshly initialised 2-class head: the way to start from ImageNet weights (1000 classes).
+ *
+ * Converting a `.pth` to safetensors (torch 1.13 has no `safetensors` package; this is the whole
+ * format), with Debian's `/usr/bin/python3`:
+ *
+ * ```python
+ * import json, struct, torch
+ * def save_safetensors(sd, path, metadata=None):
+ *     header, blobs, off = {"__metadata__": metadata or {}}, [], 0
+ *     for k, v in sd.items():
+ *         v = v.detach().cpu().contiguous()
+ *         dt = {torch.float32: "F32", torch.float16: "F16", torch.int64: "I64"}[v.dtype]
+ *         b = v.numpy().tobytes()
+ *         header[k] = {"dtype": dt, "shape": list(v.shape), "data_offsets": [off, off + len(b)]}
+ *         blobs.append(b); off += len(b)
+ *     h = json.dumps(header).encode(); h += b" " * (-len(h) % 8)
+ *     with open(path, "wb") as f:
+ *         f.write(struct.pack("<Q", len(h))); f.write(h); f.write(b"".join(blobs))
+ *
+ * ckpt = torch.load("final_model.pth", map_location="cpu")       # the paper's checkpoints
+ * save_safetensors(ckpt.get("state_dict", ckpt), "final_model.safetensors")
+ * # torchvision ImageNet weights; InceptionV3 needs transform_input (torchvision turns it on):
+ * import torchvision
+ * m = torchvision.models.inception_v3(weights="IMAGENET1K_V1")
+ * save_safetensors(m.state_dict(), "inception_v3_imagenet.safetensors", {"transform_input": "true"})
+ * ```
+ *
+ * The `transform_input` metadata (`"true"`/`"false"`) sets `Backbone.transformInput` on import and
+ * is written on export when it is on.
+ *
+ * @module
+ */
+import type { Backbone } from "./backbones/types.ts";
+import { type NamedArray, readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { exportStateDict, importStateDict } from "./state_dict.ts";
+
+/** Options of {@linkcode loadWeights} / {@linkcode applyWeights}. */
+export interface LoadWeightsOptions {
+  /**
+   * Ignore the file's classifier (`fc.*` / `classifier.*`) and keep the network's own, freshly
+   * initialised head (for ImageNet weights with 1000 classes). Default false.
+   */
+  newHead?: boolean;
+  /** Further name prefixes of file tensors to ignore (after name normalisation). */
+  ignore?: string[];
+}
+
+/** What an import did. */
+export interface LoadReport {
+  /** Tensors assigned to the network. */
+  loaded: number;
+  /** File tensors left out (auxiliary head, replaced classifier, `ignore` prefixes). */
+  skipped: string[];
+  /** File tensors whose names were rewritten (prefixes, `last_linear`, legacy DenseNet names). */
+  renamed: number;
+  /** `Backbone.transformInput` after the import (undefined for networks without it). */
+  transformInput?: boolean;
+}
+
+const DENSENET_LEGACY =
+  /^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$/;
+
+function commonPrefix(names: string[], prefix: string): boolean {
+  return names.length > 0 && names.every((n) => n.startsWith(prefix));
+}
+
+/**
+ * Rewrites the names of a foreign `state_dict` to the kit's (see the module notes). Returns the
+ * renamed map and how many names changed. `known` is the set of the network's names.
+ */
+export function normaliseStateDictNames(
+  tensors: Map<string, NamedArray>,
+  known: ReadonlySet<string>,
+): { tensors: Map<string, NamedArray>; renamed: number } {
+  let names = [...tensors.keys()];
+  const strip: string[] = [];
+  for (const prefix of ["module.", "model."]) {
+    const anyKnown = [...known].some((k) => k.startsWith(prefix));
+    if (!anyKnown && commonPrefix(names, prefix)) {
+      strip.push(prefix);
+      names = names.map((n) => n.slice(prefix.length));
+    }
+  }
+  const out = new Map<string, NamedArray>();
+  let renamed = 0;
+  for (const [original, value] of tensors) {
+    let name = original;
+    for (const p of strip) name = name.slice(p.length);
+    if (name.startsWith("last_linear.") && !known.has(name)) {
+      name = `fc.${name.slice("last_linear.".length)}`;
+    }
+    const legacy = DENSENET_LEGACY.exec(name);
+    if (legacy) name = legacy[1] + legacy[2];
+    let t = value;
+    if (name.endsWith(".pointwise.weight") && t.shape.length === 2) {
+      t = { ...t, shape: [...t.shape, 1, 1] };
+    }
+    if (name !== original) renamed++;
+    if (out.has(name)) {
+      throw new Error(`two tensors map to the same name "${name}" (one is "${original}")`);
+    }
+    out.set(name, t);
+  }
+  return { tensors: out, renamed };
+}
+
+function parseFlag(value: string, source: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === "true" || v === "1") return true;
+  if (v === "false" || v === "0") return false;
+  throw new Error(`${source}: metadata transform_input="${value}" is not true/false`);
+}
+
+/** The name prefix of a network's classifier (`fc` or `classifier`). */
+function headPrefix(backbone: Backbone): string {
+  for (const [name, e] of backbone.store.entries) {
+    if (e.variable === backbone.classifierWeight) return name.slice(0, -".weight".length);
+  }
+  throw new Error(`${backbone.spec.name}: classifier weight is not in the parameter store`);
+}
+
+/**
+ * Assigns a torch `state_dict` (already read) to a built backbone: names normalised, then every
+ * tensor of the network must be present with its torch shape (errors name `source`, the tensor
+ * and both shapes, or the first missing / unexpected name). Nothing is assigned on error.
+ */
+export function applyWeights(
+  backbone: Backbone,
+  tensors: Map<string, NamedArray>,
+  metadata: Record<string, string>,
+  source: string,
+  opts: LoadWeightsOptions = {},
+): LoadReport {
+  const net = backbone.spec.name;
+  if (metadata.network && metadata.network !== net) {
+    throw new Error(
+      `${source}: weights of network "${metadata.network}" cannot load into "${net}"`,
+    );
+  }
+  const known = new Set(backbone.store.entries.keys());
+  const norm = normaliseStateDictNames(tensors, known);
+  const head = `${headPrefix(backbone)}.`;
+  const ignore = [...(opts.ignore ?? [])];
+  if (![...known].some((k) => k.startsWith("AuxLogits."))) ignore.push("AuxLogits.");
+  if (opts.newHead) ignore.push(head);
+  const skipped: string[] = [];
+  const kept = new Map<string, NamedArray>();
+  for (const [name, t] of norm.tensors) {
+    if (ignore.some((p) => name.startsWith(p))) skipped.push(name);
+    else kept.set(name, t);
+  }
+  let transformInput: boolean | undefined;
+  if (metadata.transform_input !== undefined) {
+    transformInput = parseFlag(metadata.transform_input, source);
+    if (transformInput && !("transformInput" in backbone)) {
+      throw new Error(
+        `${source}: metadata transform_input=true, but ${net} has no transform_input option`,
+      );
+    }
+  }
+  importStateDict(backbone.store, kept, {
+    source,
+    allowMissing: opts.newHead ? (name) => name.startsWith(head) : undefined,
+  });
+  if (transformInput !== undefined && "transformInput" in backbone) {
+    backbone.transformInput = transformInput;
+  }
+  return {
+    loaded: kept.size,
+    skipped,
+    renamed: norm.renamed,
+    transformInput: "transformInput" in backbone ? backbone.transformInput : undefined,
+  };
+}
+
+/**
+ * Loads a torchvision `state_dict` saved as safetensors into a built backbone (see the module
+ * notes for converting `.pth` files). Errors name the file.
+ */
+export async function loadWeights(
+  backbone: Backbone,
+  path: string,
+  opts: LoadWeightsOptions = {},
+): Promise<LoadReport> {
+  const file = await readSafetensors(path);
+  return applyWeights(backbone, file.tensors, file.metadata, path, opts);
+}
+
+/**
+ * Writes a backbone's `state_dict` (torch names and layouts, float32; `num_batches_tracked` as
+ * I64) as safetensors, atomically, with metadata `format=pt`, `network`, and `transform_input`
+ * when it is on. PyTorch reads it with `safetensors.torch.load_file`, or without that package:
+ *
+ * ```python
+ * import json, struct, numpy as np, torch
+ * def load_safetensors(path):
+ *     with open(path, "rb") as f:
+ *         n = struct.unpack("<Q", f.read(8))[0]; header = json.loads(f.read(n)); data = f.read()
+ *     dt = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
+ *     return {k: torch.from_numpy(np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]],
+ *             dtype=dt[v["dtype"]]).reshape(v["shape"]).copy())
+ *             for k, v in header.items() if k != "__metadata__"}
+ * model.load_state_dict(load_safetensors("weights.safetensors"))
+ * ```
+ */
+export async function saveWeights(
+  backbone: Backbone,
+  path: string,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const tensors = await exportStateDict(backbone.store);
+  const meta: Record<string, string> = { format: "pt", network: backbone.spec.name, ...metadata };
+  if (backbone.transformInput) meta.transform_input = "true";
+  await writeSafetensors(path, tensors, meta);
+}

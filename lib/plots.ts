@@ -123,7 +123,7 @@ export function accuracyCurvesFigure(
         name: `${name} (n=${group.length})`,
         legendgroup: name,
         line: { color, dash: split === "train" ? "dash" : "solid" },
-        marker: { size: 4 },
+        marker: { size: 4, color },
         customdata: sd,
         hovertemplate: `${name}<br>epoch %{x}<br>%{y:.4f} ± %{customdata:.4f}<extra></extra>`,
       });
@@ -444,6 +444,7 @@ export function heatmapGridFigure(
         domain: [x0, x0 + colW],
         anchor: `y${suffix}`,
         showticklabels: false,
+        ticks: "",
         showgrid: false,
         zeroline: false,
       };
@@ -453,6 +454,7 @@ export function heatmapGridFigure(
         autorange: "reversed",
         scaleanchor: `x${suffix}`,
         showticklabels: false,
+        ticks: "",
         showgrid: false,
         zeroline: false,
       };

@@ -234,6 +234,7 @@ export async function writeReport(path: string, report: Report): Promise<void> {
   const tmp = await Deno.makeTempFile({ dir, prefix: ".report-", suffix: ".html.tmp" });
   try {
     await Deno.writeTextFile(tmp, html);
+    await Deno.chmod(tmp, 0o644);
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});

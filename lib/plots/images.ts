@@ -214,7 +214,7 @@ export function imageGridHtml(
       `<td style="text-align:center;vertical-align:top;padding:4px">` +
       (im.title ? `<div style="font-size:12px">${escapeHtml(im.title)}</div>` : "") +
       `<img src="${im.src}" alt="${escapeHtml(im.title ?? "")}" ` +
-      `style="max-width:${cell}px;max-height:${cell}px"></td>`
+      `style="width:${cell}px;height:auto;image-rendering:pixelated"></td>`
     );
     rows.push(`<tr>${tds.join("")}</tr>`);
   }

@@ -1,0 +1,199 @@
+/**
+ * Idempotent, interruption-safe dataset writer.
+ *
+ * - Content-compared writes: a file whose bytes are already on disk is not touched (its mtime
+ *   stays), so a second run with the same seed changes nothing.
+ * - Atomic writes: bytes go to a temporary file in a hidden sibling folder (`.<name>.tmp/`, same
+ *   filesystem) and are renamed into place, so the dataset folder never holds a half-written file.
+ * - Completion marker: before the first change to a dataset the writer deletes its marker
+ *   (`COMPLETE.json`) and its entry points (`csvs/`); the generator writes them again only after
+ *   every image is in place. A reader that finds `COMPLETE.json` (or any CSV) sees a finished
+ *   dataset; an interrupted run leaves neither, and the next run completes it.
+ * - Stale files (from a run with other counts, leftovers) are removed after the images are written
+ *   and before the entry points are.
+ *
+ * PNG encoding goes through sharp with fixed settings, so identical pixels give identical bytes.
+ *
+ * @module
+ */
+import sharp from "sharp";
+
+/** File name of the completion marker at the dataset root. */
+export const COMPLETE_MARKER = "COMPLETE.json";
+
+/** Encodes 8-bit pixels (`channels` 1 = grayscale, 3 = RGB) as a PNG with deterministic settings. */
+export async function encodePng(
+  pixels: Uint8Array,
+  size: number,
+  channels: 1 | 3,
+): Promise<Uint8Array> {
+  if (pixels.length !== size * size * channels) {
+    throw new Error(
+      `encodePng: expected ${
+        size * size * channels
+      } bytes for ${size}x${size}x${channels}, got ${pixels.length}`,
+    );
+  }
+  const buf = await sharp(pixels, { raw: { width: size, height: size, channels } })
+    .png({ compressionLevel: 6, adaptiveFiltering: false, palette: false })
+    .toBuffer();
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Decodes a PNG into 8-bit pixels with the requested channel count. */
+export async function decodePng(
+  bytes: Uint8Array,
+  channels: 1 | 3,
+): Promise<{ size: number; pixels: Uint8Array }> {
+  let img = sharp(bytes).removeAlpha();
+  img = channels === 1 ? img.toColourspace("b-w") : img.toColourspace("srgb");
+  const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== info.height) {
+    throw new Error(`decodePng: image is ${info.width}x${info.height}, expected square`);
+  }
+  if (info.channels !== channels) {
+    throw new Error(`decodePng: got ${info.channels} channels, expected ${channels}`);
+  }
+  return {
+    size: info.width,
+    pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function dirname(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i < 0 ? "." : p.slice(0, i);
+}
+
+function basename(p: string): string {
+  const i = p.replace(/\/+$/, "").lastIndexOf("/");
+  return p.replace(/\/+$/, "").slice(i + 1);
+}
+
+/** Counters of a writer. */
+export interface WriteStats {
+  /** Files created or replaced. */
+  written: number;
+  /** Files already identical on disk. */
+  unchanged: number;
+  /** Stale files removed. */
+  removed: number;
+}
+
+/** Writes one dataset folder; see the module doc for the guarantees. */
+export class DatasetWriter {
+  /** The dataset folder. */
+  readonly root: string;
+  /** The hidden temporary sibling folder. */
+  readonly tmpDir: string;
+  /** Counters. */
+  readonly stats: WriteStats = { written: 0, unchanged: 0, removed: 0 };
+  readonly #expected = new Set<string>();
+  readonly #dirs = new Set<string>();
+  #invalidated = false;
+  #tmpCounter = 0;
+  /** Test hook: called before each real write with the running count of writes. */
+  beforeWrite?: (count: number) => void;
+
+  /** A writer for dataset folder `root` (created on demand). */
+  constructor(root: string) {
+    this.root = root.replace(/\/+$/, "");
+    this.tmpDir = `${dirname(this.root)}/.${basename(this.root)}.tmp`;
+  }
+
+  /** Removes leftovers of an interrupted run from the temporary folder. Call once before writing. */
+  async begin(): Promise<void> {
+    await Deno.remove(this.tmpDir, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+
+  /** True once this run changed something in the dataset. */
+  get changed(): boolean {
+    return this.#invalidated;
+  }
+
+  async #mkdir(dir: string): Promise<void> {
+    if (this.#dirs.has(dir)) return;
+    await Deno.mkdir(dir, { recursive: true });
+    this.#dirs.add(dir);
+  }
+
+  /** Deletes the marker and the CSV entry points (once), before the first change. */
+  async #invalidate(): Promise<void> {
+    if (this.#invalidated) return;
+    this.#invalidated = true;
+    await Deno.remove(`${this.root}/${COMPLETE_MARKER}`).catch(() => {});
+    await Deno.remove(`${this.root}/csvs`, { recursive: true }).catch(() => {});
+  }
+
+  /** Declares `rel` part of the dataset without writing it yet (so `removeStale` keeps it). */
+  expect(rel: string): void {
+    this.#expected.add(rel);
+  }
+
+  /** Writes `bytes` to `rel` (relative to the root) unless identical bytes are already there. */
+  async put(rel: string, bytes: Uint8Array): Promise<void> {
+    if (rel.startsWith("/") || rel.split("/").includes("..")) {
+      throw new Error(`DatasetWriter.put: bad path "${rel}"`);
+    }
+    this.#expected.add(rel);
+    const path = `${this.root}/${rel}`;
+    try {
+      const old = await Deno.readFile(path);
+      if (equalBytes(old, bytes)) {
+        this.stats.unchanged++;
+        return;
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    await this.#invalidate();
+    this.beforeWrite?.(this.stats.written);
+    await this.#mkdir(this.tmpDir);
+    await this.#mkdir(dirname(path));
+    const tmp = `${this.tmpDir}/${this.#tmpCounter++}.tmp`;
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+    this.stats.written++;
+  }
+
+  /** Removes files under the root that this run did not put (and then-empty folders). */
+  async removeStale(): Promise<void> {
+    const walk = async (dir: string, rel: string): Promise<boolean> => {
+      let empty = true;
+      for await (const ent of Deno.readDir(dir)) {
+        const r = rel ? `${rel}/${ent.name}` : ent.name;
+        const p = `${dir}/${ent.name}`;
+        if (ent.isDirectory) {
+          if (await walk(p, r)) {
+            await Deno.remove(p);
+          } else empty = false;
+        } else if (this.#expected.has(r)) {
+          empty = false;
+        } else {
+          await this.#invalidate();
+          await Deno.remove(p);
+          this.stats.removed++;
+        }
+      }
+      return empty;
+    };
+    try {
+      await walk(this.root, "");
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+
+  /** Removes the temporary folder. */
+  async end(): Promise<void> {
+    await this.begin();
+  }
+}

@@ -179,7 +179,10 @@ export function rocCurve(
   checkLabels(labels, scores.length, where);
   checkScores(scores, where);
   const n = scores.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  // Descending by score (comparisons, not subtraction, so ±Infinity scores sort correctly).
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) =>
+    scores[b] > scores[a] ? 1 : scores[b] < scores[a] ? -1 : 0
+  );
   let tps: number[] = [];
   let fps: number[] = [];
   let thr: number[] = [];
@@ -380,6 +383,32 @@ export function evaluateScores(
     roc,
     tdr: tdrAtFdrs(roc, options.fdrTargets ?? DEFAULT_FDR_TARGETS, options.rule ?? "step"),
   };
+}
+
+/** Accuracy of the arg-max class of each logits row (as the training loop's accuracy). */
+export function accuracyFromLogits(
+  labels: ArrayLike<number>,
+  logits: Logits,
+  numClasses = 2,
+): number {
+  const predicted = argmaxLogits(logits, numClasses);
+  checkLabels(labels, predicted.length, "accuracyFromLogits");
+  return accuracy(labels, predicted);
+}
+
+/**
+ * {@linkcode evaluateScores} from two-class logits: scores by `method` (default sigmoid of the
+ * Synthetic logit, the paper's test.py), accuracy from the arg-max class (the paper's training
+ * accuracy; it can differ from `sigmoid(logit[1]) >= 0.5`, which ignores logit[0]).
+ */
+export function evaluateLogits(
+  labels: ArrayLike<number>,
+  logits: Logits,
+  options: { method?: ScoreMethod; fdrTargets?: readonly number[]; rule?: TdrRule } = {},
+): BinaryEvaluation {
+  const scores = scoresFromLogits(logits, { method: options.method });
+  const evaluation = evaluateScores(labels, scores, options);
+  return { ...evaluation, accuracy: accuracyFromLogits(labels, logits) };
 }
 
 // ---------------------------------------------------------------------------------------------

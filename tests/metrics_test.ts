@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
   accuracy,
+  accuracyFromLogits,
   accuracyFromScores,
   argmaxLogits,
   DEFAULT_FDR_TARGETS,
   erfc,
+  evaluateLogits,
   evaluateScores,
   formatMeanSd,
   mannWhitneyU,
@@ -202,6 +204,16 @@ Deno.test("accuracy and evaluateScores", () => {
     assert.equal(e.n, c.scores.length);
   }
   assert.equal(accuracy([0, 1, 1, 0], [0, 1, 0, 0]), 0.75);
+  // Arg-max accuracy differs from sigmoid(logit[1]) >= 0.5 when logit[0] is larger but logit[1] > 0.
+  const logits = [[2, 1], [-1, 0.5], [0.3, -0.2], [1, 3]];
+  assert.equal(accuracyFromLogits([0, 1, 0, 1], logits), 1);
+  assert.equal(accuracyFromScores([0, 1, 0, 1], scoresFromLogits(logits)), 0.75);
+  const ev = evaluateLogits([0, 1, 0, 1], logits);
+  assert.equal(ev.accuracy, 1);
+  assert.equal(ev.auc, rocAuc([0, 1, 0, 1], scoresFromLogits(logits)));
+  assert.equal(evaluateLogits([0, 1, 0, 1], logits, { method: "softmax" }).auc, 1);
+  // Infinite scores sort correctly.
+  assert.equal(rocAuc([0, 1, 0, 1], [-Infinity, Infinity, 0.2, Infinity]), 1);
   assert.throws(() => accuracy([0, 1], [0]), /2 labels but 1 predictions/);
   assert.throws(() => rocCurve([0, 2], [0.1, 0.2]), /label 1 is 2/);
   assert.throws(() => rocCurve([1, 1], [0.1, 0.2]), /need both classes, got 0 Real/);

@@ -1,0 +1,275 @@
+/**
+ * Opens one split of a paper-layout dataset: a split CSV, the image root its paths are relative
+ * to, and optionally a folder of human saliency maps (one grayscale map per image, under the
+ * image's base name: `heatmaps/abc.png` for `images/real/abc.png`). Segmentation masks use the
+ * same mechanism with another folder.
+ *
+ * Everything that can be checked cheaply is checked when the dataset is opened, so a bad CSV fails
+ * before any training starts: the options, the split being non-empty, every image file existing,
+ * and (when maps are requested) every map existing. Errors name the CSV `file:line` and the
+ * missing path. Decoding happens per batch (a corrupt image fails then, naming the file and the
+ * CSV line); decoded uint8 pixels are cached on disk (lib/data/cache.ts) and converted to float32
+ * only for the batch being built, so memory does not grow with the dataset.
+ *
+ * Missing maps with `allowMissing`: such samples get `hasMap = 0` and an all-zero map in the
+ * batch; the CYBORG loss treats them as CE-only (their CAM term is dropped).
+ *
+ * @module
+ */
+import { basename, join, resolve } from "node:path";
+import { readSplitCsv } from "./csv.ts";
+import { DEFAULT_CACHE_DIR, PixelCache } from "./cache.ts";
+import {
+  loadImageRgb,
+  loadMapGray,
+  normalizeInto,
+  normalizeMapInto,
+  normalizeTable,
+} from "./image.ts";
+import type { Batch, Dataset, SampleRef } from "./types.ts";
+
+/** Options of {@linkcode openDataset}. */
+export interface OpenDatasetOptions {
+  /** The split CSV (`train|test,Real|Synthetic,/relative/path`). */
+  csv: string;
+  /** The folder the CSV paths are relative to (a leading `/` in a CSV path is relative too). */
+  imageRoot: string;
+  /** Which rows to serve. */
+  split: "train" | "test";
+  /** Square input side (images are resized to `inputSize × inputSize`, no crop). */
+  inputSize: number;
+  /** Per-channel mean of `Normalize` (on the 0..1 scale). */
+  mean: [number, number, number];
+  /** Per-channel std of `Normalize`. */
+  std: [number, number, number];
+  /** Saliency maps: folder, CAM grid side, and whether a missing map is allowed (CE-only). */
+  maps?: { dir: string; grid: number; allowMissing?: boolean };
+  /** Pixel cache folder (default `data/.cache`); `false` disables caching. */
+  cacheDir?: string | false;
+}
+
+/** A {@linkcode Dataset} backed by image files, with per-sample file paths. */
+export interface FileDataset extends Dataset {
+  /** Absolute image path of each item. */
+  readonly imagePaths: readonly string[];
+  /** Absolute map path of each item (undefined where missing or without maps). */
+  readonly mapPaths: readonly (string | undefined)[];
+  /** Number of items that have a map. */
+  readonly mapCount: number;
+  /** The pixel cache in use, if any. */
+  readonly cache?: PixelCache;
+}
+
+/** How many files are checked or decoded at once. */
+const IO_CONCURRENCY = 32;
+
+/**
+ * Runs `fn` over `items` with at most `limit` promises in flight; results in input order. After a
+ * failure no new item starts, and the first error is thrown once the started ones have settled.
+ */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length && !failure) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i], i);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+  return out;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+async function requireDir(path: string, option: string): Promise<void> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(path);
+  } catch {
+    throw new Error(`${option}: folder not found: ${path}`);
+  }
+  if (!st.isDirectory) throw new Error(`${option}: not a folder: ${path}`);
+}
+
+function requirePositiveInt(v: unknown, option: string): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    throw new Error(`${option}: must be a positive integer (got ${JSON.stringify(v)})`);
+  }
+}
+
+function requireTriple(v: unknown, option: string): void {
+  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => Number.isFinite(x))) {
+    throw new Error(`${option}: must be three finite numbers (got ${JSON.stringify(v)})`);
+  }
+}
+
+/** Resolves a CSV path against the image root (a leading `/` is relative to the root). */
+export function resolveImagePath(imageRoot: string, csvPath: string): string {
+  return resolve(imageRoot, csvPath.replace(/^[/\\]+/, ""));
+}
+
+/** The map file of an image: the image's base name inside `mapDir`. */
+export function mapPathFor(mapDir: string, csvPath: string): string {
+  return resolve(join(mapDir, basename(csvPath)));
+}
+
+function listProblems(lines: string[], what: string): string {
+  const shown = lines.slice(0, 5).join("\n  ");
+  const more = lines.length > 5 ? `\n  ... and ${lines.length - 5} more` : "";
+  return `${lines.length} ${what}:\n  ${shown}${more}`;
+}
+
+/**
+ * Opens `opts.split` of the CSV, validating options, files and maps up front (see the module doc).
+ */
+export async function openDataset(opts: OpenDatasetOptions): Promise<FileDataset> {
+  if (typeof opts.csv !== "string" || opts.csv === "") throw new Error("csv: must be a file path");
+  if (opts.split !== "train" && opts.split !== "test") {
+    throw new Error(`split: must be "train" or "test" (got ${JSON.stringify(opts.split)})`);
+  }
+  requirePositiveInt(opts.inputSize, "inputSize");
+  requireTriple(opts.mean, "mean");
+  requireTriple(opts.std, "std");
+  if (opts.std.some((s) => s === 0)) throw new Error("std: must not contain 0");
+  await requireDir(opts.imageRoot, "imageRoot");
+  if (opts.maps) {
+    requirePositiveInt(opts.maps.grid, "maps.grid");
+    await requireDir(opts.maps.dir, "maps.dir");
+  }
+
+  const rows = (await readSplitCsv(opts.csv)).filter((r) => r.split === opts.split);
+  if (rows.length === 0) {
+    throw new Error(`${opts.csv}: the "${opts.split}" split is empty (no rows with that split)`);
+  }
+
+  const imagePaths = rows.map((r) => resolveImagePath(opts.imageRoot, r.path));
+  const found = await mapLimit(imagePaths, IO_CONCURRENCY, isFile);
+  const missing = rows.flatMap((r, i) =>
+    found[i] ? [] : [`${r.csv}:${r.line}: image not found: ${imagePaths[i]}`]
+  );
+  if (missing.length) throw new Error(listProblems(missing, "missing image file(s)"));
+
+  let mapPaths: (string | undefined)[] = rows.map(() => undefined);
+  if (opts.maps) {
+    const dir = opts.maps.dir;
+    const candidates = rows.map((r) => mapPathFor(dir, r.path));
+    const have = await mapLimit(candidates, IO_CONCURRENCY, isFile);
+    const absent = rows.flatMap((r, i) =>
+      have[i] ? [] : [`${r.csv}:${r.line}: map not found: ${candidates[i]}`]
+    );
+    if (absent.length && !opts.maps.allowMissing) {
+      throw new Error(
+        listProblems(absent, "missing map(s)") +
+          "\n(pass allowMissing / --allow-missing-maps to train those samples with CE only)",
+      );
+    }
+    mapPaths = candidates.map((p, i) => (have[i] ? p : undefined));
+  }
+
+  const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
+  const cache = cacheDir === false ? undefined : new PixelCache(cacheDir);
+  return new FolderDataset(rows, imagePaths, mapPaths, opts, cache);
+}
+
+class FolderDataset implements FileDataset {
+  readonly items: readonly SampleRef[];
+  readonly imagePaths: readonly string[];
+  readonly mapPaths: readonly (string | undefined)[];
+  readonly mapCount: number;
+  readonly inputSize: number;
+  readonly mapGrid?: number;
+  readonly cache?: PixelCache;
+  readonly #table: Float32Array;
+
+  constructor(
+    items: SampleRef[],
+    imagePaths: string[],
+    mapPaths: (string | undefined)[],
+    opts: OpenDatasetOptions,
+    cache: PixelCache | undefined,
+  ) {
+    this.items = items;
+    this.imagePaths = imagePaths;
+    this.mapPaths = mapPaths;
+    this.mapCount = mapPaths.filter((p) => p !== undefined).length;
+    this.inputSize = opts.inputSize;
+    this.mapGrid = opts.maps?.grid;
+    this.cache = cache;
+    this.#table = normalizeTable(opts.mean, opts.std);
+  }
+
+  async #pixels(
+    path: string,
+    variant: string,
+    length: number,
+    load: () => Promise<Uint8Array>,
+  ): Promise<Uint8Array> {
+    if (!this.cache) return await load();
+    return await this.cache.getOrCompute(path, variant, length, load);
+  }
+
+  async getBatch(indices: readonly number[]): Promise<Batch> {
+    const n = indices.length;
+    if (n === 0) throw new Error("getBatch: no indices");
+    for (const i of indices) {
+      if (!Number.isInteger(i) || i < 0 || i >= this.items.length) {
+        throw new Error(`getBatch: index ${i} out of range [0, ${this.items.length})`);
+      }
+    }
+    const s = this.inputSize;
+    const g = this.mapGrid;
+    const px = s * s * 3;
+    const x = new Float32Array(n * px);
+    const y = new Int32Array(n);
+    const maps = g !== undefined ? new Float32Array(n * g * g) : undefined;
+    const hasMap = g !== undefined ? new Uint8Array(n) : undefined;
+    const paths = indices.map((i) => this.items[i].path);
+    await mapLimit(indices, IO_CONCURRENCY, async (idx, k) => {
+      const ref = this.items[idx];
+      const file = this.imagePaths[idx];
+      let rgb: Uint8Array;
+      try {
+        rgb = await this.#pixels(file, `rgb:${s}`, px, () => loadImageRgb(file, s));
+      } catch (e) {
+        throw new Error(`${ref.csv}:${ref.line}: ${describe(e, file)}`);
+      }
+      normalizeInto(rgb, this.#table, x, k * px);
+      y[k] = ref.label;
+      const mapFile = this.mapPaths[idx];
+      if (g !== undefined && mapFile !== undefined) {
+        let m: Uint8Array;
+        try {
+          m = await this.#pixels(mapFile, `L:${g}`, g * g, () => loadMapGray(mapFile, g));
+        } catch (e) {
+          throw new Error(`${ref.csv}:${ref.line}: map: ${describe(e, mapFile)}`);
+        }
+        normalizeMapInto(m, maps!, k * g * g);
+        hasMap![k] = 1;
+      }
+    });
+    return { n, x, y, maps, hasMap, paths };
+  }
+}
+
+/** An error message that names `file` (decode errors already do; stat/read errors may not). */
+function describe(e: unknown, file: string): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.includes(file) ? msg : `${file}: ${msg}`;
+}

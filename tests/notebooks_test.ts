@@ -2,7 +2,9 @@
  * Notebook harness: runs every notebooks/*.ipynb (plus the fixture notebook
  * tests/fixtures/notebooks/plots_smoke.ipynb) headless through real Jupyter with the Deno kernel
  * (tools/run_notebook.py), checks that a failing cell fails the run, and type-checks every
- * notebook converted to a script (`jupyter nbconvert --to script` + `deno check`).
+ * notebook converted to a script (`jupyter nbconvert --to script` + `deno check`). The fixture's
+ * nbconvert HTML export is opened in headless Chromium (network blocked) to check that the
+ * figures' text/html fallback draws offline.
  *
  * Needs Debian's jupyter packages and the project-local kernelspec: `bash tools/ensure_test_deps.sh`
  * (run first by `deno task test`).
@@ -39,12 +41,24 @@ function projectNotebooks(): string[] {
   }
 }
 
-async function artifactsDir(): Promise<string> {
+/**
+ * Runs `fn` with an output folder: `$CYBORG_TEST_ARTIFACTS/notebooks` (kept), else a temporary
+ * folder that is removed when `fn` succeeds and kept (path printed) when it fails.
+ */
+async function withArtifacts(fn: (dir: string) => Promise<void>): Promise<void> {
   const base = Deno.env.get("CYBORG_TEST_ARTIFACTS");
-  if (!base) return await Deno.makeTempDir({ prefix: "cyborg-notebooks-" });
-  const dir = `${base}/notebooks`;
-  await Deno.mkdir(dir, { recursive: true });
-  return dir;
+  if (base) {
+    await Deno.mkdir(`${base}/notebooks`, { recursive: true });
+    return await fn(`${base}/notebooks`);
+  }
+  const dir = await Deno.makeTempDir({ prefix: "cyborg-notebooks-" });
+  try {
+    await fn(dir);
+  } catch (e) {
+    console.error(`notebook test outputs kept in ${dir}`);
+    throw e;
+  }
+  await Deno.remove(dir, { recursive: true });
 }
 
 async function run(cmd: string, args: string[], cwd = ROOT) {
@@ -73,92 +87,144 @@ async function runNotebook(path: string, out: string, extra: string[] = []) {
   return await run(PYTHON, [RUNNER, path, "-o", out, ...extra]);
 }
 
+function count(s: string, re: RegExp): number {
+  return s.match(re)?.length ?? 0;
+}
+
+async function chromiumDom(htmlPath: string): Promise<string> {
+  const bin = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
+  const profile = await Deno.makeTempDir({ prefix: "cyborg-chromium-" });
+  try {
+    const r = await run(bin, [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--host-resolver-rules=MAP * ~NOTFOUND",
+      "--virtual-time-budget=15000",
+      `--user-data-dir=${profile}`,
+      "--dump-dom",
+      `file://${htmlPath}`,
+    ]).catch((e) => {
+      throw new Error(`${bin}: ${e.message} (run \`bash tools/ensure_test_deps.sh\`)`);
+    });
+    assert.equal(r.code, 0, `chromium exited ${r.code}: ${r.stderr.slice(-2000)}`);
+    return r.stdout;
+  } finally {
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+  }
+}
+
 function text(v: string | string[] | undefined): string {
   return Array.isArray(v) ? v.join("") : v ?? "";
 }
 
 Deno.test("notebooks run headless through Jupyter with the project Deno kernel", async (t) => {
   checkKernelspec();
-  const dir = await artifactsDir();
-  const notebooks = [...projectNotebooks(), SMOKE];
-  for (const nb of notebooks) {
-    await t.step(nb.slice(ROOT.length + 1), async () => {
-      const name = nb.slice(nb.lastIndexOf("/") + 1).replace(/\.ipynb$/, "");
-      const out = `${dir}/${name}.executed.ipynb`;
-      const r = await runNotebook(nb, out);
-      assert.equal(r.code, 0, `run_notebook ${nb} exited ${r.code}:\n${r.stderr.slice(-4000)}`);
-      const executed: Notebook = JSON.parse(await Deno.readTextFile(out));
-      const errors = executed.cells.flatMap((c) => c.outputs ?? [])
-        .filter((o) => o.output_type === "error");
-      assert.deepEqual(errors, []);
-    });
-  }
+  await withArtifacts(async (dir) => {
+    const notebooks = [...projectNotebooks(), SMOKE];
+    for (const nb of notebooks) {
+      await t.step(nb.slice(ROOT.length + 1), async () => {
+        const name = nb.slice(nb.lastIndexOf("/") + 1).replace(/\.ipynb$/, "");
+        const out = `${dir}/${name}.executed.ipynb`;
+        const r = await runNotebook(nb, out);
+        assert.equal(r.code, 0, `run_notebook ${nb} exited ${r.code}:\n${r.stderr.slice(-4000)}`);
+        const executed: Notebook = JSON.parse(await Deno.readTextFile(out));
+        const errors = executed.cells.flatMap((c) => c.outputs ?? [])
+          .filter((o) => o.output_type === "error");
+        assert.deepEqual(errors, []);
+      });
+    }
 
-  // The fixture: two figures (display() and a displayable last expression), plotly.js inlined
-  // only in the first, a timer's late output kept with its cell.
-  const executed: Notebook = JSON.parse(
-    await Deno.readTextFile(`${dir}/plots_smoke.executed.ipynb`),
-  );
-  const code = executed.cells.filter((c) => c.cell_type === "code");
-  const figures = code.flatMap((c) => c.outputs ?? []).filter((o) => o.data?.[PLOTLY_MIME]);
-  assert.equal(figures.length, 2);
-  assert.equal(figures[0].output_type, "display_data");
-  assert.equal(figures[1].output_type, "execute_result");
-  const roc = figures[0].data![PLOTLY_MIME] as { data: { name: string }[] };
-  assert.equal(roc.data[0].name, "toy");
-  const html = figures.map((f) => text(f.data!["text/html"] as string));
-  assert.ok(html[0].includes("window.Plotly = Plotly"), "first figure inlines plotly.js");
-  assert.ok(!html[1].includes("window.Plotly = Plotly"), "second figure waits for it");
-  const late = code[3].outputs!.find((o) => o.output_type === "display_data");
-  assert.equal(text(late?.data?.["text/plain"] as string), "late output");
-  assert.equal(text(code[4].outputs![0].text), "done\n");
+    // The fixture: two figures (display() and a displayable last expression), plotly.js inlined
+    // only in the first, a timer's late output kept with its cell.
+    const executed: Notebook = JSON.parse(
+      await Deno.readTextFile(`${dir}/plots_smoke.executed.ipynb`),
+    );
+    const code = executed.cells.filter((c) => c.cell_type === "code");
+    const figures = code.flatMap((c) => c.outputs ?? []).filter((o) => o.data?.[PLOTLY_MIME]);
+    assert.equal(figures.length, 2);
+    assert.equal(figures[0].output_type, "display_data");
+    assert.equal(figures[1].output_type, "execute_result");
+    const roc = figures[0].data![PLOTLY_MIME] as { data: { name: string }[] };
+    assert.equal(roc.data[0].name, "toy");
+    const html = figures.map((f) => text(f.data!["text/html"] as string));
+    assert.ok(html[0].includes("window.Plotly = Plotly"), "first figure inlines plotly.js");
+    assert.ok(!html[1].includes("window.Plotly = Plotly"), "second figure waits for it");
+    const late = code[3].outputs!.find((o) => o.output_type === "display_data");
+    assert.equal(text(late?.data?.["text/plain"] as string), "late output");
+    assert.equal(text(code[4].outputs![0].text), "done\n");
+
+    // Exported HTML (nbconvert --to html) draws both figures in headless Chromium with every
+    // network request failing: the text/html fallback is self-contained.
+    const r = await run(PYTHON, [
+      "-m",
+      "nbconvert",
+      "--to",
+      "html",
+      `${dir}/plots_smoke.executed.ipynb`,
+      "--output-dir",
+      dir,
+      "--output",
+      "plots_smoke_export",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const dom = await chromiumDom(`${dir}/plots_smoke_export.html`);
+    assert.equal(count(dom, /class="cyborg-plot js-plotly-plot"/g), 2, "both figures drawn");
+  });
 });
 
 Deno.test("a failing cell fails the run with its index and traceback", async () => {
-  const dir = await artifactsDir();
-  const out = `${dir}/failing.executed.ipynb`;
-  // --deno: a temporary kernelspec for the deno running these tests.
-  const r = await runNotebook(`${FIXTURES}/failing.ipynb`, out, ["--deno", Deno.execPath()]);
-  assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /failing\.ipynb: cell 1 failed: Error: boom from cell 1/);
-  assert.match(r.stderr, /at <anonymous>:2:/, "traceback printed");
-  const executed: Notebook = JSON.parse(await Deno.readTextFile(out));
-  assert.equal(text(executed.cells[0].outputs![0].text), "first cell runs\n");
-  assert.equal(executed.cells[1].outputs![0].output_type, "error");
-  assert.deepEqual(executed.cells[2].outputs ?? [], [], "cells after the error do not run");
+  await withArtifacts(async (dir) => {
+    const out = `${dir}/failing.executed.ipynb`;
+    // --deno: a temporary kernelspec for the deno running these tests.
+    const r = await runNotebook(`${FIXTURES}/failing.ipynb`, out, ["--deno", Deno.execPath()]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /failing\.ipynb: cell 1 failed: Error: boom from cell 1/);
+    assert.match(r.stderr, /at <anonymous>:2:/, "traceback printed");
+    const executed: Notebook = JSON.parse(await Deno.readTextFile(out));
+    assert.equal(text(executed.cells[0].outputs![0].text), "first cell runs\n");
+    assert.equal(executed.cells[1].outputs![0].output_type, "error");
+    assert.deepEqual(executed.cells[2].outputs ?? [], [], "cells after the error do not run");
+  });
 });
 
 Deno.test("unmet output expectations exit 2; bad --expect is a usage error", async () => {
-  const dir = await artifactsDir();
-  const nb = `${dir}/no_figures.ipynb`;
-  await Deno.writeTextFile(
-    nb,
-    JSON.stringify({
-      nbformat: 4,
-      nbformat_minor: 5,
-      metadata: { cyborg: { expect_outputs: { [PLOTLY_MIME]: 1 } } },
-      cells: [{
-        cell_type: "code",
-        id: "c0",
-        metadata: {},
-        execution_count: null,
-        outputs: [],
-        source: "1 + 1;",
-      }],
-    }),
-  );
-  const r = await runNotebook(nb, `${dir}/no_figures.executed.ipynb`, [
-    "--deno",
-    Deno.execPath(),
-    "--expect",
-    "text/plain>=1",
-  ]);
-  assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /expected outputs missing: application\/vnd\.plotly\.v1\+json: 0 < 1/);
-  assert.doesNotMatch(r.stderr, /text\/plain: /, "the met expectation is not reported");
-  const bad = await runNotebook(nb, `${dir}/x.ipynb`, ["--expect", "text/plain=1"]);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--expect 'text\/plain=1': use MIME>=N/);
+  await withArtifacts(async (dir) => {
+    const nb = `${dir}/no_figures.ipynb`;
+    await Deno.writeTextFile(
+      nb,
+      JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: { cyborg: { expect_outputs: { [PLOTLY_MIME]: 1 } } },
+        cells: [{
+          cell_type: "code",
+          id: "c0",
+          metadata: {},
+          execution_count: null,
+          outputs: [],
+          source: "1 + 1;",
+        }],
+      }),
+    );
+    const r = await runNotebook(nb, `${dir}/no_figures.executed.ipynb`, [
+      "--deno",
+      Deno.execPath(),
+      "--expect",
+      "text/plain>=1",
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /expected outputs missing: application\/vnd\.plotly\.v1\+json: 0 < 1/);
+    assert.doesNotMatch(r.stderr, /text\/plain: /, "the met expectation is not reported");
+    const bad = await runNotebook(nb, `${dir}/x.ipynb`, ["--expect", "text/plain=1"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--expect 'text\/plain=1': use MIME>=N/);
+  });
 });
 
 Deno.test("notebooks type-check as scripts (nbconvert --to script, deno check)", async () => {

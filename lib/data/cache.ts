@@ -134,7 +134,12 @@ export class PixelCache {
     expectedLength: number,
     compute: () => Promise<Uint8Array>,
   ): Promise<Uint8Array> {
-    const st = await Deno.stat(path);
+    let st: Deno.FileInfo;
+    try {
+      st = await Deno.stat(path);
+    } catch (e) {
+      throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+    }
     const key: CacheKey = { path, mtimeMs: st.mtime?.getTime() ?? 0, size: st.size, variant };
     const hit = await this.get(key);
     if (hit && hit.length === expectedLength) {

@@ -41,14 +41,16 @@ export function newImage(size: number): RgbImage {
 
 /**
  * Approximate signed distance (normalised units, negative inside) from point `(u, v)` to the
- * ellipse boundary. Exact for circles; a good approximation near the boundary otherwise.
+ * ellipse boundary: first order (`f / |∇f|`), accurate near the boundary, where it matters.
  */
 export function ellipseDistance(e: Ellipse, u: number, v: number): number {
   const c = Math.cos(e.angle), s = Math.sin(e.angle);
   const dx = u - e.cx, dy = v - e.cy;
   const x = c * dx + s * dy, y = -s * dx + c * dy;
-  const r = Math.sqrt((x / e.rx) ** 2 + (y / e.ry) ** 2);
-  return (r - 1) * Math.min(e.rx, e.ry);
+  const ax = x / (e.rx * e.rx), ay = y / (e.ry * e.ry);
+  const f = x * ax + y * ay - 1;
+  // First-order distance f / |grad f|: accurate near the boundary, isotropic feathering.
+  return f / Math.max(2 * Math.hypot(ax, ay), 1e-9);
 }
 
 /** Coverage in [0, 1] of a pixel of side `px` (normalised) by a shape at signed distance `d`. */

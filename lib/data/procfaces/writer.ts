@@ -6,8 +6,8 @@
  * - Atomic writes: bytes go to a temporary file in a hidden sibling folder (`.<name>.tmp/`, same
  *   filesystem) and are renamed into place, so the dataset folder never holds a half-written file.
  * - Completion marker: before the first change to a dataset the writer deletes its marker
- *   (`COMPLETE.json`) and its entry points (`csvs/`); the generator writes them again only after
- *   every image is in place. A reader that finds `COMPLETE.json` (or any CSV) sees a finished
+ *   (`COMPLETE.json`) and its entry points (`csvs/`, `manifest.csv`, `README.md`); the generator
+ *   writes them again only after every image is in place. A reader that finds `COMPLETE.json` (or any CSV) sees a finished
  *   dataset; an interrupted run leaves neither, and the next run completes it.
  * - Stale files (from a run with other counts, leftovers) are removed after the images are written
  *   and before the entry points are.
@@ -20,6 +20,17 @@ import sharp from "sharp";
 
 /** File name of the completion marker at the dataset root. */
 export const COMPLETE_MARKER = "COMPLETE.json";
+
+/**
+ * What a run deletes before its first change and writes again only at the end: the marker, the
+ * CSVs, and the files that describe the whole dataset.
+ */
+export const ENTRY_POINTS: readonly string[] = [
+  COMPLETE_MARKER,
+  "csvs",
+  "manifest.csv",
+  "README.md",
+];
 
 /** Encodes 8-bit pixels (`channels` 1 = grayscale, 3 = RGB) as a PNG with deterministic settings. */
 export async function encodePng(
@@ -34,7 +45,10 @@ export async function encodePng(
       } bytes for ${size}x${size}x${channels}, got ${pixels.length}`,
     );
   }
-  const buf = await sharp(pixels, { raw: { width: size, height: size, channels } })
+  let img = sharp(pixels, { raw: { width: size, height: size, channels } });
+  // Without an explicit colourspace sharp writes one-channel input as an RGB PNG.
+  if (channels === 1) img = img.toColourspace("b-w");
+  const buf = await img
     .png({ compressionLevel: 6, adaptiveFiltering: false, palette: false })
     .toBuffer();
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -125,12 +139,13 @@ export class DatasetWriter {
     this.#dirs.add(dir);
   }
 
-  /** Deletes the marker and the CSV entry points (once), before the first change. */
+  /** Deletes the {@linkcode ENTRY_POINTS} (once), before the first change. */
   async #invalidate(): Promise<void> {
     if (this.#invalidated) return;
     this.#invalidated = true;
-    await Deno.remove(`${this.root}/${COMPLETE_MARKER}`).catch(() => {});
-    await Deno.remove(`${this.root}/csvs`, { recursive: true }).catch(() => {});
+    for (const p of ENTRY_POINTS) {
+      await Deno.remove(`${this.root}/${p}`, { recursive: true }).catch(() => {});
+    }
   }
 
   /** Declares `rel` part of the dataset without writing it yet (so `removeStale` keeps it). */

@@ -6,7 +6,14 @@
  * @module
  */
 import { formatMeanSd, meanSd, welchTTest } from "./metrics.ts";
-import { escapeHtml, type Figure, figureHtml, plotlyScriptTag } from "./plots/display.ts";
+import {
+  displayBundle,
+  escapeHtml,
+  type Figure,
+  figureHtml,
+  type MimeBundle,
+  plotlyScriptTag,
+} from "./plots/display.ts";
 import type { AucRecord } from "./plots.ts";
 
 /** A table: header row plus body rows; cells are text (escaped) or numbers. */
@@ -67,6 +74,17 @@ export function tableHtml(table: Table): string {
   return `<table class="cyborg-table">${caption}<thead>${head}</thead><tbody>${
     body.join("")
   }</tbody></table>`;
+}
+
+/** A table as a Jupyter MIME bundle: HTML plus tab-separated text. */
+export function tableBundle(table: Table): MimeBundle {
+  const plain = [table.columns, ...table.rows].map((r) => r.join("\t")).join("\n");
+  return { "text/html": tableHtml(table), "text/plain": plain };
+}
+
+/** Shows a table in the Deno Jupyter kernel (throws outside Jupyter). */
+export async function displayTable(table: Table): Promise<void> {
+  await displayBundle(tableBundle(table));
 }
 
 /**

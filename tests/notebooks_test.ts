@@ -158,6 +158,8 @@ Deno.test("notebooks run headless through Jupyter with the project Deno kernel",
     const late = code[3].outputs!.find((o) => o.output_type === "display_data");
     assert.equal(text(late?.data?.["text/plain"] as string), "late output");
     assert.equal(text(code[4].outputs![0].text), "done\n");
+    const table = text(code[5].outputs![0].data!["text/html"] as string);
+    assert.ok(table.includes("<td>0.750 ± 0.071 (2)</td>"), "displayTable output");
 
     // Exported HTML (nbconvert --to html) draws both figures in headless Chromium with every
     // network request failing: the text/html fallback is self-contained.

@@ -21,6 +21,7 @@ import {
   buildReportHtml,
   externalReferences,
   type Report,
+  tableBundle,
   tableHtml,
   writeReport,
 } from "../lib/report.ts";
@@ -188,6 +189,9 @@ Deno.test("aucTable: mean ± sd (n) per strategy and generator, best in bold", (
   assert.equal(sig.rows[1][1], "–");
   assert.ok(Number(sig.rows[0][4]) > 0 && Number(sig.rows[0][4]) < 1);
   assert.throws(() => aucSignificanceTable(records, "A", "C"), /strategy "C"/);
+  const bundle = tableBundle(t);
+  assert.equal(bundle["text/html"], html);
+  assert.equal((bundle["text/plain"] as string).split("\n")[2], "B\t0.925 ± 0.035 (2)\t–\t–");
 });
 
 Deno.test("externalReferences finds network loads outside inline scripts", () => {

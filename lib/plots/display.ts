@@ -274,18 +274,24 @@ export function inJupyter(): boolean {
   return jupyter() !== undefined;
 }
 
+const NOT_JUPYTER =
+  "display(): not running in the Deno Jupyter kernel; use figureHtml() or lib/report.ts";
+
+/** Publishes a raw MIME bundle in the Deno Jupyter kernel; throws outside Jupyter. */
+export async function displayBundle(bundle: MimeBundle): Promise<void> {
+  const api = jupyter();
+  if (!api) throw new Error(NOT_JUPYTER);
+  await api.display(bundle, { raw: true });
+}
+
 /**
  * Publishes the figure in the Deno Jupyter kernel (`Deno.jupyter.display(bundle, {raw: true})`).
- * Outside Jupyter it throws; use {@linkcode figureHtml} or `lib/report.ts` there.
+ * Outside Jupyter it throws (before marking plotly.js as delivered); use
+ * {@linkcode figureHtml} or `lib/report.ts` there.
  */
 export async function display(fig: Figure, options: DisplayOptions = {}): Promise<void> {
-  const api = jupyter();
-  if (!api) {
-    throw new Error(
-      "display(): not running in the Deno Jupyter kernel; use figureHtml() or lib/report.ts",
-    );
-  }
-  await api.display(await mimeBundle(fig, options), { raw: true });
+  if (!inJupyter()) throw new Error(NOT_JUPYTER);
+  await displayBundle(await mimeBundle(fig, options));
 }
 
 /**

@@ -19,6 +19,7 @@
 import { basename, join, resolve } from "node:path";
 import { readSplitCsv } from "./csv.ts";
 import { DEFAULT_CACHE_DIR, PixelCache } from "./cache.ts";
+import { DecodePool } from "./decode_pool.ts";
 import {
   loadImageRgb,
   loadMapGray,
@@ -46,6 +47,13 @@ export interface OpenDatasetOptions {
   maps?: { dir: string; grid: number; allowMissing?: boolean };
   /** Pixel cache folder (default `data/.cache`); `false` disables caching. */
   cacheDir?: string | false;
+  /**
+   * Decode/resize workers (lib/data/decode_pool.ts). Default 0: decode in this thread (sharp's
+   * own threads still do the decoding proper). Workers keep cache misses off the main thread, so
+   * they overlap with synchronous training steps; call `close()` when done (idle workers also
+   * stop by themselves after 2 s).
+   */
+  workers?: number;
 }
 
 /** A {@linkcode Dataset} backed by image files, with per-sample file paths. */
@@ -58,6 +66,10 @@ export interface FileDataset extends Dataset {
   readonly mapCount: number;
   /** The pixel cache in use, if any. */
   readonly cache?: PixelCache;
+  /** The decode workers in use, if any. */
+  readonly pool?: DecodePool;
+  /** Stops the decode workers (if any) now. Safe to call more than once. */
+  close(): void;
 }
 
 /** How many files are checked or decoded at once. */
@@ -146,6 +158,7 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<FileDataset
   }
   requirePositiveInt(opts.inputSize, "inputSize");
   requireTriple(opts.mean, "mean");
+  if (opts.workers !== undefined && opts.workers !== 0) requirePositiveInt(opts.workers, "workers");
   requireTriple(opts.std, "std");
   if (opts.std.some((s) => s === 0)) throw new Error("std: must not contain 0");
   await requireDir(opts.imageRoot, "imageRoot");
@@ -185,7 +198,8 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<FileDataset
 
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
   const cache = cacheDir === false ? undefined : new PixelCache(cacheDir);
-  return new FolderDataset(rows, imagePaths, mapPaths, opts, cache);
+  const pool = opts.workers ? new DecodePool(opts.workers) : undefined;
+  return new FolderDataset(rows, imagePaths, mapPaths, opts, cache, pool);
 }
 
 class FolderDataset implements FileDataset {
@@ -196,6 +210,7 @@ class FolderDataset implements FileDataset {
   readonly inputSize: number;
   readonly mapGrid?: number;
   readonly cache?: PixelCache;
+  readonly pool?: DecodePool;
   readonly #table: Float32Array;
 
   constructor(
@@ -204,6 +219,7 @@ class FolderDataset implements FileDataset {
     mapPaths: (string | undefined)[],
     opts: OpenDatasetOptions,
     cache: PixelCache | undefined,
+    pool: DecodePool | undefined,
   ) {
     this.items = items;
     this.imagePaths = imagePaths;
@@ -212,7 +228,12 @@ class FolderDataset implements FileDataset {
     this.inputSize = opts.inputSize;
     this.mapGrid = opts.maps?.grid;
     this.cache = cache;
+    this.pool = pool;
     this.#table = normalizeTable(opts.mean, opts.std);
+  }
+
+  close(): void {
+    this.pool?.close();
   }
 
   async #pixels(
@@ -246,7 +267,8 @@ class FolderDataset implements FileDataset {
       const file = this.imagePaths[idx];
       let rgb: Uint8Array;
       try {
-        rgb = await this.#pixels(file, `rgb:${s}`, px, () => loadImageRgb(file, s));
+        const load = this.pool ? () => this.pool!.loadRgb(file, s) : () => loadImageRgb(file, s);
+        rgb = await this.#pixels(file, `rgb:${s}`, px, load);
       } catch (e) {
         throw new Error(`${ref.csv}:${ref.line}: ${describe(e, file)}`);
       }
@@ -256,7 +278,10 @@ class FolderDataset implements FileDataset {
       if (g !== undefined && mapFile !== undefined) {
         let m: Uint8Array;
         try {
-          m = await this.#pixels(mapFile, `L:${g}`, g * g, () => loadMapGray(mapFile, g));
+          const load = this.pool
+            ? () => this.pool!.loadMap(mapFile, g)
+            : () => loadMapGray(mapFile, g);
+          m = await this.#pixels(mapFile, `L:${g}`, g * g, load);
         } catch (e) {
           throw new Error(`${ref.csv}:${ref.line}: map: ${describe(e, mapFile)}`);
         }

@@ -98,6 +98,31 @@ Deno.test("openDataset caches decoded pixels on disk and serves identical batche
   }
 });
 
+Deno.test("openDataset with decode workers serves the same batches; errors still name lines", async () => {
+  const { dir, cleanup } = await tempDir("dataset_test_");
+  try {
+    const opts = await makeLayout(dir);
+    const inline = await openDataset({ ...opts, cacheDir: false });
+    const pooled = await openDataset({ ...opts, cacheDir: false, workers: 2 });
+    try {
+      assert.equal(pooled.pool!.size, 2);
+      assert.deepEqual(await pooled.getBatch([1, 2, 0]), await inline.getBatch([1, 2, 0]));
+      await Deno.writeTextFile(`${dir}/images/real/r1.png`, "garbage");
+      await assertRejects(
+        () => pooled.getBatch([2]),
+        Error,
+        `${dir}/split.csv:5: image: cannot decode ${dir}/images/real/r1.png`,
+      );
+    } finally {
+      pooled.close();
+      inline.close();
+    }
+    await assertRejects(() => openDataset({ ...opts, workers: -1 }), Error, "workers: must be");
+  } finally {
+    await cleanup();
+  }
+});
+
 Deno.test("openDataset: missing image names CSV file:line and path", async () => {
   const { dir, cleanup } = await tempDir("dataset_test_");
   try {

@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "./gradients.ts";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
+import { enableKitWebGpu } from "./kernels/register.ts";
 
 /** Backends the kit can run on. `auto` picks `webgpu` when an adapter exists, else `cpu`. */
 export type BackendName = "auto" | "webgpu" | "cpu" | "tensorflow";
@@ -72,6 +73,8 @@ export async function initBackend(name?: BackendName): Promise<BackendInfo> {
         throw new Error("webgpu: a WebGPU adapter exists but tfjs failed to initialise it");
       }
       await tf.ready();
+      // The kit's faster kernels and uploads (lib/kernels/); CYBORG_STOCK_KERNELS=1 keeps tfjs's.
+      enableKitWebGpu();
       const info = adapter.info;
       current = {
         name: "webgpu",

@@ -1,0 +1,395 @@
+/**
+ * Training throughput of one backbone: img/s, WebGPU dispatches, readbacks and staging buffers per
+ * step, and per-kernel GPU time, for the kit's kernels and (with `--compare-stock`) for tfjs's
+ * stock kernels in a child process (`CYBORG_STOCK_KERNELS=1`) of the same run.
+ *
+ *   deno task bench:train --backbone resnet50 --size 64 --batch 4 --steps 3 --compare-stock
+ *
+ * The step is the kit's `trainStep` (forward in training mode, CYBORG loss with α = 0.5, CAM of the
+ * predicted class, backward, SGD with momentum) with no GPU→CPU read. Appends one CSV row per
+ * variant to bench/results/train_throughput.csv. With `--compare-stock` the last line is
+ * `dispatches_ratio=<kit/stock> speedup=<kit img/s / stock img/s>`.
+ *
+ * Works bundled: `deno bundle --platform deno bench/train_throughput.ts -o bench/out/train.js`,
+ * then `deno run -A train.js ...` anywhere.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { countsDelta, gpuCounts, installGpuCounters } from "../lib/kernels/gpu_counters.ts";
+import { type BackendName, initBackend, parseBackendName } from "../lib/backend.ts";
+import { getBackbone } from "../lib/backbones/registry.ts";
+import { activeKitKernels } from "../lib/kernels/register.ts";
+import { Sgd } from "../lib/optim.ts";
+import { Rng } from "../lib/rng.ts";
+import { StepAccumulators, trainStep } from "../lib/train_step.ts";
+
+/** Options of one measurement. */
+export interface BenchOptions {
+  /** Registry name of the network. */
+  backbone: string;
+  /** Input size in pixels. */
+  size: number;
+  /** Batch size. */
+  batch: number;
+  /** Timed steps. */
+  steps: number;
+  /** Untimed steps first (shader compilation). */
+  warmup: number;
+  /** Backend to run on. */
+  backend: BackendName;
+  /** Also run one profiled step for per-kernel times. */
+  profile: boolean;
+}
+
+/** Time and count of one kernel name within a profiled step. */
+export interface KernelTime {
+  /** tfjs kernel name. */
+  name: string;
+  /** Launches in the step. */
+  count: number;
+  /** Summed kernel time in ms (GPU timestamp queries on webgpu; wall time on cpu). */
+  ms: number;
+}
+
+/** What one measurement found. */
+export interface BenchResult {
+  /** `kit` or `stock` kernels. */
+  variant: "kit" | "stock";
+  /** Backend used. */
+  backend: string;
+  /** Adapter description. */
+  adapter: string;
+  /** The options measured. */
+  options: BenchOptions;
+  /** Images per second over the timed steps (including one final device sync). */
+  imgPerSec: number;
+  /** Mean wall time per step in ms. */
+  stepMs: number;
+  /** Compute dispatches per step. */
+  dispatches: number;
+  /** `mapAsync` readbacks per step (during the steps; the final sync is not counted). */
+  readbacks: number;
+  /** Buffers created mapped-at-creation (upload staging) per step. */
+  stagingBuffers: number;
+  /** All buffers created per step. */
+  buffersCreated: number;
+  /** `writeBuffer` calls per step. */
+  writeBuffers: number;
+  /** Tensors left allocated per step (should be 0). */
+  leakedTensors: number;
+  /** Kernels served by the kit. */
+  kitKernels: string[];
+  /** Per-kernel times of one profiled step, slowest first (empty without `profile`). */
+  kernels: KernelTime[];
+  /** Sum of {@linkcode BenchResult.kernels} times in ms. */
+  kernelMs: number;
+}
+
+/** Runs the measurement in this process (the backend's kernels as currently registered). */
+export async function measureTraining(opts: BenchOptions): Promise<BenchResult> {
+  installGpuCounters();
+  const info = await initBackend(opts.backend);
+  const entry = getBackbone(opts.backbone);
+  const model = entry.build({ seed: 1, inputSize: opts.size, numClasses: 2 });
+  const opt = new Sgd(model.store.trainable(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  const acc = new StepAccumulators();
+  const rng = new Rng("bench/train_throughput");
+  const b = opts.batch;
+  const g = entry.spec.camGrid(opts.size);
+  const batch = {
+    x: tf.tensor4d(
+      rng.fillNormal(new Float32Array(b * opts.size * opts.size * 3), 1),
+      [b, opts.size, opts.size, 3],
+    ),
+    y: tf.tensor1d(Array.from({ length: b }, (_, i) => i % 2), "int32"),
+    maps: tf.tensor3d(rng.fillUniform(new Float32Array(b * g * g), 0, 1), [b, g, g]),
+    hasMap: tf.ones([b]) as tf.Tensor1D,
+  };
+  const step = () =>
+    trainStep(model, opt, batch, acc, { alpha: 0.5, camTap: "paper", camClass: "pred" });
+
+  for (let i = 0; i < opts.warmup; i++) step();
+  await acc.steps.data();
+
+  const tensors0 = tf.memory().numTensors;
+  const c0 = gpuCounts();
+  const t0 = performance.now();
+  for (let i = 0; i < opts.steps; i++) step();
+  const c1 = gpuCounts();
+  await acc.steps.data();
+  const seconds = (performance.now() - t0) / 1000;
+  const per = countsDelta(c0, c1, opts.steps);
+  const leaked = (tf.memory().numTensors - tensors0) / opts.steps;
+
+  let kernels: KernelTime[] = [];
+  if (opts.profile) {
+    const prof = await tf.profile(() => {
+      step();
+    });
+    const byName = new Map<string, KernelTime>();
+    for (const k of prof.kernels) {
+      const e = byName.get(k.name) ?? { name: k.name, count: 0, ms: 0 };
+      e.count++;
+      e.ms += typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+      byName.set(k.name, e);
+    }
+    kernels = [...byName.values()].sort((a, b) => b.ms - a.ms);
+    await acc.steps.data();
+  }
+  const result: BenchResult = {
+    variant: activeKitKernels().length > 0 ? "kit" : "stock",
+    backend: info.name,
+    adapter: info.adapter,
+    options: opts,
+    imgPerSec: (opts.steps * b) / seconds,
+    stepMs: (seconds * 1000) / opts.steps,
+    dispatches: per.dispatches,
+    readbacks: per.mapAsync,
+    stagingBuffers: per.mappedAtCreation,
+    buffersCreated: per.buffersCreated,
+    writeBuffers: per.writeBuffer,
+    leakedTensors: leaked,
+    kitKernels: activeKitKernels(),
+    kernels,
+    kernelMs: kernels.reduce((s, k) => s + k.ms, 0),
+  };
+  tf.dispose([batch.x, batch.y, batch.maps, batch.hasMap]);
+  acc.dispose();
+  opt.dispose();
+  model.store.dispose();
+  return result;
+}
+
+/** Human-readable summary lines of one result. */
+export function formatResult(r: BenchResult, topKernels = 8): string[] {
+  const o = r.options;
+  const lines = [
+    `[${r.variant}] ${o.backbone} ${o.size}px batch ${o.batch} on ${r.backend} (${r.adapter})` +
+    (r.kitKernels.length ? ` kit kernels: ${r.kitKernels.join(", ")}` : ""),
+    `  ${r.imgPerSec.toFixed(2)} img/s, ${r.stepMs.toFixed(0)} ms/step; per step: ` +
+    `${r.dispatches.toFixed(0)} dispatches, ${r.readbacks.toFixed(0)} readbacks, ` +
+    `${r.stagingBuffers.toFixed(0)} staging buffers, ${r.buffersCreated.toFixed(0)} buffers ` +
+    `created, ${r.writeBuffers.toFixed(0)} writeBuffer, ${r.leakedTensors} tensors leaked`,
+  ];
+  if (r.kernels.length) {
+    lines.push(`  profiled step: ${r.kernelMs.toFixed(1)} ms kernel time; top kernels:`);
+    for (const k of r.kernels.slice(0, topKernels)) {
+      const share = r.kernelMs > 0 ? (100 * k.ms) / r.kernelMs : 0;
+      lines.push(
+        `    ${k.name.padEnd(26)} ${String(k.count).padStart(5)}x ${
+          k.ms.toFixed(1).padStart(9)
+        } ms` +
+          ` ${share.toFixed(1).padStart(5)}%`,
+      );
+    }
+  }
+  return lines;
+}
+
+const CSV_HEADER = "date,adapter,backend,variant,backbone,size,batch,steps,img_per_s,step_ms," +
+  "dispatches_per_step,readbacks_per_step,staging_buffers_per_step,buffers_created_per_step," +
+  "kernel_ms,top_kernels";
+
+function csvField(v: string | number): string {
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** One CSV row (matching the header written by {@linkcode appendCsv}). */
+export function csvRow(r: BenchResult, date = new Date().toISOString()): string {
+  const o = r.options;
+  const top = r.kernels.slice(0, 5).map((k) => `${k.name}:${k.ms.toFixed(1)}`).join(" ");
+  return [
+    date,
+    r.adapter,
+    r.backend,
+    r.variant,
+    o.backbone,
+    o.size,
+    o.batch,
+    o.steps,
+    r.imgPerSec.toFixed(3),
+    r.stepMs.toFixed(1),
+    r.dispatches.toFixed(1),
+    r.readbacks.toFixed(1),
+    r.stagingBuffers.toFixed(1),
+    r.buffersCreated.toFixed(1),
+    r.kernelMs.toFixed(1),
+    top,
+  ].map(csvField).join(",");
+}
+
+/**
+ * Appends rows to a CSV (header written when the file is new), via a temporary file and a rename
+ * so a crash never leaves it half-written.
+ */
+export async function appendCsv(path: string, header: string, rows: string[]): Promise<void> {
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  await Deno.mkdir(dir, { recursive: true });
+  let existing = "";
+  try {
+    existing = await Deno.readTextFile(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  if (existing && !existing.startsWith(header)) {
+    throw new Error(`${path}:1: header differs from this benchmark's; move the old file away`);
+  }
+  const body = (existing || header + "\n") + rows.map((r) => r + "\n").join("");
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  await Deno.writeTextFile(tmp, body);
+  await Deno.rename(tmp, path);
+}
+
+interface CliOptions extends BenchOptions {
+  compareStock: boolean;
+  csv: string;
+  childJson: boolean;
+}
+
+function parseArgs(args: string[]): CliOptions {
+  const o: CliOptions = {
+    backbone: "resnet50",
+    size: 64,
+    batch: 4,
+    steps: 3,
+    warmup: 1,
+    backend: "webgpu",
+    profile: true,
+    compareStock: false,
+    csv: "bench/results/train_throughput.csv",
+    childJson: false,
+  };
+  const int = (name: string, v: string | undefined, min: number) => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < min) {
+      throw new Error(`${name}: expected an integer >= ${min}, got ${v ?? "nothing"}`);
+    }
+    return n;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const [flag, inline] = a.includes("=") ? a.split(/=(.*)/s, 2) : [a, undefined];
+    const value = () => inline ?? args[++i];
+    switch (flag) {
+      case "--backbone":
+        o.backbone = value() ?? "";
+        getBackbone(o.backbone);
+        break;
+      case "--size":
+        o.size = int(flag, value(), 1);
+        break;
+      case "--batch":
+        o.batch = int(flag, value(), 1);
+        break;
+      case "--steps":
+        o.steps = int(flag, value(), 1);
+        break;
+      case "--warmup":
+        o.warmup = int(flag, value(), 0);
+        break;
+      case "--backend":
+        o.backend = parseBackendName(value() ?? "", "--backend");
+        break;
+      case "--no-profile":
+        o.profile = false;
+        break;
+      case "--compare-stock":
+        o.compareStock = true;
+        break;
+      case "--csv":
+        o.csv = value() ?? "";
+        break;
+      case "--child-json":
+        o.childJson = true;
+        break;
+      case "--help":
+      case "-h":
+        console.log(
+          "bench:train [--backbone resnet50] [--size 64] [--batch 4] [--steps 3] [--warmup 1]\n" +
+            "  [--backend webgpu|cpu|auto] [--no-profile] [--compare-stock] [--csv path|'']",
+        );
+        Deno.exit(0);
+        break;
+      default:
+        throw new Error(`${a}: unknown option (see --help)`);
+    }
+  }
+  return o;
+}
+
+/** Runs this script again in a child process with stock kernels; returns its result. */
+async function runStockChild(o: CliOptions): Promise<BenchResult> {
+  const args = [
+    "run",
+    "-A",
+    Deno.mainModule,
+    "--child-json",
+    "--backbone",
+    o.backbone,
+    "--size",
+    String(o.size),
+    "--batch",
+    String(o.batch),
+    "--steps",
+    String(o.steps),
+    "--warmup",
+    String(o.warmup),
+    "--backend",
+    o.backend,
+    ...(o.profile ? [] : ["--no-profile"]),
+  ];
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    env: { CYBORG_STOCK_KERNELS: "1" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const line = text.trim().split("\n").findLast((l) => l.startsWith("{"));
+  if (!out.success || !line) {
+    throw new Error(`stock child (CYBORG_STOCK_KERNELS=1) failed (exit ${out.code}):\n${text}`);
+  }
+  return JSON.parse(line) as BenchResult;
+}
+
+async function main() {
+  const o = parseArgs(Deno.args);
+  const result = await measureTraining(o);
+  if (o.childJson) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  for (const l of formatResult(result)) console.log(l);
+  const results = [result];
+  let stock: BenchResult | undefined;
+  if (o.compareStock) {
+    if (result.variant !== "kit") {
+      throw new Error(
+        "--compare-stock: this process runs stock kernels already (unset CYBORG_STOCK_KERNELS " +
+          "and use --backend webgpu)",
+      );
+    }
+    stock = await runStockChild(o);
+    for (const l of formatResult(stock)) console.log(l);
+    results.push(stock);
+  }
+  if (o.csv) {
+    const date = new Date().toISOString();
+    await appendCsv(o.csv, CSV_HEADER, results.map((r) => csvRow(r, date)));
+    console.log(`appended ${results.length} row(s) to ${o.csv}`);
+  }
+  if (stock) {
+    console.log(
+      `dispatches_ratio=${(result.dispatches / stock.dispatches).toFixed(3)} ` +
+        `speedup=${(result.imgPerSec / stock.imgPerSec).toFixed(3)}`,
+    );
+  }
+}
+
+if (import.meta.main) {
+  await main();
+  // tfjs keeps timers alive on some backends; the numbers are printed, so leave now.
+  Deno.exit(0);
+}

@@ -1,0 +1,233 @@
+/**
+ * A tiled implicit-GEMM WGSL program for tfjs's WebGPU backend: `C[M, N] = A[M, K] · B[K, N]`
+ * where A and B are never materialised; each kernel supplies WGSL functions `loadA(m, k)` and
+ * `loadB(k, n)` that read its inputs (e.g. an im2col view of a convolution input) and return 0
+ * outside the valid range.
+ *
+ * A workgroup of `(TN/4) × (TM/4)` invocations computes a `TM × TN` output tile; every invocation
+ * accumulates a 4×4 block in registers while the workgroup walks K in steps of `TK`, staging the A
+ * and B tiles in workgroup memory. On llvmpipe this turns one long strided loop per output element
+ * (tfjs's stock weight-gradient kernel) into cache-friendly blocked work.
+ *
+ * Each invocation stages the same row `m` of A (and column `n` of B) at every K step, so the
+ * loaders split into a once-per-invocation decode (`rowA(m) -> RowA`, `colB(n) -> ColB`, structs the
+ * kernel defines) and a per-element read (`loadA(r, k)`, `loadB(c, k)`). Integer division by a
+ * runtime value is scalarised on CPUs, so loaders divide with {@linkcode WGSL_FDIV} instead.
+ *
+ * @module
+ */
+import type { backend_util } from "@tensorflow/tfjs-core";
+
+/** Tile shape of an {@linkcode ImplicitGemmProgram}. */
+export interface GemmTile {
+  /** Rows of C per workgroup (multiple of 4). */
+  tm: number;
+  /** Columns of C per workgroup (multiple of 4). */
+  tn: number;
+  /** K step staged in workgroup memory per iteration. */
+  tk: number;
+}
+
+/** Picks a tile for a GEMM of the given size: narrow N (few output channels) gets a narrow tile. */
+export function chooseTile(m: number, n: number): GemmTile {
+  const tn = n <= 16 ? 16 : n <= 32 ? 32 : 64;
+  const tm = m <= 16 ? 16 : m <= 32 ? 32 : 64;
+  return { tm, tn, tk: 16 };
+}
+
+/**
+ * Largest index the loaders may divide exactly with {@linkcode WGSL_FDIV} (f32 division of
+ * `a + 0.5` is exact in floor for `a < 2^23`); kernels fall back to tfjs's beyond it.
+ */
+export const MAX_FDIV_INDEX = 1 << 23;
+
+/** WGSL `fdiv(a, d)`: floor(a / d) for 0 <= a < 2^23, d > 0, via one vectorisable f32 division. */
+export const WGSL_FDIV = `
+fn fdiv(a : i32, d : i32) -> i32 {
+  return i32((f32(a) + 0.5) / f32(d));
+}
+`;
+
+/** The subset of tfjs's `WebGPUProgram` interface this program fills in. */
+export interface ImplicitGemmProgramSpec {
+  /** Names of the input bindings, in `runWebGPUProgram` input order. */
+  variableNames: string[];
+  /** Shape of the output tensor (its row-major flattening must be C[M, N]). */
+  outputShape: number[];
+  /** Extra uniform fields (WGSL struct members, scalars only), after `M`, `N`, `K`. */
+  uniforms: string;
+  /**
+   * WGSL defining `struct RowA`, `fn rowA(m : i32) -> RowA`, `fn loadA(r : RowA, k : i32) -> f32`,
+   * `struct ColB`, `fn colB(n : i32) -> ColB` and `fn loadB(c : ColB, k : i32) -> f32`. The loads
+   * are only called for `m < M`, `n < N`, `k < K`.
+   */
+  loaders: string;
+  /** A key naming the loaders (the shader cache key is built from it plus the tile). */
+  key: string;
+  /** GEMM sizes. */
+  m: number;
+  /** See {@linkcode ImplicitGemmProgramSpec.m}. */
+  n: number;
+  /** See {@linkcode ImplicitGemmProgramSpec.m}. */
+  k: number;
+  /** Tile; defaults to {@linkcode chooseTile}. */
+  tile?: GemmTile;
+}
+
+/**
+ * A `WebGPUProgram` (the structural interface `WebGPUBackend.runWebGPUProgram` takes) computing a
+ * tiled GEMM with custom loaders. Uniform values `M`, `N`, `K` come first in
+ * {@linkcode ImplicitGemmProgram.uniformData}; the kernel appends its own.
+ */
+export class ImplicitGemmProgram {
+  /** Input binding names. */
+  variableNames: string[];
+  /** Output shape. */
+  outputShape: number[];
+  /** Shader cache key prefix. */
+  shaderKey: string;
+  /** Unused by this program's own indexing but required by tfjs (it sizes output helpers). */
+  dispatchLayout: { x: number[]; y: number[] };
+  /** Workgroup counts [x: N tiles, y: M tiles, 1]. */
+  dispatch: [number, number, number];
+  /** Invocations per workgroup. */
+  workgroupSize: [number, number, number];
+  /** Uniform struct members after tfjs's shape fields. */
+  uniforms: string;
+  /** The tile used. */
+  readonly tile: GemmTile;
+  readonly #loaders: string;
+
+  /** Builds the program for one GEMM size. */
+  constructor(spec: ImplicitGemmProgramSpec) {
+    const tile = spec.tile ?? chooseTile(spec.m, spec.n);
+    if (tile.tm % 16 || tile.tn % 16 || tile.tk % 4) {
+      throw new Error(
+        `ImplicitGemmProgram: tile ${
+          JSON.stringify(tile)
+        }: tm, tn must be multiples of 16, tk of 4`,
+      );
+    }
+    this.tile = tile;
+    this.variableNames = spec.variableNames;
+    this.outputShape = spec.outputShape;
+    this.uniforms = `M : i32, N : i32, K : i32, ${spec.uniforms}`;
+    this.#loaders = spec.loaders;
+    this.shaderKey = `kitGemm_${spec.key}_${tile.tm}x${tile.tn}x${tile.tk}`;
+    this.dispatchLayout = { x: [0], y: [1] };
+    this.workgroupSize = [tile.tn / 4, tile.tm / 4, 1];
+    this.dispatch = [Math.ceil(spec.n / tile.tn), Math.ceil(spec.m / tile.tm), 1];
+  }
+
+  /** The WGSL body (tfjs prepends bindings, uniforms and helpers). */
+  getUserCode(): string {
+    const { tm, tn, tk } = this.tile;
+    const threads = (tm / 4) * (tn / 4);
+    const aLoads = (tm * tk) / threads;
+    const bLoads = (tn * tk) / threads;
+    return `
+${WGSL_FDIV}
+${this.#loaders}
+
+var<workgroup> tileA : array<vec4<f32>, ${(tk * tm) / 4}>;
+var<workgroup> tileB : array<vec4<f32>, ${(tk * tn) / 4}>;
+
+fn main() {
+  let tx = i32(localId.x);
+  let ty = i32(localId.y);
+  let tid = ty * ${tn / 4} + tx;
+  let m0 = i32(workgroupId.y) * ${tm};
+  let n0 = i32(workgroupId.x) * ${tn};
+  var acc : array<vec4<f32>, 4>;
+  for (var i = 0; i < 4; i++) { acc[i] = vec4<f32>(0.0); }
+
+  // This invocation always stages row mA of A and column nB of B (threads is a multiple of TM, TN).
+  let mmA = tid % ${tm};
+  let kkA = tid / ${tm};
+  let mA = m0 + mmA;
+  let rowOk = mA < uniforms.M;
+  let ra = rowA(min(mA, uniforms.M - 1));
+  let nnB = tid % ${tn};
+  let kkB = tid / ${tn};
+  let nB = n0 + nnB;
+  let colOk = nB < uniforms.N;
+  let cb = colB(min(nB, uniforms.N - 1));
+
+  for (var k0 = 0; k0 < uniforms.K; k0 += ${tk}) {
+    // tileA[kk][mm] = A[m0 + mm, k0 + kk]; tileB[kk][nn] = B[k0 + kk, n0 + nn].
+    for (var i = 0; i < ${aLoads}; i++) {
+      let kk = kkA + i * ${threads / tm};
+      let k = k0 + kk;
+      var v = 0.0;
+      if (rowOk && k < uniforms.K) { v = loadA(ra, k); }
+      let e = kk * ${tm} + mmA;
+      tileA[e / 4][e % 4] = v;
+    }
+    for (var i = 0; i < ${bLoads}; i++) {
+      let kk = kkB + i * ${threads / tn};
+      let k = k0 + kk;
+      var v = 0.0;
+      if (colOk && k < uniforms.K) { v = loadB(cb, k); }
+      let e = kk * ${tn} + nnB;
+      tileB[e / 4][e % 4] = v;
+    }
+    workgroupBarrier();
+    for (var kk = 0; kk < ${tk}; kk++) {
+      let a = tileA[kk * ${tm / 4} + ty];
+      let b = tileB[kk * ${tn / 4} + tx];
+      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+    }
+    workgroupBarrier();
+  }
+
+  let nBase = n0 + tx * 4;
+  for (var i = 0; i < 4; i++) {
+    let m = m0 + ty * 4 + i;
+    if (m < uniforms.M) {
+      let row = m * uniforms.N;
+      for (var j = 0; j < 4; j++) {
+        if (nBase + j < uniforms.N) { result[row + nBase + j] = acc[i][j]; }
+      }
+    }
+  }
+}
+`;
+  }
+}
+
+/** Uniform values for tfjs's `runWebGPUProgram`: M, N, K then the kernel's own int32 fields. */
+export function gemmUniforms(
+  m: number,
+  n: number,
+  k: number,
+  extra: number[],
+): Array<{ type: "int32"; data: number[] }> {
+  return [m, n, k, ...extra].map((v) => ({ type: "int32", data: [v] }));
+}
+
+/** Convolution geometry fields shared by the conv kernels (from `backend_util.Conv2DInfo`). */
+export function convGeometry(info: backend_util.Conv2DInfo): number[] {
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
+}
+
+/** WGSL uniform members matching {@linkcode convGeometry}, in the same order. */
+export const CONV_GEOMETRY_UNIFORMS =
+  "batch : i32, inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, " +
+  "fH : i32, fW : i32, strideH : i32, strideW : i32, padT : i32, padL : i32,";

@@ -7,7 +7,7 @@
  * written once to bench/out/decode/. Appends one row to bench/results/decode.csv and prints a
  * summary.
  *
- *     deno task bench:decode [--n 64] [--src 512] [--size 224] [--batch 32]
+ *     deno task bench:decode [--n 64] [--src 512] [--size 224] [--batch 32] [--workers 2]
  *
  * @module
  */
@@ -66,7 +66,23 @@ async function makeImages(): Promise<string[]> {
   return rows;
 }
 
-async function pass(cacheDir: string | false): Promise<number> {
+/** Busy-waits `ms` on the main thread, like a synchronous (cpu backend) training step. */
+function busy(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* spin */ }
+}
+
+interface PassResult {
+  /** Images per second over the pass. */
+  ips: number;
+  /** Mean time per batch the consumer waited for data (after its step). */
+  waitMs: number;
+}
+
+async function pass(
+  cacheDir: string | false,
+  opts: { prefetch?: number; stepMs?: number; async?: boolean; workers?: number } = {},
+): Promise<PassResult> {
   const dir = `${OUT}/images_${SRC}`;
   const ds = await openDataset({
     csv: `${dir}/split.csv`,
@@ -76,12 +92,25 @@ async function pass(cacheDir: string | false): Promise<number> {
     mean: [0.485, 0.456, 0.406],
     std: [0.229, 0.224, 0.225],
     cacheDir,
+    workers: opts.workers ?? 0,
   });
   const order = Array.from({ length: ds.items.length }, (_, i) => i);
   const t0 = performance.now();
   let n = 0;
-  for await (const b of iterateBatches(ds, order, BATCH)) n += b.n;
-  return n / ((performance.now() - t0) / 1000);
+  let batches = 0;
+  let wait = 0;
+  let asked = performance.now();
+  for await (const b of iterateBatches(ds, order, BATCH, { prefetch: opts.prefetch ?? 1 })) {
+    wait += performance.now() - asked;
+    n += b.n;
+    batches++;
+    if (opts.stepMs && opts.async) await new Promise((r) => setTimeout(r, opts.stepMs));
+    else if (opts.stepMs) busy(opts.stepMs);
+    asked = performance.now();
+  }
+  const ips = n / ((performance.now() - t0) / 1000);
+  ds.close();
+  return { ips, waitMs: wait / batches };
 }
 
 await makeImages();
@@ -102,26 +131,46 @@ for (const f of files) {
 decodeMs /= files.length;
 resizeMs /= files.length;
 
-const cacheDir = `${OUT}/cache_${Date.now()}`;
+const WORKERS = flag("workers", 2);
 await pass(false); // warm-up (JIT, sharp thread pool), not reported
 const cold = await pass(false);
+const coldWorkers = await pass(false, { workers: WORKERS });
+const cacheDir = `${OUT}/cache_${Date.now()}`;
 const fill = await pass(cacheDir);
 const cached = await pass(cacheDir);
 await Deno.remove(cacheDir, { recursive: true });
+// Overlap with a training step as long as a cold batch load: how long the consumer still waits
+// for data per batch. "async": the step awaits (webgpu: the main thread is free while the device
+// computes); "sync": the step blocks the main thread (cpu backend), where only workers overlap.
+const stepMs = (BATCH / cold.ips) * 1000;
+const a0 = await pass(false, { prefetch: 0, stepMs, async: true });
+const a1 = await pass(false, { prefetch: 1, stepMs, async: true });
+const p0 = await pass(false, { prefetch: 0, stepMs });
+const p1 = await pass(false, { prefetch: 1, stepMs });
+const p1w = await pass(false, { prefetch: 1, stepMs, workers: WORKERS });
 
 const row = {
   date: new Date().toISOString(),
   deno: Deno.version.deno,
   cpus: navigator.hardwareConcurrency,
+  load1: Deno.loadavg()[0].toFixed(1),
   n: N,
   src: SRC,
   size: SIZE,
   batch: BATCH,
+  workers: WORKERS,
   decode_ms: decodeMs.toFixed(2),
   resize_ms: resizeMs.toFixed(2),
-  cold_ips: cold.toFixed(1),
-  fill_ips: fill.toFixed(1),
-  cached_ips: cached.toFixed(1),
+  cold_ips: cold.ips.toFixed(1),
+  cold_ips_workers: coldWorkers.ips.toFixed(1),
+  fill_ips: fill.ips.toFixed(1),
+  cached_ips: cached.ips.toFixed(1),
+  step_ms: stepMs.toFixed(0),
+  wait_ms_async_prefetch0: a0.waitMs.toFixed(0),
+  wait_ms_async_prefetch1: a1.waitMs.toFixed(0),
+  wait_ms_sync_prefetch0: p0.waitMs.toFixed(0),
+  wait_ms_sync_prefetch1: p1.waitMs.toFixed(0),
+  wait_ms_sync_prefetch1_workers: p1w.waitMs.toFixed(0),
 };
 await Deno.mkdir("bench/results", { recursive: true });
 let header = "";
@@ -132,8 +181,16 @@ try {
 }
 await Deno.writeTextFile(RESULTS, header + Object.values(row).join(",") + "\n", { append: true });
 console.log(
-  `decode+resize ${N} images ${SRC}x${SRC} -> ${SIZE}x${SIZE} (batch ${BATCH}, ` +
-    `${row.cpus} cpus): per image decode ${row.decode_ms} ms + resize ${row.resize_ms} ms; ` +
-    `cold ${row.cold_ips} img/s, cache fill ${row.fill_ips} img/s, cached ${row.cached_ips} img/s ` +
-    `(x${(cached / cold).toFixed(1)}); appended to ${RESULTS}`,
+  `decode+resize ${N} images ${SRC}x${SRC} -> ${SIZE}x${SIZE}, batch ${BATCH}, ${row.cpus} cpus ` +
+    `(load ${row.load1}):\n` +
+    `  per image: sharp decode ${row.decode_ms} ms + Pillow resize ${row.resize_ms} ms\n` +
+    `  cold ${row.cold_ips} img/s (${WORKERS} workers: ${row.cold_ips_workers}), cache fill ` +
+    `${row.fill_ips} img/s, cached ${row.cached_ips} img/s (x${
+      (cached.ips / cold.ips).toFixed(1)
+    })\n` +
+    `  data wait per batch behind a ${row.step_ms} ms step: async step: prefetch 0 ` +
+    `${row.wait_ms_async_prefetch0} ms, prefetch 1 ${row.wait_ms_async_prefetch1} ms; sync step: ` +
+    `prefetch 0 ${row.wait_ms_sync_prefetch0} ms, prefetch 1 ${row.wait_ms_sync_prefetch1} ms, ` +
+    `prefetch 1 + ${WORKERS} workers ${row.wait_ms_sync_prefetch1_workers} ms\n` +
+    `  appended to ${RESULTS}`,
 );

@@ -9,6 +9,14 @@
  * caller reaches that batch, never as an unhandled rejection; stopping early (`break`) waits for
  * in-flight batches so no file work outlives the loop.
  *
+ * Measured with bench/decode.ts (2 shared cores, load ≈ 11; 512² sources to 224², batch 32, a
+ * simulated step as long as one cold batch load, ≈ 350 ms): when the step awaits (webgpu), prefetch
+ * 1 cuts the data wait per batch from 405 to 155 ms; when the step blocks the main thread (cpu
+ * backend) it only goes from 247 to 212 ms, since the async glue and the resize need the main
+ * thread. Decode workers (`openDataset({ workers })`) are the remedy on machines with spare
+ * cores; on this one they made it worse (419 ms). From the second epoch the pixel cache serves
+ * about 2000 images/s, and the wait is negligible either way.
+ *
  * @module
  */
 import type { Batch, Dataset } from "./types.ts";

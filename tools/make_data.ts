@@ -1,6 +1,6 @@
 /**
  * `deno task data [--seed N] [--size PX] [--out DIR] [--variant both|shortcut|control]
- * [--no-shortcut] [--scale F] [--workers N]`: generates the procedural-faces benchmark into
+ * [--no-shortcut] [--scale F] [--workers N] [--force]`: generates the procedural-faces benchmark into
  * `DIR/procfaces/` (with the training-only shortcut) and `DIR/procfaces-control/` (without).
  * Deterministic and idempotent; see lib/data/procfaces/generate.ts.
  *
@@ -29,6 +29,7 @@ if (import.meta.main) {
     variant: args.variant,
     counts: scaleCounts(PAPER_COUNTS, args.scale),
     workers: args.workers,
+    force: args.force,
     log: (l) => console.log(l),
   });
   console.log(`make_data: ${report.images} images per variant in ${report.seconds.toFixed(1)} s`);

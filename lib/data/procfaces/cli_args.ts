@@ -15,6 +15,7 @@ export const USAGE = `usage: deno task data [options]
   --no-shortcut   same as --variant control
   --scale F       multiply every image count by F (default 1: the paper's counts)
   --workers N     render workers (default: CPU count, at most 4; 0 = main thread)
+  --force         re-render and compare every file even if COMPLETE.json says up to date
   --help          this text`;
 
 /** Parsed command line. */
@@ -31,6 +32,8 @@ export interface MakeDataArgs {
   scale: number;
   /** Render workers, or undefined for the default. */
   workers?: number;
+  /** Re-render even when the folder verifies as up to date. */
+  force?: boolean;
 }
 
 function intArg(flag: string, v: string | undefined): number {
@@ -75,6 +78,9 @@ export function parseMakeDataArgs(argv: readonly string[]): MakeDataArgs {
         variantSet = true;
         break;
       }
+      case "--force":
+        a.force = true;
+        break;
       case "--no-shortcut":
         noShortcut = true;
         break;

@@ -67,6 +67,16 @@ export function renderFace(f: FaceParams, size: number): RenderedFace {
   const noseSide = L.x > 0 ? -1 : 1;
   const teethIw = f.mouthW * 0.78;
   const d = image.data;
+  // Hair colour at a local point (strands: noise stretched along the strand direction).
+  const hc = [0, 0, 0];
+  const hairColour = (X: number, Y: number) => {
+    const along = (X * sc + Y * ss) * 1.5, across = (-X * ss + Y * sc) * 14;
+    const strand = 0.72 + 0.28 * hairNoise.fractal(across, along, 2);
+    const lam = 0.75 + 0.25 * (-(X * L.x + Y * L.y) * 0.5);
+    hc[0] = f.hair[0] * strand * lam;
+    hc[1] = f.hair[1] * strand * lam;
+    hc[2] = f.hair[2] * strand * lam;
+  };
 
   for (let y = 0; y < size; y++) {
     const v = (y + 0.5) * px;
@@ -104,25 +114,30 @@ export function renderFace(f: FaceParams, size: number): RenderedFace {
         b += (f.skin[2] * 0.7 - b) * cN;
       }
 
-      // Hair colour at this pixel (strands: noise stretched along the strand direction).
+      // Hair behind the face.
       let hr = 0, hg = 0, hb = 0, backHair = 0;
       if (hasHair) {
-        const along = (X * sc + Y * ss) * 1.5, across = (-X * ss + Y * sc) * 14;
-        const strand = 0.72 + 0.28 * hairNoise.fractal(across, along, 2);
-        const lam = 0.75 + 0.25 * (-(X * L.x + Y * L.y) * 0.5);
-        hr = f.hair[0] * strand * lam;
-        hg = f.hair[1] * strand * lam;
-        hb = f.hair[2] * strand * lam;
-        const ang = Math.atan2(Y - hairTop, X);
-        const jag = 1 + f.hairJag * edgeNoise.at(ang * 5 + 40, 3.5);
-        let dh = ed(X, Y, 0, hairTop, 1.16 * jag, f.e * 0.95 * jag);
-        if (f.hairStyle === "long" && Y > hairTop) {
-          const bottom = f.e * 1.4 + 0.15 * edgeNoise.at(X * 4, 9.5);
-          const box = Math.max(Math.abs(X) - 1.2 * jag, Y - bottom);
-          dh = Math.min(dh, box);
+        // Exact early-out: the jagged outline lies within jag in [1 - hairJag, 1 + hairJag].
+        const rx1 = 1.16, ry1 = f.e * 0.95, min1 = rx1 < ry1 ? rx1 : ry1;
+        const r1 = Math.sqrt((X / rx1) ** 2 + ((Y - hairTop) / ry1) ** 2);
+        let maybe = (r1 - (1 + f.hairJag)) * min1 < 0.5 * pl;
+        if (!maybe && f.hairStyle === "long" && Y > hairTop) {
+          maybe = Math.max(Math.abs(X) - 1.2 * (1 + f.hairJag), Y - (f.e * 1.4 + 0.15)) < 0.5 * pl;
         }
-        backHair = cov(dh, pl);
+        if (maybe) {
+          const ang = Math.atan2(Y - hairTop, X);
+          const jag = 1 + f.hairJag * edgeNoise.at(ang * 5 + 40, 3.5);
+          let dh = ed(X, Y, 0, hairTop, 1.16 * jag, f.e * 0.95 * jag);
+          if (f.hairStyle === "long" && Y > hairTop) {
+            const bottom = f.e * 1.4 + 0.15 * edgeNoise.at(X * 4, 9.5);
+            const box = Math.max(Math.abs(X) - 1.2 * jag, Y - bottom);
+            dh = Math.min(dh, box);
+          }
+          backHair = cov(dh, pl);
+        }
         if (backHair > 0) {
+          hairColour(X, Y);
+          [hr, hg, hb] = hc;
           r += (hr - r) * backHair;
           g += (hg - g) * backHair;
           b += (hb - b) * backHair;
@@ -255,6 +270,10 @@ export function renderFace(f: FaceParams, size: number): RenderedFace {
             f.hairJag * 0.6 * edgeNoise.at(X * 6 + 11.5, 20.5);
           fringe = cov(Y - hl, pl);
           if (fringe > 0) {
+            if (backHair <= 0) {
+              hairColour(X, Y);
+              [hr, hg, hb] = hc;
+            }
             fr += (hr - fr) * fringe;
             fg += (hg - fg) * fringe;
             fb += (hb - fb) * fringe;
@@ -275,8 +294,14 @@ export function renderFace(f: FaceParams, size: number): RenderedFace {
   return { image, faceMask, hairMask };
 }
 
-/** Adds Gaussian sensor noise of std `std` to every channel, drawn from `rng`. */
+/**
+ * Adds sensor noise of std `std` to every channel, drawn from `rng`: an Irwin–Hall sum of four
+ * uniforms (bell-shaped, bounded at ±2√3 std), much cheaper than Box–Muller per sample.
+ */
 export function addSensorNoise(img: RgbImage, std: number, rng: Rng): void {
   const d = img.data;
-  for (let i = 0; i < d.length; i++) d[i] += rng.normal() * std;
+  const k = (std * Math.sqrt(3)) / 4294967296;
+  for (let i = 0; i < d.length; i++) {
+    d[i] += (rng.nextU32() + rng.nextU32() + rng.nextU32() + rng.nextU32() - 2 * 4294967296) * k;
+  }
 }

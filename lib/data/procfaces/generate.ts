@@ -19,7 +19,13 @@ import {
 import type { RenderRequest, RenderResponse } from "./render_worker.ts";
 import { type RenderedItem, renderItem } from "./sample.ts";
 import { DEFAULT_SHORTCUT, type ShortcutSpec } from "./shortcut.ts";
-import { COMPLETE_MARKER, DatasetWriter, encodePng, type WriteStats } from "./writer.ts";
+import {
+  COMPLETE_MARKER,
+  contentHash,
+  DatasetWriter,
+  encodePng,
+  type WriteStats,
+} from "./writer.ts";
 
 /** Format tag written into the completion marker; bump when the output changes meaning. */
 export const PROCFACES_FORMAT = "procfaces/1";
@@ -50,6 +56,12 @@ export interface GenerateOptions {
   shortcut?: ShortcutSpec;
   /** Progress lines (default silent). */
   log?: (line: string) => void;
+  /**
+   * Re-render and compare every file even when the completion marker says the folder is up to
+   * date (default false: a folder whose marker matches these options and this generator's source,
+   * and whose files all hash to the marker's digest, is left alone without rendering).
+   */
+  force?: boolean;
   /** Test hook: called before every real file write, with that writer's write count. */
   beforeWrite?: (count: number) => void;
 }
@@ -60,14 +72,54 @@ export interface GenerateReport {
   seconds: number;
   /** Number of images per variant. */
   images: number;
-  /** Per variant: folder and write counters. */
-  variants: { variant: "shortcut" | "control"; root: string; stats: WriteStats }[];
+  /** Per variant: folder, write counters, and whether it was verified up to date (not rendered). */
+  variants: {
+    variant: "shortcut" | "control";
+    root: string;
+    stats: WriteStats;
+    upToDate: boolean;
+  }[];
 }
 
 function checkInt(name: string, v: number, min: number, max = Infinity): void {
   if (!Number.isInteger(v) || v < min || v > max) {
     throw new Error(`procfaces ${name}: expected an integer in [${min}, ${max}], got ${v}`);
   }
+}
+
+/**
+ * Hash of the generator's own source (this folder's modules and the PRNG), recorded in the marker
+ * so that a changed generator never takes the up-to-date shortcut; null when unreadable.
+ */
+export async function generatorSourceHash(): Promise<string | null> {
+  try {
+    const dir = new URL(".", import.meta.url);
+    const names: string[] = [];
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.endsWith(".ts")) names.push(e.name);
+    }
+    names.sort();
+    const parts: string[] = [];
+    for (const n of names) parts.push(n, contentHash(await Deno.readFile(new URL(n, dir))));
+    parts.push(
+      "rng.ts",
+      contentHash(await Deno.readFile(new URL("../../rng.ts", import.meta.url))),
+    );
+    return contentHash(new TextEncoder().encode(parts.join("\n")));
+  } catch {
+    return null;
+  }
+}
+
+/** Every file of a variant folder except the marker. */
+export function expectedFiles(plan: ReturnType<typeof planDataset>): string[] {
+  const out: string[] = [];
+  for (const it of plan.items) {
+    out.push(imagePath(it).slice(1), `masks/${it.base}.png`);
+    if (it.hasMap) out.push(`heatmaps/${it.base}.png`);
+  }
+  out.push(...plan.csvs.map((c) => c.path), "manifest.csv", "README.md");
+  return out;
 }
 
 /** Renders items, in order, through `workers` module workers (or inline with 0). */
@@ -173,19 +225,53 @@ export async function generate(opts: GenerateOptions = {}): Promise<GenerateRepo
   }
   const plan = planDataset(counts);
   const kinds = variant === "both" ? (["shortcut", "control"] as const) : ([variant] as const);
-  const writers = kinds.map((v) => ({
+  const genHash = await generatorSourceHash();
+  const markerBase = (v: "shortcut" | "control") => ({
+    format: PROCFACES_FORMAT,
+    variant: v,
+    seed,
+    size,
+    counts,
+    shortcut: v === "shortcut" ? spec : null,
+    images: plan.items.length,
+    generator: genHash,
+  });
+  const files = expectedFiles(plan);
+  const all = kinds.map((v) => ({
     variant: v,
     w: new DatasetWriter(`${out}/${VARIANT_DIRS[v]}`),
+    upToDate: false,
   }));
+  for (const entry of all) {
+    const { variant: v, w } = entry;
+    if (opts.force || genHash === null) continue;
+    let marker: Record<string, unknown>;
+    try {
+      marker = JSON.parse(await Deno.readTextFile(`${w.root}/${COMPLETE_MARKER}`));
+    } catch {
+      continue;
+    }
+    const { digest, ...rest } = marker;
+    if (JSON.stringify(rest) !== JSON.stringify(markerBase(v)) || typeof digest !== "string") {
+      continue;
+    }
+    if (await w.verify(files, digest)) {
+      entry.upToDate = true;
+      w.stats.unchanged = files.length + 1;
+      log(`procfaces: ${w.root} (${v}) is up to date (all ${files.length} files verified)`);
+    }
+  }
+  const writers = all.filter((e) => !e.upToDate);
   for (const { w } of writers) {
     w.beforeWrite = opts.beforeWrite;
     await w.begin();
   }
-  const manifest: string[][] = kinds.map(() => new Array<string>(plan.items.length));
-  const shortcutOn = kinds.includes("shortcut") ? spec : null;
+  const manifest: string[][] = writers.map(() => new Array<string>(plan.items.length));
+  const shortcutOn = writers.some((e) => e.variant === "shortcut") ? spec : null;
+  const itemsToRender = writers.length ? plan.items : [];
   let done = 0, lastLog = performance.now();
 
-  for await (const batch of renderAll(plan.items, seed, size, shortcutOn, workers, chunk)) {
+  for await (const batch of renderAll(itemsToRender, seed, size, shortcutOn, workers, chunk)) {
     await Promise.all(batch.map(async ({ item, index, result }) => {
       const [rgb, rgbS, mask, heat] = await Promise.all([
         encodePng(result.rgb, size, 3),
@@ -251,15 +337,7 @@ export async function generate(opts: GenerateOptions = {}): Promise<GenerateRepo
         }),
       ),
     );
-    const marker = {
-      format: PROCFACES_FORMAT,
-      variant: v,
-      seed,
-      size,
-      counts,
-      shortcut: v === "shortcut" ? spec : null,
-      images: plan.items.length,
-    };
+    const marker = { ...markerBase(v), digest: w.digest() };
     await w.put(COMPLETE_MARKER, enc.encode(JSON.stringify(marker, null, 2) + "\n"));
     await w.end();
   }
@@ -272,7 +350,8 @@ export async function generate(opts: GenerateOptions = {}): Promise<GenerateRepo
   return {
     seconds,
     images: plan.items.length,
-    variants: writers.map(({ variant: v, w }) => ({
+    variants: all.map(({ variant: v, w, upToDate }) => ({
+      upToDate,
       variant: v,
       root: w.root,
       stats: { ...w.stats },

@@ -74,6 +74,23 @@ export async function decodePng(
   };
 }
 
+/** A fast 64-bit content hash (two FNV-1a lanes) as 16 hex digits; not cryptographic. */
+export function contentHash(bytes: Uint8Array): string {
+  let h1 = 0x811c9dc5, h2 = 0x01000193 ^ bytes.length;
+  for (let i = 0; i < bytes.length; i++) {
+    h1 = Math.imul(h1 ^ bytes[i], 0x01000193);
+    h2 = Math.imul(h2 ^ bytes[i], 0x5bd1e995) ^ (h2 >>> 15);
+  }
+  return (h1 >>> 0).toString(16).padStart(8, "0") + (h2 >>> 0).toString(16).padStart(8, "0");
+}
+
+/** Digest of a set of files from their content hashes (order-independent). */
+export function digestOf(hashes: ReadonlyMap<string, string>): string {
+  const lines = [...hashes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([p, h]) => `${p}\t${h}`).join("\n");
+  return contentHash(new TextEncoder().encode(lines));
+}
+
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -109,6 +126,7 @@ export class DatasetWriter {
   /** Counters. */
   readonly stats: WriteStats = { written: 0, unchanged: 0, removed: 0 };
   readonly #expected = new Set<string>();
+  readonly #hashes = new Map<string, string>();
   readonly #dirs = new Set<string>();
   #invalidated = false;
   #tmpCounter = 0;
@@ -159,6 +177,7 @@ export class DatasetWriter {
       throw new Error(`DatasetWriter.put: bad path "${rel}"`);
     }
     this.#expected.add(rel);
+    if (rel !== COMPLETE_MARKER) this.#hashes.set(rel, contentHash(bytes));
     const path = `${this.root}/${rel}`;
     try {
       const old = await Deno.readFile(path);
@@ -169,7 +188,9 @@ export class DatasetWriter {
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
-    await this.#invalidate();
+    // A changed image invalidates the dataset; a changed entry point is just replaced (they are
+    // written last, after every image is in place).
+    if (!ENTRY_POINTS.some((p) => rel === p || rel.startsWith(`${p}/`))) await this.#invalidate();
     this.beforeWrite?.(this.stats.written);
     await this.#mkdir(this.tmpDir);
     await this.#mkdir(dirname(path));
@@ -205,6 +226,38 @@ export class DatasetWriter {
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
+  }
+
+  /** Digest of every file put so far except the marker (see {@linkcode digestOf}). */
+  digest(): string {
+    return digestOf(this.#hashes);
+  }
+
+  /**
+   * True when the folder holds exactly `paths` plus the marker and their contents match `digest`
+   * (every file is read and hashed). Used to skip re-rendering a dataset that is up to date.
+   */
+  async verify(paths: readonly string[], digest: string): Promise<boolean> {
+    const want = new Set(paths);
+    const found = new Map<string, string>();
+    const walk = async (dir: string, rel: string): Promise<boolean> => {
+      for await (const ent of Deno.readDir(dir)) {
+        const r = rel ? `${rel}/${ent.name}` : ent.name;
+        if (ent.isDirectory) {
+          if (!(await walk(`${dir}/${ent.name}`, r))) return false;
+        } else if (r === COMPLETE_MARKER) continue;
+        else if (!want.has(r)) return false;
+        else found.set(r, contentHash(await Deno.readFile(`${dir}/${ent.name}`)));
+      }
+      return true;
+    };
+    try {
+      if (!(await walk(this.root, ""))) return false;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
+    }
+    return found.size === want.size && digestOf(found) === digest;
   }
 
   /** Removes the temporary folder. */

@@ -26,6 +26,7 @@ Deno.test("cli args: defaults and every option", () => {
     { seed: 7, size: 224, out: "/tmp/x", variant: "shortcut", scale: 0.5, workers: 0 },
   );
   assert.equal(parseMakeDataArgs(["--no-shortcut"]).variant, "control");
+  assert.equal(parseMakeDataArgs(["--force"]).force, true);
 });
 
 Deno.test("cli args: errors name the option", () => {

@@ -96,27 +96,60 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-Deno.test("generate: idempotent (second run writes nothing, no mtime changes)", async () => {
+Deno.test("generate: idempotent (reruns write nothing, no mtime changes; tampering is repaired)", async () => {
   await withTmp(async (dir) => {
+    const allMtimes = async () =>
+      new Map(
+        [...await mtimes(`${dir}/procfaces`)].concat(
+          [...await mtimes(`${dir}/procfaces-control`)].map(([k, v]) => [`c/${k}`, v]),
+        ),
+      );
     const first = await generate(opts(dir));
-    assert.ok(first.variants.every((v) => v.stats.written > 0));
-    const before = new Map(
-      [...await mtimes(`${dir}/procfaces`)].concat(
-        [...await mtimes(`${dir}/procfaces-control`)].map(([k, v]) => [`c/${k}`, v]),
-      ),
-    );
+    assert.ok(first.variants.every((v) => v.stats.written > 0 && !v.upToDate));
+    const before = await allMtimes();
     await new Promise((r) => setTimeout(r, 20));
+    // Verified fast path: marker matches, every file hashes to the recorded digest.
     const second = await generate(opts(dir));
-    for (const v of second.variants) {
+    assert.ok(second.variants.every((v) => v.upToDate && v.stats.written === 0));
+    assert.deepEqual(await allMtimes(), before);
+    // Forced full path: everything re-rendered and compared, nothing rewritten.
+    const third = await generate(opts(dir, { force: true, workers: 1 }));
+    for (const v of third.variants) {
+      assert.equal(v.upToDate, false);
       assert.deepEqual(v.stats, { written: 0, unchanged: v.stats.unchanged, removed: 0 });
     }
-    const after = new Map(
-      [...await mtimes(`${dir}/procfaces`)].concat(
-        [...await mtimes(`${dir}/procfaces-control`)].map(([k, v]) => [`c/${k}`, v]),
-      ),
-    );
-    assert.deepEqual(after, before);
+    assert.deepEqual(await allMtimes(), before);
     assert.equal(await exists(`${dir}/.procfaces.tmp`), false);
+    // A marker from another generator version: full compare, only the marker is rewritten.
+    const markerPath = `${dir}/procfaces-control/${COMPLETE_MARKER}`;
+    const marker = JSON.parse(await Deno.readTextFile(markerPath));
+    await Deno.writeTextFile(markerPath, JSON.stringify({ ...marker, generator: "old" }));
+    const redo = await generate(opts(dir, { variant: "control" }));
+    assert.deepEqual(redo.variants[0].stats.written, 1);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(markerPath)), marker);
+    assert.equal(await exists(`${dir}/procfaces-control/csvs/original.csv`), true);
+    before.set(`c/${COMPLETE_MARKER}`, (await Deno.stat(markerPath)).mtime!.getTime());
+    assert.deepEqual(await allMtimes(), before);
+    // Tampering (a changed image, an extra file) fails verification and is repaired.
+    const img = `${dir}/procfaces/images/train/train_fake_00001.png`;
+    const original = await Deno.readFile(img);
+    await Deno.writeFile(img, original.slice(0, 50));
+    await Deno.writeFile(`${dir}/procfaces/images/train/extra.png`, original);
+    const fourth = await generate(opts(dir));
+    const sc = fourth.variants.find((v) => v.variant === "shortcut")!;
+    const ctl = fourth.variants.find((v) => v.variant === "control")!;
+    assert.equal(ctl.upToDate, true);
+    assert.equal(sc.upToDate, false);
+    assert.equal(sc.stats.removed, 1);
+    assert.ok(bytesEqual(await Deno.readFile(img), original));
+    assert.equal(await exists(`${dir}/procfaces/images/train/extra.png`), false);
+    assert.equal(await exists(`${dir}/procfaces/${COMPLETE_MARKER}`), true);
+    const after = await allMtimes();
+    const touched = [...after].filter(([k, t]) => before.get(k) !== t).map(([k]) => k).sort();
+    // Only the repaired image and the entry points (dropped before the repair) were rewritten.
+    assert.deepEqual(touched.filter((k) => k.startsWith("images/") || k.startsWith("c/")), [
+      "images/train/train_fake_00001.png",
+    ]);
   });
 });
 

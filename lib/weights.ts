@@ -11,7 +11,8 @@
  * - `module.`-prefixed names (DataParallel) and the FaceForensics++ Xception wrapper (`model.` prefix,
  *   head `last_linear` → `fc`), Cadene's 2-D `pointwise` weights ([out, in] → [out, in, 1, 1]);
  * - torchvision's legacy DenseNet names (`denselayer1.norm.1.weight` → `denselayer1.norm1.weight`);
- * - InceptionV3 `AuxLogits.*` tensors are skipped (the kit's InceptionV3 has no auxiliary head).
+ * - InceptionV3 `AuxLogits.*` tensors are skipped (the kit's InceptionV3 has no auxiliary head);
+ * - a kit checkpoint (`lib/checkpoint.ts`) loads as weights: its `optimizer.*` tensors are skipped.
  *
  * With `newHead: true` the file's classifier (`fc` / `classifier`) is ignored and the network keeps
  * its freshly initialised 2-class head: the way to start from ImageNet weights (1000 classes).
@@ -127,6 +128,17 @@ function parseFlag(value: string, source: string): boolean {
   throw new Error(`${source}: metadata transform_input="${value}" is not true/false`);
 }
 
+/** The network named in a kit checkpoint's `cyborg` metadata JSON, if any. */
+function checkpointNetwork(json: string | undefined): string | undefined {
+  if (!json) return undefined;
+  try {
+    const network = (JSON.parse(json) as { network?: unknown }).network;
+    return typeof network === "string" ? network : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The name prefix of a network's classifier (`fc` or `classifier`). */
 function headPrefix(backbone: Backbone): string {
   for (const [name, e] of backbone.store.entries) {
@@ -148,16 +160,16 @@ export function applyWeights(
   opts: LoadWeightsOptions = {},
 ): LoadReport {
   const net = backbone.spec.name;
-  if (metadata.network && metadata.network !== net) {
-    throw new Error(
-      `${source}: weights of network "${metadata.network}" cannot load into "${net}"`,
-    );
+  const declared = metadata.network ?? checkpointNetwork(metadata.cyborg);
+  if (declared && declared !== net) {
+    throw new Error(`${source}: weights of network "${declared}" cannot load into "${net}"`);
   }
   const known = new Set(backbone.store.entries.keys());
   const norm = normaliseStateDictNames(tensors, known);
   const head = `${headPrefix(backbone)}.`;
   const ignore = [...(opts.ignore ?? [])];
   if (![...known].some((k) => k.startsWith("AuxLogits."))) ignore.push("AuxLogits.");
+  ignore.push("optimizer."); // a kit checkpoint's momentum buffers (lib/checkpoint.ts)
   if (opts.newHead) ignore.push(head);
   const skipped: string[] = [];
   const kept = new Map<string, NamedArray>();

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { inceptionV3 } from "../lib/backbones/inception_v3.ts";
 import { resnet18, resnet34 } from "../lib/backbones/resnet.ts";
+import { tinycnn } from "../lib/backbones/small_cnn.ts";
 import { xception } from "../lib/backbones/xception.ts";
 import type { Backbone } from "../lib/backbones/types.ts";
 import { initBackend } from "../lib/backend.ts";
@@ -218,6 +219,26 @@ Deno.test("InceptionV3: AuxLogits skipped, transform_input metadata sets and exp
     await assert.rejects(
       loadWeights(m, path("bad.safetensors")),
       /bad\.safetensors: metadata transform_input="maybe" is not true\/false/,
+    );
+  });
+});
+
+Deno.test("a kit checkpoint loads as weights (optimizer.* skipped, network checked)", async () => {
+  const a = tinycnn.build({ seed: 1 });
+  const b = tinycnn.build({ seed: 2 });
+  await withModels([a, b], async () => {
+    const sd = await exportStateDict(a.store);
+    sd.set("optimizer.momentum_buffer.fc.weight", { shape: [2, 8], data: new Float32Array(16) });
+    const meta = {
+      cyborg: JSON.stringify({ format: "cyborg-kit-checkpoint/1", network: "tinycnn" }),
+    };
+    const report = applyWeights(b, sd, meta, "best.safetensors");
+    assert.deepEqual(report.skipped, ["optimizer.momentum_buffer.fc.weight"]);
+    assert.deepEqual(await logits(b, 16), await logits(a, 16));
+    const other = { cyborg: JSON.stringify({ network: "smallcnn" }) };
+    assert.throws(
+      () => applyWeights(b, sd, other, "best.safetensors"),
+      /best\.safetensors: weights of network "smallcnn" cannot load into "tinycnn"/,
     );
   });
 });

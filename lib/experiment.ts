@@ -1,0 +1,294 @@
+/**
+ * The paper's experiment as data and one resumable loop: four training strategies × seeds × data
+ * variants, each run trained with {@linkcode train} and then scored on every test set.
+ *
+ * Folder layout (everything needed to redraw every figure without retraining):
+ *
+ *     <out>/<variant>/<strategy>/s<seed>/      a run folder (config.json, log.jsonl, checkpoints/, ...)
+ *     <out>/<variant>/<strategy>/s<seed>/eval/<test set>.csv    path,label,score of the best checkpoint
+ *     <out>/<variant>/<strategy>/s<seed>/eval/mean_cams.json    mean CAM per test set (CAM grid)
+ *
+ * @module
+ */
+import { getBackbone } from "./backbones/registry.ts";
+import { loadCheckpoint } from "./checkpoint.ts";
+import { DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
+import { readSplitCsv } from "./data/csv.ts";
+import { openDataset } from "./data/dataset.ts";
+import { predict } from "./evaluate.ts";
+import type { Preset } from "./presets.ts";
+import { writeAtomic, writeJson } from "./run_dir.ts";
+import { train } from "./train.ts";
+
+/** Names of the paper's four training strategies. */
+export type StrategyName = "baseline" | "cyborg" | "segmentation" | "data7x";
+
+/** A training strategy: α, which CSV, which maps. */
+export interface Strategy {
+  /** Folder and key name. */
+  name: StrategyName;
+  /** Label in figures and tables. */
+  label: string;
+  /** CYBORG α. */
+  alpha: number;
+  /** Split CSV relative to the data root. */
+  csv: string;
+  /** Map folder relative to the data root (null for α = 1). */
+  maps: string | null;
+}
+
+/** The paper's four strategies. */
+export const STRATEGIES: readonly Strategy[] = [
+  { name: "baseline", label: "CE only (α=1)", alpha: 1, csv: "csvs/original.csv", maps: null },
+  {
+    name: "cyborg",
+    label: "CYBORG (α=0.5, human maps)",
+    alpha: 0.5,
+    csv: "csvs/original.csv",
+    maps: "heatmaps",
+  },
+  {
+    name: "segmentation",
+    label: "Segmentation masks (α=0.5)",
+    alpha: 0.5,
+    csv: "csvs/original.csv",
+    maps: "masks",
+  },
+  {
+    name: "data7x",
+    label: "7× data (α=1)",
+    alpha: 1,
+    csv: "csvs/large_dataset_7x.csv",
+    maps: null,
+  },
+];
+
+/** A data variant (e.g. the shortcut benchmark and its control). */
+export interface DataVariant {
+  /** Folder name under the experiment output. */
+  name: string;
+  /** Data root in the paper's layout. */
+  root: string;
+}
+
+/** What to run. */
+export interface ExperimentSpec {
+  /** Preset (training overrides, seeds). */
+  preset: Preset;
+  /** Backbone (default: the preset's). */
+  network?: string;
+  /** Data variants. */
+  variants: DataVariant[];
+  /** Output folder, e.g. `results/quick`. */
+  out: string;
+  /** Strategies (default: all four). */
+  strategies?: readonly StrategyName[];
+  /** Seeds 0..n-1 (default: the preset's). */
+  seeds?: number;
+}
+
+/** One test set of a data root. */
+export interface TestSet {
+  /** Name (CSV base name). */
+  name: string;
+  /** CSV path. */
+  csv: string;
+  /** `fake` when every row is Synthetic, `real` when every row is Real, else `mixed`. */
+  kind: "fake" | "real" | "mixed";
+}
+
+/** Lists `csvs/test_sets/*.csv` of a data root, sorted by name. */
+export async function listTestSets(root: string): Promise<TestSet[]> {
+  const dir = `${root}/csvs/test_sets`;
+  const out: TestSet[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.isFile || !e.name.endsWith(".csv")) continue;
+    const csv = `${dir}/${e.name}`;
+    const rows = await readSplitCsv(csv);
+    const labels = new Set(rows.map((r) => r.label));
+    const kind = labels.size === 2 ? "mixed" : labels.has(1) ? "fake" : "real";
+    out.push({ name: e.name.slice(0, -4), csv, kind });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The run folder of one (variant, strategy, seed). */
+export function runPath(out: string, variant: string, strategy: string, seed: number): string {
+  return `${out}/${variant}/${strategy}/s${seed}`;
+}
+
+/** The training config of one run. */
+export function trainConfigFor(
+  spec: ExperimentSpec,
+  variant: DataVariant,
+  strategy: Strategy,
+  seed: number,
+): TrainConfig {
+  return {
+    ...DEFAULT_CONFIG,
+    ...spec.preset.train,
+    ...(spec.network ? { network: spec.network } : {}),
+    alpha: strategy.alpha,
+    csv: `${variant.root}/${strategy.csv}`,
+    dataset: variant.root,
+    heatmaps: strategy.maps ? `${variant.root}/${strategy.maps}` : null,
+    seed,
+  };
+}
+
+/**
+ * Scores every test set with the run's best checkpoint: `eval/<set>.csv` (path,label,score) and
+ * `eval/mean_cams.json` (mean normalised CAM per test set and class). Skips sets already scored.
+ */
+export async function evaluateRun(
+  runDir: string,
+  cfg: TrainConfig,
+  testSets: readonly TestSet[],
+): Promise<void> {
+  const evalDir = `${runDir}/eval`;
+  const camsPath = `${evalDir}/mean_cams.json`;
+  const todo: TestSet[] = [];
+  for (const t of testSets) {
+    if (!(await exists(`${evalDir}/${t.name}.csv`))) todo.push(t);
+  }
+  if (todo.length === 0 && (await exists(camsPath))) return;
+  await Deno.mkdir(evalDir, { recursive: true });
+  const entry = getBackbone(cfg.network);
+  const inputSize = cfg.inputSize ?? entry.spec.inputSize;
+  const model = entry.build({ seed: cfg.seed, inputSize });
+  await loadCheckpoint(`${runDir}/checkpoints/best.safetensors`, model, null);
+  const cams: Record<string, { grid: number; real?: number[]; fake?: number[] }> = (await exists(
+      camsPath,
+    ))
+    ? JSON.parse(await Deno.readTextFile(camsPath))
+    : {};
+  for (const t of testSets) {
+    if (!todo.includes(t) && cams[t.name]) continue;
+    const ds = await openDataset({
+      csv: t.csv,
+      imageRoot: cfg.dataset,
+      split: "test",
+      inputSize,
+      mean: entry.spec.mean,
+      std: entry.spec.std,
+    });
+    const p = await predict(model, ds, {
+      batchSize: 64,
+      cams: { tap: cfg.camTap, camClass: cfg.camClass },
+    });
+    await writeAtomic(
+      `${evalDir}/${t.name}.csv`,
+      "path,label,score\n" +
+        p.paths.map((path, i) => `${path},${p.labels[i]},${p.scores[i]}`).join("\n") + "\n",
+    );
+    const g = p.camGrid!;
+    const entryCams: { grid: number; real?: number[]; fake?: number[] } = { grid: g };
+    for (const [cls, key] of [[0, "real"], [1, "fake"]] as const) {
+      const sum = new Float64Array(g * g);
+      let n = 0;
+      for (let i = 0; i < p.labels.length; i++) {
+        if (p.labels[i] !== cls) continue;
+        n++;
+        for (let j = 0; j < g * g; j++) sum[j] += p.cams![i * g * g + j];
+      }
+      if (n) entryCams[key] = Array.from(sum, (v) => v / n);
+    }
+    cams[t.name] = entryCams;
+  }
+  await writeJson(camsPath, cams);
+  model.store.dispose();
+}
+
+/** Progress callback: which run is starting, out of how many. */
+export type RunCallback = (info: {
+  index: number;
+  total: number;
+  variant: string;
+  strategy: StrategyName;
+  seed: number;
+  dir: string;
+}) => void;
+
+/**
+ * Trains and evaluates every (variant, strategy, seed), resumably: finished runs are skipped,
+ * interrupted ones continue from their last checkpoint, scored test sets are not rescored.
+ */
+export async function runExperiment(
+  spec: ExperimentSpec,
+  opts: { onRun?: RunCallback; progress?: "tty" | "jupyter" | "plain" | "silent" } = {},
+): Promise<void> {
+  const strategies = STRATEGIES.filter((s) => !spec.strategies || spec.strategies.includes(s.name));
+  const seeds = spec.seeds ?? spec.preset.seeds;
+  const total = spec.variants.length * strategies.length * seeds;
+  let index = 0;
+  for (const variant of spec.variants) {
+    const testSets = await listTestSets(variant.root);
+    for (let seed = 0; seed < seeds; seed++) {
+      for (const strategy of strategies) {
+        const dir = runPath(spec.out, variant.name, strategy.name, seed);
+        opts.onRun?.({
+          index: index++,
+          total,
+          variant: variant.name,
+          strategy: strategy.name,
+          seed,
+          dir,
+        });
+        const cfg = trainConfigFor(spec, variant, strategy, seed);
+        await train(cfg, { output: dir, progress: opts.progress });
+        await evaluateRun(dir, cfg, testSets);
+      }
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Mean human map (at the CAM grid) over the training rows of `<root>/csvs/original.csv`, per
+ * class: the reference panel of the average-CAM figure. Written to `<out>/<variant>/mean_human_map.json`.
+ */
+export async function writeMeanHumanMaps(
+  variant: DataVariant,
+  out: string,
+  network: string,
+  inputSize: number,
+): Promise<void> {
+  const path = `${out}/${variant.name}/mean_human_map.json`;
+  if (await exists(path)) return;
+  const entry = getBackbone(network);
+  const grid = entry.spec.camGrid(inputSize);
+  const ds = await openDataset({
+    csv: `${variant.root}/csvs/original.csv`,
+    imageRoot: variant.root,
+    split: "train",
+    inputSize,
+    mean: entry.spec.mean,
+    std: entry.spec.std,
+    maps: { dir: `${variant.root}/heatmaps`, grid },
+  });
+  const sums = [new Float64Array(grid * grid), new Float64Array(grid * grid)];
+  const counts = [0, 0];
+  const all = ds.items.map((_, i) => i);
+  for (let i = 0; i < all.length; i += 256) {
+    const b = await ds.getBatch(all.slice(i, i + 256));
+    for (let k = 0; k < b.n; k++) {
+      const cls = b.y[k];
+      counts[cls]++;
+      for (let j = 0; j < grid * grid; j++) sums[cls][j] += b.maps![k * grid * grid + j];
+    }
+  }
+  await Deno.mkdir(`${out}/${variant.name}`, { recursive: true });
+  await writeJson(path, {
+    grid,
+    real: Array.from(sums[0], (v) => v / Math.max(counts[0], 1)),
+    fake: Array.from(sums[1], (v) => v / Math.max(counts[1], 1)),
+  });
+}

@@ -1,0 +1,44 @@
+/**
+ * The CYBORG experiment kit: train synthetic-face detectors with
+ * `loss = α·CE + (1−α)·MSE(CAM, human saliency map)` (Boyd et al., WACV 2023) on TensorFlow.js.
+ *
+ * ```ts
+ * import { initBackend, train, DEFAULT_CONFIG } from "./lib/mod.ts";
+ * await initBackend();
+ * await train({ ...DEFAULT_CONFIG, network: "smallcnn", inputSize: 64, csv: "data/procfaces/csvs/original.csv",
+ *   dataset: "data/procfaces", heatmaps: "data/procfaces/heatmaps" }, { output: "results/demo" });
+ * ```
+ *
+ * Plotting and report helpers are namespaced: `plots.*`, `report.*`.
+ *
+ * @module
+ */
+export * from "./backend.ts";
+export * from "./rng.ts";
+export * from "./nn.ts";
+export * from "./backbones/types.ts";
+export * from "./backbones/registry.ts";
+export * from "./cam.ts";
+export * from "./loss.ts";
+export * from "./optim.ts";
+export * from "./config.ts";
+export * from "./presets.ts";
+export * from "./train_step.ts";
+export * from "./train.ts";
+export * from "./evaluate.ts";
+export * from "./checkpoint.ts";
+export * from "./state_dict.ts";
+export * from "./safetensors.ts";
+export * from "./weights.ts";
+export * from "./metrics.ts";
+export * from "./data/types.ts";
+export * from "./data/csv.ts";
+export * from "./data/dataset.ts";
+export * from "./data/loader.ts";
+export * from "./experiment.ts";
+export * from "./results.ts";
+export * from "./experiment_report.ts";
+export * from "./run_dir.ts";
+export * from "./progress.ts";
+export * as plots from "./plots.ts";
+export * as report from "./report.ts";

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { tinycnn } from "../lib/backbones/small_cnn.ts";
+import { loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
+import { Sgd } from "../lib/optim.ts";
+import { readSafetensors } from "../lib/safetensors.ts";
+import { exportStateDict } from "../lib/state_dict.ts";
+import { StepAccumulators, trainStep } from "../lib/train_step.ts";
+import { forEachBackend } from "./_support/backends.ts";
+import { fixtureBatch, fixtureModel, loadCyborgFixture } from "./_support/fixture.ts";
+
+const fx = await loadCyborgFixture();
+const meta = {
+  format: "cyborg-kit-checkpoint/1",
+  network: "tinycnn",
+  epochsDone: 3,
+  steps: 42,
+  bestValAcc: 0.75,
+  bestEpoch: 2,
+  valAcc: 0.5,
+  finished: false,
+};
+
+Deno.test("a checkpoint restores weights, BN statistics and momentum exactly", async () => {
+  await forEachBackend(async () => {
+    const dir = await Deno.makeTempDir();
+    const a = fixtureModel(fx);
+    const optA = new Sgd(a.store.trainable(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-6 });
+    const acc = new StepAccumulators();
+    const batch = fixtureBatch(fx);
+    const o = { alpha: 0.5, camTap: "paper", camClass: "pred" } as const;
+    trainStep(a, optA, batch, acc, o);
+    await saveCheckpoint(`${dir}/c.safetensors`, a, optA, meta);
+    // A fresh model and optimizer loaded from the file continue exactly like the original.
+    const b = tinycnn.build({ seed: 99, inputSize: 16 });
+    const optB = new Sgd(b.store.trainable(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-6 });
+    assert.deepEqual(await loadCheckpoint(`${dir}/c.safetensors`, b, optB), meta);
+    trainStep(a, optA, batch, acc, o);
+    trainStep(b, optB, batch, acc, o);
+    const [sa, sb] = [await exportStateDict(a.store), await exportStateDict(b.store)];
+    for (const [k, v] of sa) assert.deepEqual(sb.get(k)!.data, v.data, k);
+    // The file is a torch state dict: torch names and layouts, momentum under optimizer.*.
+    const file = await readSafetensors(`${dir}/c.safetensors`);
+    assert.deepEqual(file.tensors.get("features.0.conv.weight")!.shape, [4, 3, 3, 3]);
+    assert.equal(file.tensors.get("features.0.bn.num_batches_tracked")!.dtype, "I64");
+    assert.ok(file.tensors.has("optimizer.momentum_buffer.fc.weight"));
+    await Deno.remove(dir, { recursive: true });
+  });
+});
+
+Deno.test("loading a checkpoint of another architecture names the tensor and both shapes", async () => {
+  const dir = await Deno.makeTempDir();
+  const a = fixtureModel(fx);
+  await saveCheckpoint(`${dir}/c.safetensors`, a, null, meta);
+  const { plainCnnEntry } = await import("../lib/backbones/small_cnn.ts");
+  const other = plainCnnEntry("other", [4, 16, 8], 16).build({ seed: 0 });
+  await assert.rejects(
+    loadCheckpoint(`${dir}/c.safetensors`, other, null),
+    /c\.safetensors: tensor "features\.1\.conv\.weight" has shape \[8,4,3,3\] but the network expects \[16,4,3,3\]/,
+  );
+  await Deno.writeFile(`${dir}/plain.safetensors`, new Uint8Array(16));
+  await assert.rejects(loadCheckpoint(`${dir}/plain.safetensors`, a, null), /plain\.safetensors/);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { initBackend } from "../lib/backend.ts";
+import { DEFAULT_CONFIG, type TrainConfig } from "../lib/config.ts";
+import { readSafetensors } from "../lib/safetensors.ts";
+import { train } from "../lib/train.ts";
+import { tinyDataRoot } from "./_support/tiny_data.ts";
+
+const root = await tinyDataRoot();
+await initBackend("cpu");
+
+function config(over: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    ...DEFAULT_CONFIG,
+    network: "tinycnn",
+    inputSize: 16,
+    alpha: 0.5,
+    csv: `${root}/csvs/original.csv`,
+    dataset: root,
+    heatmaps: `${root}/heatmaps`,
+    epochs: 3,
+    batchSize: 8,
+    lrStepSize: 2,
+    logEvery: 2,
+    ...over,
+  };
+}
+
+async function tmp(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "cyborg-run-" });
+}
+
+Deno.test("a run writes config, JSONL log, checkpoints, validation scores and summary", async () => {
+  const out = `${await tmp()}/run`;
+  const s = await train(config(), { output: out, progress: "silent" });
+  assert.equal(s.status, "finished");
+  assert.equal(s.epochs_done, 3);
+  const files = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+  assert.deepEqual(files, [
+    "checkpoints",
+    "config.json",
+    "log.jsonl",
+    "summary.json",
+    "val_scores.csv",
+  ]);
+  assert.deepEqual([...Deno.readDirSync(`${out}/checkpoints`)].map((e) => e.name).sort(), [
+    "best.safetensors",
+    "last.safetensors",
+  ]);
+  const log = (await Deno.readTextFile(`${out}/log.jsonl`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  const epochs = log.filter((r) => r.type === "epoch");
+  assert.deepEqual(epochs.map((r) => r.epoch), [1, 2, 3]);
+  // StepLR(2, 0.1): epochs 1-2 at lr, epoch 3 at lr/10.
+  assert.deepEqual(epochs.map((r) => +r.lr.toPrecision(6)), [0.005, 0.005, 0.0005]);
+  for (const r of epochs) {
+    for (const k of ["train_loss", "train_ce", "train_cam", "train_acc", "val_acc", "seconds"]) {
+      assert.ok(Number.isFinite(r[k]), `${k} = ${r[k]}`);
+    }
+    assert.ok(r.train_cam > 0, "α = 0.5 trains the CAM term");
+  }
+  assert.ok(log.some((r) => r.type === "step"));
+  const cfg = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
+  assert.equal(cfg.config.alpha, 0.5);
+  assert.equal(cfg.backend, "cpu");
+  const scores = (await Deno.readTextFile(`${out}/val_scores.csv`)).trim().split("\n");
+  assert.equal(scores[0], "path,label,score");
+  assert.equal(scores.length - 1, 8); // 4 + 4 validation rows at scale 0.02
+  const best = await readSafetensors(`${out}/checkpoints/best.safetensors`);
+  const meta = JSON.parse(best.metadata.cyborg);
+  assert.equal(meta.bestEpoch, s.best_epoch);
+  // Keep-best uses >=: the best epoch is the last one reaching the best accuracy.
+  const bestAcc = Math.max(...epochs.map((r) => r.val_acc));
+  assert.equal(
+    s.best_epoch,
+    Math.max(...epochs.filter((r) => r.val_acc === bestAcc).map((r) => r.epoch)),
+  );
+  // A second start with the same config returns the finished run without training again.
+  const again = await train(config(), { output: out, progress: "silent" });
+  assert.deepEqual(again, s);
+});
+
+Deno.test("a resume with another config is refused, naming the differences; nothing is written", async () => {
+  const out = `${await tmp()}/run`;
+  await train(config({ epochs: 1 }), { output: out, progress: "silent" });
+  const before = await Deno.readTextFile(`${out}/log.jsonl`);
+  await assert.rejects(
+    train(config({ epochs: 1, alpha: 1 }), { output: out, progress: "silent" }),
+    /holds a run with a different config; resume refused[\s\S]*alpha: 0\.5 → 1/,
+  );
+  assert.equal(await Deno.readTextFile(`${out}/log.jsonl`), before);
+});
+
+Deno.test("bad input fails before a run folder exists", async () => {
+  const dir = await tmp();
+  const cases: [Partial<TrainConfig>, RegExp][] = [
+    [{ alpha: 1.5 }, /--alpha: alpha must be in \[0, 1\], got 1\.5/],
+    [{ network: "vgg99" }, /--network: unknown network "vgg99"/],
+    [{ heatmaps: `${dir}/nope` }, /--heatmaps: .*nope does not exist/],
+    [{ csv: `${dir}/nope.csv` }, /--csv: .*nope\.csv does not exist/],
+  ];
+  for (const [over, re] of cases) {
+    await assert.rejects(train(config(over), { output: `${dir}/run`, progress: "silent" }), re);
+    assert.equal(await Deno.stat(`${dir}/run`).then(() => true, () => false), false, String(re));
+  }
+  // A CSV row pointing at a missing image: the error names the CSV line, no folder is made.
+  const csv = `${dir}/bad.csv`;
+  const lines = (await Deno.readTextFile(`${root}/csvs/original.csv`)).trim().split("\n");
+  lines.splice(3, 0, "train,Real,/images/train/missing.png");
+  await Deno.writeTextFile(csv, lines.join("\n") + "\n");
+  await assert.rejects(
+    train(config({ csv }), { output: `${dir}/run`, progress: "silent" }),
+    /bad\.csv:4/,
+  );
+  assert.equal(await Deno.stat(`${dir}/run`).then(() => true, () => false), false);
+});
+
+Deno.test("a non-finite loss stops the run, naming the step and the batch's files", async () => {
+  const out = `${await tmp()}/run`;
+  await assert.rejects(
+    train(config({ lr: 1e30, logEvery: 1 }), { output: out, progress: "silent" }),
+    /non-finite loss at step \d+; stopping before any checkpoint of NaN weights\. The batch's files:\n  \/images\/train\/.*\.png \(.*original\.csv:\d+\)/,
+  );
+  const log = (await Deno.readTextFile(`${out}/log.jsonl`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.equal(log[log.length - 1].type, "error");
+});
+
+Deno.test("a run killed with SIGKILL mid-epoch resumes and ends with the same weights", async () => {
+  const dir = await tmp();
+  const args = (out: string) => [
+    "run",
+    "-A",
+    "tools/train.ts",
+    "--backend",
+    "cpu",
+    "--network",
+    "tinycnn",
+    "--input-size",
+    "16",
+    "--alpha",
+    "0.5",
+    "--csv",
+    `${root}/csvs/original.csv`,
+    "--dataset",
+    root,
+    "--heatmaps",
+    `${root}/heatmaps`,
+    "--epochs",
+    "3",
+    "--batch-size",
+    "4",
+    "--log-every",
+    "1",
+    "--output",
+    out,
+  ];
+  const run = (out: string) =>
+    new Deno.Command(Deno.execPath(), { args: args(out), stdout: "null", stderr: "null" }).output();
+  assert.equal((await run(`${dir}/straight`)).code, 0);
+
+  // Start, wait until epoch 2 has begun (steps logged after the epoch-1 record), SIGKILL.
+  const killed = `${dir}/killed`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: args(killed),
+    stdout: "null",
+    stderr: "null",
+  })
+    .spawn();
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const log = await Deno.readTextFile(`${killed}/log.jsonl`).catch(() => "");
+    const recs = log.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    if (recs.some((r) => r.type === "step" && r.epoch === 2)) break;
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  const partial = (await Deno.readTextFile(`${killed}/log.jsonl`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.ok(partial.some((r) => r.type === "step" && r.epoch === 2), "killed inside epoch 2");
+  assert.ok(!partial.some((r) => r.type === "epoch" && r.epoch === 3));
+
+  assert.equal((await run(killed)).code, 0);
+  const a = await readSafetensors(`${dir}/straight/checkpoints/last.safetensors`);
+  const b = await readSafetensors(`${killed}/checkpoints/last.safetensors`);
+  assert.deepEqual([...b.tensors.keys()], [...a.tensors.keys()]);
+  for (const [k, t] of a.tensors) assert.deepEqual(b.tensors.get(k)!.data, t.data, k);
+  const log = (await Deno.readTextFile(`${killed}/log.jsonl`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.deepEqual(log.filter((r) => r.type === "epoch").map((r) => r.epoch), [1, 2, 3]);
+  assert.equal(log.filter((r) => r.type === "resume").length, 1);
+});

@@ -1,0 +1,146 @@
+/**
+ * `deno task reproduce`: the main job. Generates the embedded data when absent, trains the four
+ * strategies × seeds on the shortcut benchmark and its control (or on `--data ROOT` in the paper's
+ * layout), scores every test set, and writes `results/<preset>/report.html`. Resumable: run it
+ * again to continue. The last line printed is `wall_s=<seconds>`.
+ *
+ * @module
+ */
+import { BACKEND_NAMES, type BackendName, initBackend } from "../lib/backend.ts";
+import { BACKBONES, getBackbone } from "../lib/backbones/registry.ts";
+import { HelpRequested, type OptionSpec, parseArgs } from "../lib/cli_args.ts";
+import { generate, VARIANT_DIRS } from "../lib/data/procfaces/generate.ts";
+import { COMPLETE_MARKER } from "../lib/data/procfaces/writer.ts";
+import {
+  type DataVariant,
+  runExperiment,
+  STRATEGIES,
+  type StrategyName,
+  writeMeanHumanMaps,
+} from "../lib/experiment.ts";
+import { buildExperimentReport } from "../lib/experiment_report.ts";
+import { getPreset, PRESETS } from "../lib/presets.ts";
+import { writeReport } from "../lib/report.ts";
+import { aucResults, collectRuns } from "../lib/results.ts";
+import { writeJson } from "../lib/run_dir.ts";
+
+const OPTIONS: OptionSpec[] = [
+  {
+    name: "preset",
+    type: "string",
+    help: "experiment size",
+    choices: Object.keys(PRESETS),
+    default: "quick",
+  },
+  {
+    name: "network",
+    type: "string",
+    help: `backbone (default: the preset's; ${Object.keys(BACKBONES).join(", ")})`,
+  },
+  {
+    name: "data",
+    type: "string",
+    help: "a data root in the paper's layout (default: the embedded benchmark, both variants)",
+  },
+  { name: "out", type: "string", help: "experiment folder (default: results/<preset>)" },
+  { name: "seeds", type: "number", help: "seeds per strategy (default: the preset's)" },
+  {
+    name: "strategies",
+    type: "string",
+    help: `comma-separated subset of ${STRATEGIES.map((s) => s.name).join(",")}`,
+  },
+  {
+    name: "backend",
+    type: "string",
+    help: "tensor backend (or env CYBORG_BACKEND)",
+    choices: BACKEND_NAMES as string[],
+  },
+];
+const USAGE =
+  "deno task reproduce [options]\n\nReproduces the paper's experiment (baseline, CYBORG, " +
+  "segmentation masks, 7x data; N seeds) and writes results/<preset>/report.html.";
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** Runs the main job; returns the report path. */
+export async function reproduce(args: string[]): Promise<string> {
+  const t0 = performance.now();
+  const a = parseArgs(args, OPTIONS, USAGE);
+  const preset = getPreset(a.preset as string);
+  const network = (a.network as string | undefined) ?? preset.train.network!;
+  getBackbone(network);
+  const strategies = a.strategies
+    ? (a.strategies as string).split(",").map((s) => {
+      if (!STRATEGIES.some((x) => x.name === s)) {
+        throw new Error(`--strategies: unknown strategy "${s}"`);
+      }
+      return s as StrategyName;
+    })
+    : undefined;
+  const info = await initBackend(a.backend as BackendName | undefined);
+  console.error(`backend ${info.name} (${info.adapter})`);
+  const out = (a.out as string | undefined) ?? `results/${preset.name}`;
+  let variants: DataVariant[];
+  if (a.data) {
+    const root = a.data as string;
+    if (!(await exists(`${root}/csvs/original.csv`))) {
+      throw new Error(
+        `--data: ${root}/csvs/original.csv does not exist (expected the paper's layout)`,
+      );
+    }
+    variants = [{ name: "data", root }];
+  } else {
+    variants = [
+      { name: "shortcut", root: `data/${VARIANT_DIRS.shortcut}` },
+      { name: "control", root: `data/${VARIANT_DIRS.control}` },
+    ];
+    const complete = await Promise.all(variants.map((v) => exists(`${v.root}/${COMPLETE_MARKER}`)));
+    if (!complete.every(Boolean)) {
+      console.error(`generating the embedded data at ${preset.dataSize} px (deno task data) ...`);
+      const r = await generate({ size: preset.dataSize, log: (l) => console.error(l) });
+      console.error(`generated ${r.images} images per variant in ${r.seconds.toFixed(1)} s`);
+    }
+  }
+  const inputSize = preset.train.inputSize ?? getBackbone(network).spec.inputSize;
+  for (const v of variants) await writeMeanHumanMaps(v, out, network, inputSize);
+  await runExperiment({
+    preset,
+    network,
+    variants,
+    out,
+    strategies,
+    seeds: a.seeds as number | undefined,
+  }, {
+    onRun: (r) =>
+      console.error(`[${r.index + 1}/${r.total}] ${r.variant}/${r.strategy}/s${r.seed} → ${r.dir}`),
+  });
+  const runs = await collectRuns(out);
+  await writeJson(`${out}/aucs.json`, aucResults(runs));
+  const report = await buildExperimentReport(runs, {
+    out,
+    preset: preset.name,
+    network,
+    procedural: !a.data,
+    wallSeconds: (performance.now() - t0) / 1000,
+  });
+  await writeReport(`${out}/report.html`, report);
+  console.error(`report: ${out}/report.html`);
+  return `${out}/report.html`;
+}
+
+if (import.meta.main) {
+  const t0 = performance.now();
+  try {
+    await reproduce(Deno.args);
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      console.log(e.message);
+      Deno.exit(0);
+    }
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+  console.log(`wall_s=${((performance.now() - t0) / 1000).toFixed(1)}`);
+}

@@ -11,6 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { c } from "./consts.ts";
+import { batchNormTrain, batchNormTrainSupported } from "./kernels/batch_norm_train.ts";
 import type { Rng } from "./rng.ts";
 
 /**
@@ -256,16 +257,11 @@ export function batchNorm2d(
         eps,
       );
     }
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
     const n = x.shape[0] * x.shape[1] * x.shape[2];
-    const y = tf.batchNorm4d(
-      x,
-      mean as tf.Tensor1D,
-      variance as tf.Tensor1D,
-      beta as tf.Tensor1D,
-      gamma as tf.Tensor1D,
-      eps,
-    );
+    // Fused statistics and backward pass (lib/kernels/batch_norm_train.ts) where available.
+    const { y, mean, variance } = batchNormTrainSupported()
+      ? batchNormTrain(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, eps)
+      : stockBatchNormTrain(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, eps);
     ctx.updates.push(
       [
         runningMean,
@@ -286,6 +282,18 @@ export function batchNorm2d(
     );
     return y;
   };
+}
+
+/** Training-mode batch norm from stock tfjs ops (`tf.moments` + `tf.batchNorm4d`). */
+function stockBatchNormTrain(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  eps: number,
+): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  const y = tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, eps);
+  return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
 }
 
 /** `torch.nn.Linear` as `<name>.weight` (stored [in, out]) and `<name>.bias`; 2-D input. */

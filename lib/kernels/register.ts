@@ -8,7 +8,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs-core";
+import { makeConv2D } from "./conv2d.ts";
 import { makeConv2DBackpropFilter } from "./conv2d_backprop_filter.ts";
+import { stockKernelsRequested } from "./stock_switch.ts";
 import { patchUploads, unpatchUploads, type UploadPatchTarget } from "./upload.ts";
 
 /** A kit kernel: the tfjs kernel name it replaces and a factory taking the stock function. */
@@ -22,16 +24,13 @@ export interface KitKernel {
 /** Every kernel the kit replaces on the webgpu backend. */
 export const KIT_KERNELS: readonly KitKernel[] = [
   { kernelName: "Conv2DBackpropFilter", make: makeConv2DBackpropFilter },
+  { kernelName: "Conv2D", make: makeConv2D },
 ];
+
+export { stockKernelsRequested };
 
 const BACKEND = "webgpu";
 const stockConfigs = new Map<string, KernelConfig>();
-
-/** True when `CYBORG_STOCK_KERNELS` asks for tfjs's stock kernels only. */
-export function stockKernelsRequested(): boolean {
-  const v = Deno.env.get("CYBORG_STOCK_KERNELS");
-  return v !== undefined && v !== "" && v !== "0";
-}
 
 /**
  * Replaces the stock webgpu kernels by the kit's. Idempotent. Returns the kernel names now

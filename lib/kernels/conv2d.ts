@@ -1,0 +1,114 @@
+/**
+ * `Conv2D` (forward convolution, NHWC) for the WebGPU backend as a tiled implicit GEMM:
+ * `y[b, oy, ox, co] = Σ_{kh, kw, ci} x[b, oy·s + kh − p, ox·s + kw − p, ci] · w[kh, kw, ci, co]`,
+ * i.e. `C[M = b·oy·ox, N = co] = im2col(x)[M, K = kh·kw·ci] · w[K, N]`.
+ *
+ * Used only where it beat tfjs's stock `Conv2DMMProgram` on llvmpipe: small spatial outputs
+ * (M <= {@linkcode KIT_CONV2D_MAX_M}, the deep layers of a ResNet at low resolution, where the stock
+ * tile leaves most invocations idle; 3–10× faster there) at stride 1. Larger outputs, strides,
+ * dilations, NCHW and non-float32 inputs use the stock kernel.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { backend_util, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import {
+  CONV_GEOMETRY_UNIFORMS,
+  convGeometry,
+  gemmUniforms,
+  ImplicitGemmProgram,
+  MAX_FDIV_INDEX,
+} from "./implicit_gemm.ts";
+import type { WebGpuBackendLike } from "./webgpu_types.ts";
+
+const LOADERS = `
+struct RowA { b : i32, iy0 : i32, ix0 : i32 }
+fn rowA(m : i32) -> RowA {
+  let t = m / uniforms.outW;
+  let ox = m - t * uniforms.outW;
+  let b = t / uniforms.outH;
+  let oy = t - b * uniforms.outH;
+  return RowA(b, oy * uniforms.strideH - uniforms.padT, ox * uniforms.strideW - uniforms.padL);
+}
+fn loadA(r : RowA, k : i32) -> f32 {
+  let t = fdiv(k, uniforms.inC);
+  let ci = k - t * uniforms.inC;
+  let kh = fdiv(t, uniforms.fW);
+  let kw = t - kh * uniforms.fW;
+  let iy = r.iy0 + kh;
+  let ix = r.ix0 + kw;
+  if (iy < 0 || iy >= uniforms.inH || ix < 0 || ix >= uniforms.inW) { return 0.0; }
+  return x[((r.b * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.inC + ci];
+}
+struct ColB { n : i32 }
+fn colB(n : i32) -> ColB { return ColB(n); }
+fn loadB(c : ColB, k : i32) -> f32 {
+  return w[k * uniforms.N + c.n];
+}
+`;
+
+/** Largest GEMM row count (batch × output pixels) served by the kit's forward convolution. */
+export const KIT_CONV2D_MAX_M = 256;
+
+/** Conv geometry of a `Conv2D` call, or a reason the kit kernel does not apply. */
+export function conv2dInfo(
+  x: TensorInfo,
+  filter: TensorInfo,
+  attrs: tf.Conv2DAttrs,
+): backend_util.Conv2DInfo | string {
+  if (attrs.dataFormat === "NCHW") return "NCHW layout";
+  if (x.dtype !== "float32" || filter.dtype !== "float32") return "non-float32 input";
+  const d = attrs.dilations ?? 1;
+  if (!(d === 1 || (Array.isArray(d) && d[0] === 1 && d[1] === 1))) return "dilations";
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  if (info.filterHeight * info.filterWidth * info.inChannels >= MAX_FDIV_INDEX) {
+    return "K too large";
+  }
+  if (info.strideHeight !== 1 || info.strideWidth !== 1) return "stride > 1 (stock is faster)";
+  if (info.batchSize * info.outHeight * info.outWidth > KIT_CONV2D_MAX_M) {
+    return "large output (stock is faster)";
+  }
+  return info;
+}
+
+/** Builds the GEMM program and its uniforms for one forward convolution. */
+export function conv2dProgram(
+  info: backend_util.Conv2DInfo,
+): { program: ImplicitGemmProgram; uniforms: ReturnType<typeof gemmUniforms> } {
+  const m = info.batchSize * info.outHeight * info.outWidth;
+  const n = info.outChannels;
+  const k = info.filterHeight * info.filterWidth * info.inChannels;
+  const program = new ImplicitGemmProgram({
+    variableNames: ["x", "w"],
+    outputShape: info.outShape,
+    uniforms: CONV_GEOMETRY_UNIFORMS,
+    loaders: LOADERS,
+    key: "conv2d",
+    m,
+    n,
+    k,
+  });
+  return { program, uniforms: gemmUniforms(m, n, k, convGeometry(info)) };
+}
+
+/** Makes the kit's `Conv2D` kernel function around tfjs's stock one (the fallback). */
+export function makeConv2D(stock: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const attrs = args.attrs as unknown as tf.Conv2DAttrs;
+    const info = conv2dInfo(x, filter, attrs);
+    if (typeof info === "string") return stock(args);
+    const backend = args.backend as unknown as WebGpuBackendLike;
+    const { program, uniforms } = conv2dProgram(info);
+    return backend.runWebGPUProgram(program, [x, filter], "float32", uniforms);
+  };
+}

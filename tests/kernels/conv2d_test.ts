@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import type { TensorInfo } from "@tensorflow/tfjs-core";
+import { initBackend } from "../../lib/backend.ts";
+import { conv2dInfo, conv2dProgram } from "../../lib/kernels/conv2d.ts";
+import { registerKitKernels } from "../../lib/kernels/register.ts";
+import type { WebGpuBackendLike } from "../../lib/kernels/webgpu_types.ts";
+import { Rng } from "../../lib/rng.ts";
+import { assertClose, type ConvCase, describeCase, randomArray } from "./helpers.ts";
+
+// Strides 1 and 2, padding, 1×1 / 3×3 / 7×7, odd sizes. The GEMM program is run directly (the
+// registered kernel serves only stride 1 with small outputs, see KIT_CONV2D_MAX_M).
+const CASES: ConvCase[] = [
+  { batch: 2, size: [9, 7], inC: 3, outC: 5, kernel: [3, 3], stride: 1, pad: 1 },
+  { batch: 1, size: [11, 11], inC: 5, outC: 7, kernel: [3, 3], stride: 2, pad: 1 },
+  { batch: 3, size: [5, 5], inC: 16, outC: 33, kernel: [1, 1], stride: 1, pad: 0 },
+  { batch: 2, size: [9, 9], inC: 17, outC: 8, kernel: [1, 1], stride: 2, pad: 0 },
+  { batch: 2, size: [13, 15], inC: 3, outC: 64, kernel: [7, 7], stride: 2, pad: 3 },
+  { batch: 1, size: [3, 2], inC: 70, outC: 66, kernel: [3, 3], stride: 1, pad: "same" },
+  { batch: 2, size: [7, 7], inC: 4, outC: 3, kernel: [2, 3], stride: 2, pad: "valid" },
+];
+
+function inputs(c: ConvCase, rng: Rng) {
+  const xv = randomArray(rng, c.batch * c.size[0] * c.size[1] * c.inC);
+  const wv = randomArray(rng, c.kernel[0] * c.kernel[1] * c.inC * c.outC);
+  return { xv, wv };
+}
+
+Deno.test("kit implicit-GEMM Conv2D program on webgpu matches the cpu backend", async () => {
+  await initBackend("webgpu");
+  const rng = new Rng(11);
+  try {
+    for (const c of CASES) {
+      const { xv, wv } = inputs(c, rng);
+      const xs: [number, number, number, number] = [c.batch, c.size[0], c.size[1], c.inC];
+      const ws: [number, number, number, number] = [...c.kernel, c.inC, c.outC];
+      await tf.setBackend("cpu");
+      const yc = tf.conv2d(tf.tensor4d(xv, xs), tf.tensor4d(wv, ws), c.stride, c.pad);
+      const want = (await yc.data()) as Float32Array;
+      await tf.setBackend("webgpu");
+      const x = tf.tensor4d(xv, xs);
+      const w = tf.tensor4d(wv, ws);
+      const info = tf.backend_util.computeConv2DInfo(xs, ws, c.stride, 1, c.pad);
+      const { program, uniforms } = conv2dProgram(info);
+      const backend = tf.backend() as unknown as WebGpuBackendLike;
+      const out = backend.runWebGPUProgram(program, [x, w] as TensorInfo[], "float32", uniforms);
+      const y = tf.engine().makeTensorFromTensorInfo(out);
+      assert.deepEqual(y.shape, yc.shape);
+      assertClose((await y.data()) as Float32Array, want, 1e-4, describeCase(c));
+      tf.dispose([x, w, y, yc]);
+    }
+  } finally {
+    await tf.setBackend("webgpu");
+  }
+});
+
+Deno.test("registered Conv2D serves stride-1 small outputs and falls back otherwise", async () => {
+  await initBackend("webgpu");
+  registerKitKernels();
+  const x = tf.zeros([2, 4, 4, 8]);
+  const w = tf.zeros([3, 3, 8, 16]);
+  const attrs = (stride: number) => ({
+    strides: stride,
+    pad: 1 as const,
+    dataFormat: "NHWC" as const,
+  });
+  assert.equal(typeof conv2dInfo(x, w, attrs(1) as tf.Conv2DAttrs), "object");
+  assert.match(conv2dInfo(x, w, attrs(2) as tf.Conv2DAttrs) as string, /stride/);
+  const big = tf.zeros([4, 32, 32, 8]);
+  assert.match(conv2dInfo(big, w, attrs(1) as tf.Conv2DAttrs) as string, /large/);
+  // Through tf.conv2d (kit path) the values match the cpu backend.
+  const rng = new Rng(3);
+  const xv = randomArray(rng, 2 * 4 * 4 * 8);
+  const wv = randomArray(rng, 3 * 3 * 8 * 16);
+  const gpu = await tf.conv2d(tf.tensor4d(xv, [2, 4, 4, 8]), tf.tensor4d(wv, [3, 3, 8, 16]), 1, 1)
+    .data();
+  await tf.setBackend("cpu");
+  const cpu = await tf.conv2d(tf.tensor4d(xv, [2, 4, 4, 8]), tf.tensor4d(wv, [3, 3, 8, 16]), 1, 1)
+    .data();
+  await tf.setBackend("webgpu");
+  assertClose(gpu as Float32Array, cpu as Float32Array, 1e-4, "tf.conv2d kit path");
+  tf.dispose([x, w, big]);
+});

@@ -15,6 +15,9 @@ import { loadCheckpoint } from "./checkpoint.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
 import { readSplitCsv } from "./data/csv.ts";
 import { openDataset } from "./data/dataset.ts";
+import { generate, VARIANT_DIRS } from "./data/procfaces/generate.ts";
+import { PAPER_COUNTS, scaleCounts } from "./data/procfaces/layout.ts";
+import { COMPLETE_MARKER } from "./data/procfaces/writer.ts";
 import { predict } from "./evaluate.ts";
 import type { Preset } from "./presets.ts";
 import { writeAtomic, writeJson } from "./run_dir.ts";
@@ -291,4 +294,40 @@ export async function writeMeanHumanMaps(
     real: Array.from(sums[0], (v) => v / Math.max(counts[0], 1)),
     fake: Array.from(sums[1], (v) => v / Math.max(counts[1], 1)),
   });
+}
+
+/** Parent folder of a preset's embedded data: `data` for the paper-sized 64 px set, else `data/<size>px-x<scale>`. */
+export function embeddedDataDir(preset: Preset): string {
+  return preset.dataSize === 64 && preset.dataScale === 1
+    ? "data"
+    : `data/${preset.dataSize}px-x${preset.dataScale}`;
+}
+
+/** The embedded benchmark's two variants for a preset: the shortcut one and its control. */
+export function embeddedVariants(preset: Preset): DataVariant[] {
+  const dir = embeddedDataDir(preset);
+  return [
+    { name: "shortcut", root: `${dir}/${VARIANT_DIRS.shortcut}` },
+    { name: "control", root: `${dir}/${VARIANT_DIRS.control}` },
+  ];
+}
+
+/** Generates the preset's embedded data unless both variants are complete; returns the variants. */
+export async function ensureEmbeddedData(
+  preset: Preset,
+  log: (line: string) => void = () => {},
+): Promise<DataVariant[]> {
+  const variants = embeddedVariants(preset);
+  const complete = await Promise.all(variants.map((v) => exists(`${v.root}/${COMPLETE_MARKER}`)));
+  if (!complete.every(Boolean)) {
+    log(`generating the embedded data (${preset.dataSize} px, counts x${preset.dataScale}) ...`);
+    const r = await generate({
+      out: embeddedDataDir(preset),
+      size: preset.dataSize,
+      counts: scaleCounts(PAPER_COUNTS, preset.dataScale),
+      log,
+    });
+    log(`generated ${r.images} images per variant in ${r.seconds.toFixed(1)} s`);
+  }
+  return variants;
 }

@@ -70,7 +70,12 @@ export async function buildExperimentReport(
   ctx: ReportContext,
 ): Promise<Report> {
   const sections: Section[] = [];
-  const variants = [...new Set(runs.map((r) => r.variant))];
+  const rank = (v: string) => {
+    const i = ["shortcut", "control"].indexOf(v);
+    return i < 0 ? 2 : i;
+  };
+  const variants = [...new Set(runs.map((r) => r.variant))]
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const aucs = aucResults(runs);
   const backend = runs.find((r) => r.summary)?.summary;
   sections.push({

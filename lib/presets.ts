@@ -22,6 +22,8 @@ export interface Preset {
   seeds: number;
   /** Image size the embedded data is generated at. */
   dataSize: number;
+  /** Multiplier of the embedded data's image counts (1 = the paper's counts). */
+  dataScale: number;
 }
 
 /** All presets by name. */
@@ -31,7 +33,8 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     description: "pipeline check: smallcnn at 32 px, 1 epoch capped at 20 steps, 1 seed",
     train: { network: "smallcnn", inputSize: 32, epochs: 1, maxSteps: 20, batchSize: 20 },
     seeds: 1,
-    dataSize: 64,
+    dataSize: 32,
+    dataScale: 0.1,
   },
   quick: {
     name: "quick",
@@ -39,6 +42,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     train: { network: "smallcnn", inputSize: 64, epochs: 8, lrStepSize: 6, batchSize: 20 },
     seeds: 3,
     dataSize: 64,
+    dataScale: 1,
   },
   paper: {
     name: "paper",
@@ -46,6 +50,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     train: { network: "resnet50", inputSize: 224, epochs: 50, batchSize: 20 },
     seeds: 10,
     dataSize: 224,
+    dataScale: 1,
   },
 };
 

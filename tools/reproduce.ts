@@ -9,10 +9,9 @@
 import { BACKEND_NAMES, type BackendName, initBackend } from "../lib/backend.ts";
 import { BACKBONES, getBackbone } from "../lib/backbones/registry.ts";
 import { HelpRequested, type OptionSpec, parseArgs } from "../lib/cli_args.ts";
-import { generate, VARIANT_DIRS } from "../lib/data/procfaces/generate.ts";
-import { COMPLETE_MARKER } from "../lib/data/procfaces/writer.ts";
 import {
   type DataVariant,
+  ensureEmbeddedData,
   runExperiment,
   STRATEGIES,
   type StrategyName,
@@ -92,16 +91,7 @@ export async function reproduce(args: string[]): Promise<string> {
     }
     variants = [{ name: "data", root }];
   } else {
-    variants = [
-      { name: "shortcut", root: `data/${VARIANT_DIRS.shortcut}` },
-      { name: "control", root: `data/${VARIANT_DIRS.control}` },
-    ];
-    const complete = await Promise.all(variants.map((v) => exists(`${v.root}/${COMPLETE_MARKER}`)));
-    if (!complete.every(Boolean)) {
-      console.error(`generating the embedded data at ${preset.dataSize} px (deno task data) ...`);
-      const r = await generate({ size: preset.dataSize, log: (l) => console.error(l) });
-      console.error(`generated ${r.images} images per variant in ${r.seconds.toFixed(1)} s`);
-    }
+    variants = await ensureEmbeddedData(preset, (l) => console.error(l));
   }
   const inputSize = preset.train.inputSize ?? getBackbone(network).spec.inputSize;
   for (const v of variants) await writeMeanHumanMaps(v, out, network, inputSize);

@@ -11,7 +11,11 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { c } from "./consts.ts";
-import { batchNormTrain, batchNormTrainSupported } from "./kernels/batch_norm_train.ts";
+import {
+  batchNormRunningUpdate,
+  batchNormTrain,
+  batchNormTrainSupported,
+} from "./kernels/batch_norm_train.ts";
 import type { Rng } from "./rng.ts";
 
 /**
@@ -258,10 +262,26 @@ export function batchNorm2d(
       );
     }
     const n = x.shape[0] * x.shape[1] * x.shape[2];
-    // Fused statistics and backward pass (lib/kernels/batch_norm_train.ts) where available.
-    const { y, mean, variance } = batchNormTrainSupported()
-      ? batchNormTrain(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, eps)
-      : stockBatchNormTrain(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, eps);
+    if (batchNormTrainSupported()) {
+      // Fused statistics, backward pass and running updates (lib/kernels/batch_norm_train.ts).
+      const { y, stats } = batchNormTrain(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, eps);
+      const unbiased = (momentum * n) / Math.max(n - 1, 1);
+      ctx.updates.push(
+        [
+          runningMean,
+          tf.keep(batchNormRunningUpdate(runningMean, stats, 0, 1 - momentum, momentum)),
+        ],
+        [runningVar, tf.keep(batchNormRunningUpdate(runningVar, stats, 1, 1 - momentum, unbiased))],
+        [tracked, tf.keep(tf.tidy(() => tf.add(tracked, c(1))))],
+      );
+      return y;
+    }
+    const { y, mean, variance } = stockBatchNormTrain(
+      x,
+      gamma as tf.Tensor1D,
+      beta as tf.Tensor1D,
+      eps,
+    );
     ctx.updates.push(
       [
         runningMean,

@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { c } from "./consts.ts";
+import { sgdUpdate, sgdUpdateSupported } from "./kernels/sgd_update.ts";
 
 /** Hyper-parameters of {@linkcode Sgd}. */
 export interface SgdOptions {
@@ -51,6 +52,14 @@ export class Sgd {
       for (const [name, p] of this.#params) {
         let g = grads[name];
         if (!g) continue;
+        if (sgdUpdateSupported()) {
+          // Two fused kernels instead of six ops (lib/kernels/sgd_update.ts).
+          const buf = this.buffers.get(name)!;
+          const [next, update] = sgdUpdate(p, g, buf, this.#lr as tf.Scalar, momentum, weightDecay);
+          if (momentum !== 0) buf.assign(update);
+          p.assign(next);
+          continue;
+        }
         if (weightDecay !== 0) g = tf.add(g, tf.mul(p, c(weightDecay)));
         let update = g;
         if (momentum !== 0) {

@@ -5,8 +5,9 @@
  * Written with stock ops, `tf.moments` + `tf.batchNorm4d` and their gradients cost about 35
  * dispatches per layer on WebGPU (transposes for the channel reductions, a dozen elementwise ops in
  * tfjs's batch-norm gradient, tiles for the mean's gradient). Here the forward pass is one
- * statistics kernel plus tfjs's batch-norm kernel, and the backward pass is one reduction kernel,
- * one elementwise kernel for dx and one for dγ/dβ:
+ * statistics kernel and one normalising kernel, the backward pass one reduction kernel, one
+ * elementwise kernel for dx, one for dγ and a slice for dβ, and each running statistic is updated
+ * by one kernel straight from the statistics ({@linkcode batchNormRunningUpdate}):
  *
  *     dx = γ·σ⁻¹·(dy − Σdy/N − (x − μ)·σ⁻²·Σdy(x − μ)/N),  dγ = σ⁻¹·Σdy(x − μ),  dβ = Σdy
  *
@@ -17,6 +18,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelConfig, TensorInfo } from "@tensorflow/tfjs-core";
+import { ElementwiseProgram } from "./elementwise.ts";
 import { stockKernelsRequested } from "./stock_switch.ts";
 import type { WebGpuBackendLike } from "./webgpu_types.ts";
 
@@ -27,7 +29,11 @@ export const BN_BACK_REDUCE = "KitBatchNormBackReduce";
 /** See {@linkcode BN_STATS}. */
 export const BN_BACK_DX = "KitBatchNormBackDx";
 /** See {@linkcode BN_STATS}. */
-export const BN_PARAM_GRADS = "KitBatchNormParamGrads";
+export const BN_DGAMMA = "KitBatchNormDGamma";
+/** See {@linkcode BN_STATS}. */
+export const BN_APPLY = "KitBatchNormApply";
+/** See {@linkcode BN_STATS}. */
+export const BN_RUNNING = "KitBatchNormRunning";
 
 /** Channels per workgroup and row lanes per channel of the reduction kernels. */
 const RED_C = 16;
@@ -162,36 +168,10 @@ fn main(index : i32) {
   }
 }
 
-/** dγ, dβ as [2, C] from stats and red. */
-class ParamGradsProgram {
-  variableNames = ["stats", "red"];
-  outputShape: number[];
-  shaderKey = "kitBnParamGrads";
-  dispatchLayout = { x: [0, 1] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  uniforms = "C : i32, eps : f32,";
-  size = true;
-
-  constructor(c: number) {
-    this.outputShape = [2, c];
-    this.dispatch = [Math.ceil((2 * c) / 64), 1, 1];
-  }
-
-  getUserCode(): string {
-    return `
-fn main(index : i32) {
-  if (index < uniforms.size) {
-    let c = index % uniforms.C;
-    if (index < uniforms.C) {
-      result[index] = red[uniforms.C + c] * inverseSqrt(stats[uniforms.C + c] + uniforms.eps);
-    } else {
-      result[index] = red[c];
-    }
-  }
-}
-`;
-  }
+interface RunningAttrs {
+  row: number;
+  keep: number;
+  take: number;
 }
 
 type U = { type: "int32" | "float32"; data: number[] };
@@ -245,17 +225,69 @@ export const WEBGPU_BN_KERNELS: KernelConfig[] = [
     },
   },
   {
-    kernelName: BN_PARAM_GRADS,
+    kernelName: BN_DGAMMA,
     backendName: "webgpu",
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { stats, red } = inputs as Record<string, TensorInfo>;
       const c = stats.shape[1];
-      const p = new ParamGradsProgram(c);
+      const p = new ElementwiseProgram(
+        "bnDGamma",
+        ["stats", "red"],
+        [c],
+        "C : i32, eps : f32,",
+        "let value = red[uniforms.C + index] * inverseSqrt(stats[uniforms.C + index] + uniforms.eps);",
+      );
       return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(
         p,
         [stats, red],
         "float32",
         [i32(c), f32((attrs as { eps: number }).eps)],
+      );
+    },
+  },
+  {
+    kernelName: BN_APPLY,
+    backendName: "webgpu",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, stats, gamma, beta } = inputs as Record<string, TensorInfo>;
+      const { c } = channelsOf(x);
+      const p = new ElementwiseProgram(
+        "bnApply",
+        ["x", "stats", "gamma", "beta"],
+        x.shape,
+        "C : i32, eps : f32,",
+        "let c = index % uniforms.C;\n" +
+          "    let value = (x[index] - stats[c]) * inverseSqrt(stats[uniforms.C + c] + uniforms.eps)" +
+          " * gamma[c] + beta[c];",
+      );
+      return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(
+        p,
+        [x, stats, gamma, beta],
+        "float32",
+        [i32(c), f32((attrs as { eps: number }).eps)],
+      );
+    },
+  },
+  {
+    kernelName: BN_RUNNING,
+    backendName: "webgpu",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { running, stats } = inputs as Record<string, TensorInfo>;
+      const a = attrs as unknown as RunningAttrs;
+      const c = running.shape[0];
+      const p = new ElementwiseProgram(
+        "bnRunning",
+        ["running", "stats"],
+        [c],
+        "row : i32, keep : f32, take : f32,",
+        "let value = running[index] * uniforms.keep + " +
+          "stats[uniforms.row * uniforms.size + index] * uniforms.take;",
+      );
+      return (backend as unknown as WebGpuBackendLike).runWebGPUProgram(
+        p,
+        [running, stats],
+        "float32",
+        [i32(a.row), f32(a.keep), f32(a.take)],
       );
     },
   },
@@ -333,19 +365,47 @@ export const CPU_BN_KERNELS: KernelConfig[] = [
     },
   },
   {
-    kernelName: BN_PARAM_GRADS,
+    kernelName: BN_DGAMMA,
     backendName: "cpu",
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { stats, red } = inputs as Record<string, TensorInfo>;
       const c = stats.shape[1];
       const eps = (attrs as { eps: number }).eps;
       const [sv, rv] = [stats, red].map((t) => cpuValues(backend, t));
-      const out = new Float32Array(2 * c);
-      for (let ch = 0; ch < c; ch++) {
-        out[ch] = rv[c + ch] / Math.sqrt(sv[c + ch] + eps);
-        out[c + ch] = rv[ch];
+      const out = new Float32Array(c);
+      for (let ch = 0; ch < c; ch++) out[ch] = rv[c + ch] / Math.sqrt(sv[c + ch] + eps);
+      return (backend as unknown as CpuBackendLike).makeTensorInfo([c], "float32", out);
+    },
+  },
+  {
+    kernelName: BN_APPLY,
+    backendName: "cpu",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, stats, gamma, beta } = inputs as Record<string, TensorInfo>;
+      const { c } = channelsOf(x);
+      const eps = (attrs as { eps: number }).eps;
+      const [xv, sv, gv, bv] = [x, stats, gamma, beta].map((t) => cpuValues(backend, t));
+      const out = new Float32Array(xv.length);
+      for (let i = 0; i < xv.length; i++) {
+        const ch = i % c;
+        out[i] = (xv[i] - sv[ch]) / Math.sqrt(sv[c + ch] + eps) * gv[ch] + bv[ch];
       }
-      return (backend as unknown as CpuBackendLike).makeTensorInfo([2, c], "float32", out);
+      return (backend as unknown as CpuBackendLike).makeTensorInfo(x.shape, "float32", out);
+    },
+  },
+  {
+    kernelName: BN_RUNNING,
+    backendName: "cpu",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { running, stats } = inputs as Record<string, TensorInfo>;
+      const a = attrs as unknown as RunningAttrs;
+      const c = running.shape[0];
+      const [rv, sv] = [running, stats].map((t) => cpuValues(backend, t));
+      const out = new Float32Array(c);
+      for (let i = 0; i < c; i++) {
+        out[i] = Math.fround(rv[i] * a.keep) + Math.fround(sv[a.row * c + i] * a.take);
+      }
+      return (backend as unknown as CpuBackendLike).makeTensorInfo([c], "float32", out);
     },
   },
 ];
@@ -370,16 +430,14 @@ export function batchNormTrainSupported(): boolean {
 export interface BatchNormTrainOutput {
   /** Normalised, scaled and shifted x. */
   y: tf.Tensor4D;
-  /** Batch mean per channel. */
-  mean: tf.Tensor1D;
-  /** Biased batch variance per channel. */
-  variance: tf.Tensor1D;
+  /** [2, C]: batch mean (row 0) and biased batch variance (row 1) per channel. */
+  stats: tf.Tensor2D;
 }
 
 /**
  * Training-mode batch norm with the fused backward pass. Differentiable with respect to `x`,
- * `gamma` and `beta` (not through `mean` / `variance`, which are for the running statistics).
- * Works on the webgpu and cpu backends.
+ * `gamma` and `beta` (not through `stats`, which is for the running statistics). Works on the
+ * webgpu and cpu backends.
  */
 export function batchNormTrain(
   x: tf.Tensor4D,
@@ -391,13 +449,14 @@ export function batchNormTrain(
   const c = x.shape[3];
   let stats: tf.Tensor2D | undefined;
   const f = tf.customGrad((xi, gi, bi, save) => {
-    const [xx, g, b] = [xi, gi, bi] as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
-    const s = tf.engine().runKernel(BN_STATS, { x: xx }) as tf.Tensor2D;
-    const mean = tf.reshape(tf.slice(s, [0, 0], [1, c]), [c]) as tf.Tensor1D;
-    const variance = tf.reshape(tf.slice(s, [1, 0], [1, c]), [c]) as tf.Tensor1D;
-    const y = tf.batchNorm4d(xx, mean, variance, b, g, eps);
+    const s = tf.engine().runKernel(BN_STATS, { x: xi as tf.Tensor }) as tf.Tensor2D;
+    const y = tf.engine().runKernel(
+      BN_APPLY,
+      { x: xi as tf.Tensor, stats: s, gamma: gi as tf.Tensor, beta: bi as tf.Tensor },
+      { eps },
+    ) as tf.Tensor4D;
     stats = tf.keep(s);
-    (save as tf.GradSaveFunc)([xx, s, g]);
+    (save as tf.GradSaveFunc)([xi as tf.Tensor, s, gi as tf.Tensor]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
@@ -409,17 +468,32 @@ export function batchNormTrain(
           { x: sx, dy: d, stats: ss, red, gamma: sg },
           { eps },
         ) as tf.Tensor;
-        const pg = tf.engine().runKernel(BN_PARAM_GRADS, { stats: ss, red }, { eps }) as tf.Tensor;
-        const dGamma = tf.reshape(tf.slice(pg, [0, 0], [1, c]), [c]);
-        const dBeta = tf.reshape(tf.slice(pg, [1, 0], [1, c]), [c]);
+        const dGamma = tf.engine().runKernel(BN_DGAMMA, { stats: ss, red }, { eps }) as tf.Tensor;
+        const dBeta = tf.reshape(tf.slice(red, [0, 0], [1, c]), [c]);
         return [dx, dGamma, dBeta];
       },
     };
   });
   const y = f(x, gamma, beta) as tf.Tensor4D;
-  const s = stats!;
-  const mean = tf.reshape(tf.slice(s, [0, 0], [1, c]), [c]) as tf.Tensor1D;
-  const variance = tf.reshape(tf.slice(s, [1, 0], [1, c]), [c]) as tf.Tensor1D;
-  s.dispose();
-  return { y, mean, variance };
+  return { y, stats: stats! };
+}
+
+/**
+ * `running·keep + stats[row]·take` in one kernel: PyTorch's running-statistics update is
+ * `keep = 1 − momentum`, `take = momentum` for the mean (row 0) and `take = momentum·n/(n − 1)` for
+ * the variance (row 1, unbiased).
+ */
+export function batchNormRunningUpdate(
+  running: tf.Tensor,
+  stats: tf.Tensor2D,
+  row: 0 | 1,
+  keep: number,
+  take: number,
+): tf.Tensor {
+  registerBatchNormKernels();
+  return tf.engine().runKernel(BN_RUNNING, { running, stats }, {
+    row,
+    keep,
+    take,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
 }

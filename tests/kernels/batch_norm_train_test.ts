@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/backend.ts";
-import { batchNormTrain } from "../../lib/kernels/batch_norm_train.ts";
+import { batchNormRunningUpdate, batchNormTrain } from "../../lib/kernels/batch_norm_train.ts";
 import { Rng } from "../../lib/rng.ts";
 import { assertClose, randomArray } from "./helpers.ts";
 
@@ -22,7 +22,15 @@ const reference: Fn = (x, g, b) => {
     variance: variance as tf.Tensor1D,
   };
 };
-const kit: Fn = (x, g, b) => batchNormTrain(x, g, b, EPS);
+const kit: Fn = (x, g, b) => {
+  const { y, stats } = batchNormTrain(x, g, b, EPS);
+  const c = x.shape[3];
+  return {
+    y,
+    mean: tf.reshape(tf.slice(stats, [0, 0], [1, c]), [c]) as tf.Tensor1D,
+    variance: tf.reshape(tf.slice(stats, [1, 0], [1, c]), [c]) as tf.Tensor1D,
+  };
+};
 
 /** y, mean, variance and d(Σ y·r)/d(x, γ, β), as arrays. */
 async function run(fn: Fn, shape: number[], seed: number): Promise<Float32Array[]> {
@@ -81,11 +89,27 @@ Deno.test("batchNormTrain leaks no tensors", async () => {
   for (let i = 0; i < 3; i++) {
     const { value, grads } = tf.variableGrads(() => {
       const o = batchNormTrain(x, g, b, EPS);
-      tf.dispose([o.mean, o.variance]);
+      o.stats.dispose();
       return tf.sum(tf.square(o.y)) as tf.Scalar;
     }, [g]);
     tf.dispose([value, ...Object.values(grads)]);
   }
   assert.equal(tf.memory().numTensors - before, 0);
   tf.dispose([x, g, b]);
+});
+
+Deno.test("batchNormRunningUpdate is PyTorch's running-statistics update", async () => {
+  await initBackend("webgpu");
+  for (const backend of ["cpu", "webgpu"]) {
+    await tf.setBackend(backend);
+    const running = tf.tensor1d([1, 2, 3]);
+    const stats = tf.tensor2d([[10, 20, 30], [4, 5, 6]]);
+    const m = batchNormRunningUpdate(running, stats, 0, 0.9, 0.1);
+    const v = batchNormRunningUpdate(running, stats, 1, 0.9, 0.1 * 8 / 7);
+    assertClose((await m.data()) as Float32Array, new Float32Array([1.9, 3.8, 5.7]), 1e-6, "mean");
+    const want = [1, 2, 3].map((r, i) => 0.9 * r + (0.1 * 8 / 7) * [4, 5, 6][i]);
+    assertClose((await v.data()) as Float32Array, new Float32Array(want), 1e-6, "var");
+    tf.dispose([running, stats, m, v]);
+  }
+  await tf.setBackend("webgpu");
 });

@@ -6,13 +6,14 @@
 import { densenet121 } from "./densenet.ts";
 import { inceptionV3 } from "./inception_v3.ts";
 import { resnet18, resnet34, resnet50 } from "./resnet.ts";
-import { smallcnn, tinycnn } from "./small_cnn.ts";
+import { minicnn, smallcnn, tinycnn } from "./small_cnn.ts";
 import { xception } from "./xception.ts";
 import type { BackboneEntry } from "./types.ts";
 
 /** Every network the kit can build, by `--network` name. */
 export const BACKBONES: Readonly<Record<string, BackboneEntry>> = {
   tinycnn,
+  minicnn,
   smallcnn,
   resnet18,
   resnet34,

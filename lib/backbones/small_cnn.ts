@@ -74,5 +74,8 @@ export function plainCnnEntry(name: string, widths: number[], inputSize: number)
 /** Three blocks 4-8-8: the network of the PyTorch parity fixtures (tests/fixtures/cyborg_step). */
 export const tinycnn: BackboneEntry = plainCnnEntry("tinycnn", [4, 8, 8], 16);
 
-/** Four blocks 16-32-64-128 at 64 px (CAM grid 8×8): the default CPU backbone. */
+/** Three blocks 8-16-32 at 32 px (CAM grid 8×8): sized for the `quick` preset on 2 CPU cores. */
+export const minicnn: BackboneEntry = plainCnnEntry("minicnn", [8, 16, 32], 32);
+
+/** Four blocks 16-32-64-128 at 64 px (CAM grid 8×8). */
 export const smallcnn: BackboneEntry = plainCnnEntry("smallcnn", [16, 32, 64, 128], 64);

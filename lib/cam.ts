@@ -42,7 +42,7 @@ export function rawCam(
   classifierWeight: tf.Tensor2D,
   oneHot: tf.Tensor2D,
 ): tf.Tensor3D {
-  const [b, h, w, c] = features.shape;
+  const [b, , , c] = features.shape;
   if (classifierWeight.shape[0] !== c) {
     throw new Error(
       `CAM: features have ${c} channels but the classifier expects ${classifierWeight.shape[0]}`,

@@ -119,7 +119,7 @@ Deno.test("a non-finite loss stops the run, naming the step and the batch's file
   const out = `${await tmp()}/run`;
   await assert.rejects(
     train(config({ lr: 1e30, logEvery: 1 }), { output: out, progress: "silent" }),
-    /non-finite loss at step \d+; stopping before any checkpoint of NaN weights\. The batch's files:\n  \/images\/train\/.*\.png \(.*original\.csv:\d+\)/,
+    /non-finite loss at step \d+; stopping before any checkpoint of NaN weights\. The batch's files:\n {2}\/images\/train\/.*\.png \(.*original\.csv:\d+\)/,
   );
   const log = (await Deno.readTextFile(`${out}/log.jsonl`)).trim().split("\n").map((l) =>
     JSON.parse(l)

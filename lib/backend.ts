@@ -102,8 +102,12 @@ async function initTensorflow(): Promise<BackendInfo> {
   const candidates = ["npm:@tensorflow/tfjs-node-gpu@4.22.0", "npm:@tensorflow/tfjs-node@4.22.0"];
   const errors: string[] = [];
   for (const spec of candidates) {
+    const warn = console.warn;
     try {
+      // Each package re-registers every kernel on import; keep that noise out of the error path.
+      console.warn = () => {};
       await import(spec);
+      console.warn = warn;
       if (await tf.setBackend("tensorflow")) {
         await tf.ready();
         return { name: "tensorflow", adapter: spec, fallbackAdapter: false };
@@ -111,6 +115,8 @@ async function initTensorflow(): Promise<BackendInfo> {
       errors.push(`${spec}: loaded but the "tensorflow" backend did not register`);
     } catch (e) {
       errors.push(`${spec}: ${(e as Error).message.split("\n")[0]}`);
+    } finally {
+      console.warn = warn;
     }
   }
   throw new Error(

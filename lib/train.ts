@@ -356,8 +356,8 @@ async function loadInitWeights(model: Backbone, path: string): Promise<void> {
   }
 }
 
-/** The network's actual CAM tap grid must equal the grid the maps are resized to. */
-function checkCamGrid(model: Backbone, cfg: TrainConfig, grid: number): void {
+/** Checks that the network's actual CAM tap grid equals the grid the maps are resized to. */
+export function checkCamGrid(model: Backbone, cfg: TrainConfig, grid: number): void {
   const [h, w] = tf.tidy(() => {
     const x = tf.zeros([1, model.inputSize, model.inputSize, 3]) as tf.Tensor4D;
     return model.forward(x, new ForwardContext(false)).taps[cfg.camTap].shape.slice(1, 3);

@@ -193,3 +193,15 @@ Deno.test("a run killed with SIGKILL mid-epoch resumes and ends with the same we
   assert.deepEqual(log.filter((r) => r.type === "epoch").map((r) => r.epoch), [1, 2, 3]);
   assert.equal(log.filter((r) => r.type === "resume").length, 1);
 });
+
+Deno.test("a map grid that does not match the network's CAM grid is a clear error", async () => {
+  const { checkCamGrid } = await import("../lib/train.ts");
+  const { tinycnn } = await import("../lib/backbones/small_cnn.ts");
+  const model = tinycnn.build({ seed: 0, inputSize: 16 });
+  checkCamGrid(model, config(), 4);
+  assert.throws(
+    () => checkCamGrid(model, config(), 7),
+    /--network tinycnn at --input-size 16: the CAM tap "paper" is 4x4 but the map grid is 7x7/,
+  );
+  model.store.dispose();
+});

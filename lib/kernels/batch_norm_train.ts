@@ -475,7 +475,10 @@ export function batchNormTrain(
     };
   });
   const y = f(x, gamma, beta) as tf.Tensor4D;
-  return { y, stats: stats! };
+  // `stats` was kept to leave customGrad's scope; a clone belongs to the caller's scope instead.
+  const out = tf.clone(stats!);
+  stats!.dispose();
+  return { y, stats: out };
 }
 
 /**

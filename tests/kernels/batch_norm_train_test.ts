@@ -95,6 +95,11 @@ Deno.test("batchNormTrain leaks no tensors", async () => {
     tf.dispose([value, ...Object.values(grads)]);
   }
   assert.equal(tf.memory().numTensors - before, 0);
+  // As nn.batchNorm2d uses it: stats not disposed by hand, inside a tidy.
+  tf.tidy(() => {
+    batchNormTrain(x, g, b, EPS);
+  });
+  assert.equal(tf.memory().numTensors - before, 0, "stats belongs to the caller's scope");
   tf.dispose([x, g, b]);
 });
 

@@ -1,0 +1,274 @@
+/**
+ * CPU-only training options, measured in one run: for each small backbone, one CYBORG training step
+ * (as in bench/train_throughput.ts) on
+ *
+ * - `cpu-stock`     tfjs's pure-JS cpu backend, stock ops
+ * - `cpu-kit`       the same with the kit's fused batch-norm / SGD kernels
+ * - `webgpu-stock`  WebGPU on the machine's adapter (llvmpipe without a GPU), stock tfjs kernels
+ * - `webgpu-kit`    WebGPU with the kit's kernels (the kit's default)
+ *
+ * Each option runs in its own child process. Reports img/s and achieved GFLOP/s (3 × the forward
+ * pass's convolution and matmul FLOPs per image: forward, input gradient and weight gradient) and
+ * appends rows to bench/results/cpu_options.csv. The wasm backend is not offered: tfjs-backend-wasm
+ * 4.22 has no Conv2DBackpropFilter (nor Conv2DBackpropInput), so it cannot train a CNN.
+ *
+ *   deno task bench:cpu [--backbones smallcnn,tinycnn] [--batch 4] [--steps 5]
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { getBackbone } from "../lib/backbones/registry.ts";
+import { initBackend, parseBackendName } from "../lib/backend.ts";
+import { ForwardContext } from "../lib/nn.ts";
+import { appendCsv, type BenchResult, measureTraining } from "./train_throughput.ts";
+
+/** One CPU option: a backend and whether the kit's kernels are on. */
+export interface CpuOption {
+  /** Label in the report and CSV. */
+  name: string;
+  /** tfjs backend. */
+  backend: "cpu" | "webgpu";
+  /** True for tfjs's stock kernels (`CYBORG_STOCK_KERNELS=1`). */
+  stock: boolean;
+}
+
+/** The options measured, in report order. */
+export const CPU_OPTIONS: readonly CpuOption[] = [
+  { name: "cpu-stock", backend: "cpu", stock: true },
+  { name: "cpu-kit", backend: "cpu", stock: false },
+  { name: "webgpu-stock", backend: "webgpu", stock: true },
+  { name: "webgpu-kit", backend: "webgpu", stock: false },
+];
+
+/**
+ * Multiply-adds ×2 of one forward pass per image, from the convolutions and matmuls tfjs runs
+ * (read off `tf.profile`'s kernel shapes).
+ */
+export async function forwardFlopsPerImage(backbone: string, size: number): Promise<number> {
+  const model = getBackbone(backbone).build({ seed: 1, inputSize: size, numClasses: 2 });
+  const x = tf.zeros([1, size, size, 3]) as tf.Tensor4D;
+  const prof = await tf.profile(() => {
+    const out = model.forward(x, new ForwardContext(false));
+    tf.dispose([out.logits, out.taps.paper, out.taps.standard]);
+  });
+  let flops = 0;
+  for (const k of prof.kernels) {
+    const out = k.outputShapes[0] ?? [];
+    const outSize = out.reduce((a, b) => a * b, 1);
+    const w = k.inputShapes[1] ?? [];
+    if (k.name === "Conv2D" || k.name === "FusedConv2D") {
+      flops += 2 * outSize * w[0] * w[1] * w[2];
+    } else if (k.name === "DepthwiseConv2dNative" || k.name === "FusedDepthwiseConv2D") {
+      flops += 2 * outSize * w[0] * w[1];
+    } else if (k.name === "BatchMatMul" || k.name === "_FusedMatMul") {
+      // The kit's matmuls (the classifier) are untransposed: inner = last dim of A.
+      const a = k.inputShapes[0] ?? [];
+      flops += 2 * outSize * a[a.length - 1];
+    }
+  }
+  x.dispose();
+  model.store.dispose();
+  return flops;
+}
+
+/** One row of the report. */
+export interface CpuOptionResult {
+  /** The option. */
+  option: string;
+  /** Backbone measured. */
+  backbone: string;
+  /** Input size. */
+  size: number;
+  /** Batch size. */
+  batch: number;
+  /** Timed steps. */
+  steps: number;
+  /** Images per second (0 when it failed). */
+  imgPerSec: number;
+  /** Mean step time in ms. */
+  stepMs: number;
+  /** Achieved GFLOP/s (3 × forward FLOPs per image × img/s). */
+  gflops: number;
+  /** Dispatches per step (webgpu). */
+  dispatches: number;
+  /** Adapter / backend description. */
+  adapter: string;
+  /** `ok`, or why it failed. */
+  status: string;
+}
+
+interface Cli {
+  backbones: string[];
+  batch: number;
+  steps: number;
+  csv: string;
+  child?: { option: string; backbone: string };
+}
+
+function parseArgs(args: string[]): Cli {
+  const o: Cli = {
+    backbones: ["smallcnn", "tinycnn"],
+    batch: 4,
+    steps: 5,
+    csv: "bench/results/cpu_options.csv",
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const v = () => {
+      const x = args[++i];
+      if (x === undefined) throw new Error(`${a}: missing value`);
+      return x;
+    };
+    if (a === "--backbones") {
+      o.backbones = v().split(",").filter(Boolean);
+      o.backbones.forEach((b) => getBackbone(b));
+    } else if (a === "--batch" || a === "--steps") {
+      const n = Number(v());
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${a}: expected an integer >= 1`);
+      if (a === "--batch") o.batch = n;
+      else o.steps = n;
+    } else if (a === "--csv") o.csv = v();
+    else if (a === "--child") {
+      const [option, backbone] = v().split(":");
+      o.child = { option, backbone };
+    } else if (a === "--help" || a === "-h") {
+      console.log("bench:cpu [--backbones smallcnn,tinycnn] [--batch 4] [--steps 5] [--csv path]");
+      Deno.exit(0);
+    } else throw new Error(`${a}: unknown option (see --help)`);
+  }
+  return o;
+}
+
+async function runChild(cli: Cli): Promise<void> {
+  const { option, backbone } = cli.child!;
+  const opt = CPU_OPTIONS.find((o) => o.name === option);
+  if (!opt) throw new Error(`--child: unknown option ${option}`);
+  const size = getBackbone(backbone).spec.inputSize;
+  await initBackend(parseBackendName(opt.backend));
+  const r: BenchResult = await measureTraining({
+    backbone,
+    size,
+    batch: cli.batch,
+    steps: cli.steps,
+    warmup: 1,
+    backend: opt.backend,
+    profile: false,
+  });
+  const flops = 3 * (await forwardFlopsPerImage(backbone, size));
+  const out: CpuOptionResult = {
+    option,
+    backbone,
+    size,
+    batch: cli.batch,
+    steps: cli.steps,
+    imgPerSec: r.imgPerSec,
+    stepMs: r.stepMs,
+    gflops: (flops * r.imgPerSec) / 1e9,
+    dispatches: r.dispatches,
+    adapter: r.adapter,
+    status: "ok",
+  };
+  console.log(JSON.stringify(out));
+}
+
+async function measureOption(cli: Cli, opt: CpuOption, backbone: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      Deno.mainModule,
+      "--child",
+      `${opt.name}:${backbone}`,
+      "--batch",
+      String(cli.batch),
+      "--steps",
+      String(cli.steps),
+    ],
+    env: { CYBORG_STOCK_KERNELS: opt.stock ? "1" : "0" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const line = text.trim().split("\n").findLast((l) => l.startsWith("{"));
+  if (out.success && line) return JSON.parse(line) as CpuOptionResult;
+  const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-1)[0] ?? "";
+  return {
+    option: opt.name,
+    backbone,
+    size: getBackbone(backbone).spec.inputSize,
+    batch: cli.batch,
+    steps: cli.steps,
+    imgPerSec: 0,
+    stepMs: 0,
+    gflops: 0,
+    dispatches: 0,
+    adapter: "",
+    status: `failed (exit ${out.code}): ${err}`,
+  } satisfies CpuOptionResult;
+}
+
+const CSV_HEADER =
+  "date,cpu,cores,option,backbone,size,batch,steps,img_per_s,step_ms,gflops_per_s,dispatches_per_step,adapter,status";
+
+async function cpuModel(): Promise<string> {
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    return info.match(/model name\s*:\s*(.*)/)?.[1]?.trim() ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+async function main() {
+  const cli = parseArgs(Deno.args);
+  if (cli.child) return await runChild(cli);
+  const date = new Date().toISOString();
+  const cpu = await cpuModel();
+  const cores = navigator.hardwareConcurrency;
+  console.log(`CPU options on ${cpu} (${cores} cores), batch ${cli.batch}, ${cli.steps} steps`);
+  const rows: string[] = [];
+  const best = new Map<string, CpuOptionResult>();
+  for (const backbone of cli.backbones) {
+    for (const opt of CPU_OPTIONS) {
+      const r = await measureOption(cli, opt, backbone);
+      console.log(
+        `  ${backbone.padEnd(10)} ${opt.name.padEnd(13)} ${
+          r.imgPerSec.toFixed(2).padStart(8)
+        } img/s ` +
+          `${r.stepMs.toFixed(0).padStart(6)} ms/step ${r.gflops.toFixed(2).padStart(6)} GFLOP/s ` +
+          `${r.dispatches.toFixed(0).padStart(5)} dispatches  ${r.status}`,
+      );
+      const q = (s: string) => (/[",]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+      rows.push(
+        [
+          date,
+          q(cpu),
+          cores,
+          opt.name,
+          backbone,
+          r.size,
+          r.batch,
+          r.steps,
+          r.imgPerSec.toFixed(3),
+          r.stepMs.toFixed(1),
+          r.gflops.toFixed(3),
+          r.dispatches.toFixed(1),
+          q(r.adapter),
+          q(r.status),
+        ].join(","),
+      );
+      const b = best.get(backbone);
+      if (r.status === "ok" && (!b || r.imgPerSec > b.imgPerSec)) best.set(backbone, r);
+    }
+  }
+  if (cli.csv) {
+    await appendCsv(cli.csv, CSV_HEADER, rows);
+    console.log(`appended ${rows.length} row(s) to ${cli.csv}`);
+  }
+  for (const [backbone, r] of best) console.log(`fastest for ${backbone}: ${r.option}`);
+}
+
+if (import.meta.main) {
+  await main();
+  Deno.exit(0);
+}

@@ -8,7 +8,8 @@
  * img/s with the kit's `trainStep` (CYBORG loss α = 0.5, paper CAM tap, SGD with momentum; no read
  * inside a step), peak tensor bytes of one training step (`tf.profile` peakBytes, which counts
  * every live tensor on the backend, GPU included) and the process RSS after the run. `--size 0`
- * (default 64) uses each network's own input size (224 / 299). Appends one CSV row per backbone
+ * (default 64) uses each network's own input size (224 / 299); a size below a network's minimum
+ * is raised to it (InceptionV3: 75). Appends one CSV row per backbone
  * and mode to bench/results/backbones.csv:
  * `date,backbone,backend,adapter,mode,batch,size,img_per_s,peak_tensor_mb,rss_mb`.
  *
@@ -69,7 +70,8 @@ export async function benchBackbone(
   adapter: string,
 ): Promise<BackboneBenchRow[]> {
   const entry = getBackbone(name);
-  const size = opts.size > 0 ? opts.size : entry.spec.inputSize;
+  // A size below a network's minimum (InceptionV3: 75) is raised to it; the row records the size.
+  const size = opts.size > 0 ? Math.max(opts.size, entry.spec.minInputSize) : entry.spec.inputSize;
   const model = entry.build({ seed: 1, inputSize: size });
   const rng = new Rng(`bench/backbones/${name}`);
   const b = opts.batch;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
 import { resnet18, resnet34, resnet50 } from "../../lib/backbones/resnet.ts";
 import { initBackend } from "../../lib/backend.ts";
+import { ForwardContext } from "../../lib/nn.ts";
 import {
   assertInputSizeLimits,
   assertTorchStateDict,
@@ -74,6 +76,37 @@ Deno.test("resnet50: training mode at 32 px (running-stat updates, gradients)", 
   const m = resnet50.build({ seed: 2, inputSize: 32 });
   try {
     await assertTrainingMode(m, 32, "layer4.2.bn3");
+  } finally {
+    m.store.dispose();
+  }
+});
+
+Deno.test("resnet18: training-mode bn1 update = PyTorch momentum 0.1, unbiased variance", async () => {
+  const m = resnet18.build({ seed: 2, inputSize: 32 });
+  try {
+    const x = tf.randomNormal([2, 32, 32, 3], 0, 1, "float32", 5) as tf.Tensor4D;
+    const ctx = new ForwardContext(true);
+    tf.tidy(() => {
+      m.forward(x, ctx);
+    });
+    ctx.applyUpdates();
+    // conv1: 7x7, stride 2, padding 3, no bias; statistics over N, H, W (n = 2·16·16). The biased
+    // variance would be off by ~2e-5 relative here, far above the 1e-6 tolerance.
+    const y = tf.conv2d(x, m.store.get("conv1.weight") as tf.Tensor4D, 2, [[0, 0], [3, 3], [
+      3,
+      3,
+    ], [0, 0]]);
+    const { mean, variance } = tf.moments(y, [0, 1, 2]);
+    const n = 2 * 16 * 16;
+    const wantMean = await tf.mul(mean, 0.1).data();
+    const wantVar = await tf.add(0.9, tf.mul(variance, (0.1 * n) / (n - 1))).data();
+    const gotMean = await m.store.get("bn1.running_mean").data();
+    const gotVar = await m.store.get("bn1.running_var").data();
+    for (let c = 0; c < 64; c++) {
+      assert.ok(Math.abs(gotMean[c] - wantMean[c]) < 1e-5, `mean[${c}]`);
+      assert.ok(Math.abs(gotVar[c] - wantVar[c]) < 1e-6 * wantVar[c], `var[${c}]`);
+    }
+    tf.dispose([x, y, mean, variance]);
   } finally {
     m.store.dispose();
   }

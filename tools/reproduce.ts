@@ -49,6 +49,11 @@ const OPTIONS: OptionSpec[] = [
     help: `comma-separated subset of ${STRATEGIES.map((s) => s.name).join(",")}`,
   },
   {
+    name: "data-only",
+    type: "boolean",
+    help: "only generate the preset's embedded data, then exit",
+  },
+  {
     name: "backend",
     type: "string",
     help: "tensor backend (or env CYBORG_BACKEND)",
@@ -92,6 +97,7 @@ export async function reproduce(args: string[]): Promise<string> {
     variants = [{ name: "data", root }];
   } else {
     variants = await ensureEmbeddedData(preset, (l) => console.error(l));
+    if (a["data-only"]) return variants[0].root;
   }
   const inputSize = preset.train.inputSize ?? getBackbone(network).spec.inputSize;
   for (const v of variants) await writeMeanHumanMaps(v, out, network, inputSize);

@@ -1,0 +1,355 @@
+/**
+ * Notebook sessions: the settings cell at the top of every notebook (preset, backbone, data root),
+ * and "use the finished runs, train only what is missing" with the same folder layout as
+ * `deno task reproduce`, so notebooks and the main job share runs.
+ *
+ * The Deno kernel runs in `notebooks/` and resolves relative imports against its working
+ * directory, so the kernel's directory is never changed for good: work that writes runs happens in
+ * {@linkcode withCwd} at the project root (run configs then hold the same relative paths as the
+ * reproduce job's), and every path handed back to the notebook is absolute.
+ *
+ * ```ts
+ * const nb = await setupNotebook({ preset: Deno.env.get("CYBORG_PRESET") ?? "quick" });
+ * const runs = await ensureRuns(nb, ["baseline", "cyborg"]);
+ * ```
+ *
+ * @module
+ */
+import { type BackendInfo, initBackend } from "./backend.ts";
+import type { Backbone } from "./backbones/types.ts";
+import { loadRunModel } from "./cam_samples.ts";
+import { DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
+import { type RunSummary, train } from "./train.ts";
+import { getBackbone } from "./backbones/registry.ts";
+import {
+  type DataVariant,
+  embeddedVariants,
+  ensureEmbeddedData,
+  runExperiment,
+  STRATEGIES,
+  type StrategyName,
+  writeMeanHumanMaps,
+} from "./experiment.ts";
+import type { MeanHumanMaps } from "./experiment_report.ts";
+import { display, displayBundle } from "./plots/display.ts";
+import { getPreset, type Preset } from "./presets.ts";
+import { type Block, displayTable } from "./report.ts";
+import { collectRuns, type RunResult } from "./results.ts";
+import { readJsonIfExists } from "./run_dir.ts";
+
+/** What the settings cell chooses. */
+export interface NotebookSettings {
+  /** Preset name (`smoke`, `quick`, `paper`); notebooks pass `CYBORG_PRESET` (default quick). */
+  preset: string;
+  /** Backbone (default: the preset's). */
+  network?: string;
+  /** A data root in the paper's layout (default: the embedded benchmark, both variants). */
+  data?: string;
+  /** Experiment folder relative to the project root (default `results/<preset>`). */
+  out?: string;
+  /** Generate the embedded data when it is missing (default true). */
+  generateData?: boolean;
+}
+
+/** A notebook session: the resolved settings, with absolute paths for reading. */
+export interface NotebookContext {
+  /** Absolute project root (the folder holding `deno.json`). */
+  root: string;
+  /** The preset. */
+  preset: Preset;
+  /** Backbone. */
+  network: string;
+  /** Input size of the runs. */
+  inputSize: number;
+  /** Data variants, roots relative to {@linkcode NotebookContext.root} (as the reproduce job's). */
+  variants: DataVariant[];
+  /** Experiment folder relative to the root, e.g. `results/quick`. */
+  out: string;
+  /** True for the embedded procedural benchmark. */
+  procedural: boolean;
+  /** The tensor backend in use. */
+  backend: BackendInfo;
+}
+
+/** The project root: the parent of `lib/`. */
+export function projectRoot(): string {
+  return decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
+}
+
+/** `path` made absolute against the project root (absolute paths are returned as is). */
+export function rootPath(ctx: { root: string }, path: string): string {
+  return path.startsWith("/") ? path : `${ctx.root}/${path.replace(/^\.\//, "")}`;
+}
+
+/**
+ * Runs `fn` with the working directory set to `dir`, restoring the previous one afterwards (also
+ * when `fn` throws). Calls do not nest concurrently: a notebook runs one cell at a time.
+ */
+export async function withCwd<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const previous = Deno.cwd();
+  Deno.chdir(dir);
+  try {
+    return await fn();
+  } finally {
+    Deno.chdir(previous);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/**
+ * Validates the settings without touching the disk (errors name the setting and the environment
+ * variable the notebooks read it from).
+ */
+export function resolveSettings(
+  s: NotebookSettings,
+): { preset: Preset; network: string; inputSize: number; out: string } {
+  let preset: Preset;
+  try {
+    preset = getPreset(s.preset);
+  } catch (e) {
+    throw new Error(`preset (CYBORG_PRESET): ${(e as Error).message.replace(/^--preset: /, "")}`);
+  }
+  const network = s.network ?? preset.train.network!;
+  let entry;
+  try {
+    entry = getBackbone(network);
+  } catch (e) {
+    throw new Error(`network: ${(e as Error).message.replace(/^--network: /, "")}`);
+  }
+  const inputSize = preset.train.inputSize ?? entry.spec.inputSize;
+  if (inputSize < entry.spec.minInputSize) {
+    throw new Error(
+      `network: ${network} needs inputs of at least ${entry.spec.minInputSize} px; preset ` +
+        `"${preset.name}" trains at ${inputSize} px`,
+    );
+  }
+  const out = s.out ?? `results/${preset.name}`;
+  if (out.startsWith("/") || out.split("/").includes("..")) {
+    throw new Error(`out: "${out}" must be a folder inside the project (relative, no "..")`);
+  }
+  return { preset, network, inputSize, out };
+}
+
+/**
+ * Starts a notebook session: validates the settings, initialises the backend (`CYBORG_BACKEND`
+ * or auto), and makes sure the data exists (generating the preset's embedded benchmark when it
+ * is missing, as the reproduce job does).
+ */
+export async function setupNotebook(
+  settings: NotebookSettings,
+  log: (line: string) => void = (l) => console.log(l),
+): Promise<NotebookContext> {
+  const r = resolveSettings(settings);
+  const root = projectRoot();
+  const backend = await initBackend();
+  let variants: DataVariant[];
+  if (settings.data) {
+    const abs = rootPath({ root }, settings.data);
+    if (!(await exists(`${abs}/csvs/original.csv`))) {
+      throw new Error(
+        `data (CYBORG_DATA): ${abs}/csvs/original.csv does not exist (expected the paper's layout)`,
+      );
+    }
+    variants = [{ name: "data", root: settings.data }];
+  } else if (settings.generateData === false) {
+    variants = embeddedVariants(r.preset);
+  } else {
+    variants = await withCwd(root, () => ensureEmbeddedData(r.preset, log));
+  }
+  return { root, ...r, variants, procedural: !settings.data, backend };
+}
+
+/** Options of {@linkcode ensureRuns}. */
+export interface EnsureRunsOptions {
+  /** Seeds (default: the preset's). */
+  seeds?: number;
+  /** Only these variants (default: all of the session's). */
+  variants?: readonly string[];
+  /** One line per run started or found; default `console.log`. */
+  log?: (line: string) => void;
+  /** Training progress display (default: chosen by the environment, i.e. in place in Jupyter). */
+  progress?: "tty" | "jupyter" | "plain" | "silent";
+}
+
+/**
+ * Makes sure every (variant, strategy, seed) run exists, finished and scored — finished runs are
+ * reused, interrupted ones resumed, missing ones trained — and returns the collected runs of those
+ * variants and strategies (absolute `dir`s), with the mean human maps written as the reproduce job
+ * writes them.
+ */
+export async function ensureRuns(
+  ctx: NotebookContext,
+  strategies: readonly StrategyName[],
+  opts: EnsureRunsOptions = {},
+): Promise<RunResult[]> {
+  for (const s of strategies) {
+    if (!STRATEGIES.some((x) => x.name === s)) {
+      throw new Error(
+        `strategies: unknown strategy "${s}" (known: ${STRATEGIES.map((x) => x.name).join(", ")})`,
+      );
+    }
+  }
+  const variants = ctx.variants.filter((v) => !opts.variants || opts.variants.includes(v.name));
+  if (opts.variants) {
+    for (const name of opts.variants) {
+      if (!ctx.variants.some((v) => v.name === name)) {
+        throw new Error(
+          `variants: unknown variant "${name}" (this session has ${
+            ctx.variants.map((v) => v.name).join(", ")
+          })`,
+        );
+      }
+    }
+  }
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const t0 = performance.now();
+  await ensureMeanHumanMaps(ctx, variants.map((v) => v.name));
+  await withCwd(ctx.root, async () => {
+    await runExperiment({
+      preset: ctx.preset,
+      network: ctx.network,
+      variants,
+      out: ctx.out,
+      strategies,
+      seeds: opts.seeds,
+    }, {
+      progress: opts.progress,
+      onRun: (r) => log(`[${r.index + 1}/${r.total}] ${r.variant}/${r.strategy}/s${r.seed}`),
+    });
+  });
+  const names = new Set(variants.map((v) => v.name));
+  const seeds = opts.seeds ?? ctx.preset.seeds;
+  const runs = (await collectRuns(rootPath(ctx, ctx.out))).filter((r) =>
+    names.has(r.variant) && strategies.includes(r.strategy) && r.seed < seeds
+  );
+  log(
+    `${runs.length} runs ready in ${rootPath(ctx, ctx.out)} ` +
+      `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
+  return runs;
+}
+
+/**
+ * Writes `<out>/<variant>/mean_human_map.json` (mean human map per class over the training rows,
+ * at the backbone's CAM grid) for the session's variants that lack it, as the reproduce job does.
+ */
+export async function ensureMeanHumanMaps(
+  ctx: NotebookContext,
+  variants: readonly string[] = ctx.variants.map((v) => v.name),
+): Promise<void> {
+  await withCwd(ctx.root, async () => {
+    for (const v of ctx.variants.filter((x) => variants.includes(x.name))) {
+      await writeMeanHumanMaps(v, ctx.out, ctx.network, ctx.inputSize);
+    }
+  });
+}
+
+/** A short training run of any backbone (the backbones notebook). */
+export interface BackboneDemo {
+  /** Registry name. */
+  network: string;
+  /** Input size in pixels (at least the backbone's minimum). */
+  inputSize: number;
+  /** Training steps (one epoch capped at this many steps). */
+  steps: number;
+  /** Batch size (default 8). */
+  batchSize?: number;
+  /** CYBORG α (default 0.5). */
+  alpha?: number;
+}
+
+/**
+ * Trains `demo.network` for a few steps with the CYBORG loss on the session's first variant, into
+ * `<out>/backbone_demo/<network>_<size>px_<steps>steps` (a folder `collectRuns` does not mistake
+ * for a strategy), reusing it when finished. Returns the run folder (absolute) and its summary.
+ */
+export async function trainBackboneDemo(
+  ctx: NotebookContext,
+  demo: BackboneDemo,
+  progress?: "tty" | "jupyter" | "plain" | "silent",
+): Promise<{ dir: string; summary: RunSummary }> {
+  const entry = getBackbone(demo.network);
+  if (!Number.isInteger(demo.inputSize) || demo.inputSize < entry.spec.minInputSize) {
+    throw new Error(
+      `inputSize: ${demo.network} needs an integer of at least ${entry.spec.minInputSize}, got ${demo.inputSize}`,
+    );
+  }
+  if (!Number.isInteger(demo.steps) || demo.steps < 1) {
+    throw new Error(`steps: must be a positive integer to train, got ${demo.steps}`);
+  }
+  const v = ctx.variants[0];
+  const rel = `${ctx.out}/backbone_demo/${demo.network}_${demo.inputSize}px_${demo.steps}steps`;
+  const cfg: TrainConfig = {
+    ...DEFAULT_CONFIG,
+    network: demo.network,
+    inputSize: demo.inputSize,
+    alpha: demo.alpha ?? 0.5,
+    csv: `${v.root}/csvs/original.csv`,
+    dataset: v.root,
+    heatmaps: `${v.root}/heatmaps`,
+    epochs: 1,
+    maxSteps: demo.steps,
+    batchSize: demo.batchSize ?? 8,
+    logEvery: Math.max(1, Math.min(10, demo.steps)),
+  };
+  const summary = await withCwd(ctx.root, () => train(cfg, { output: rel, progress }));
+  return { dir: rootPath(ctx, rel), summary };
+}
+
+/**
+ * The model of a backbone demo: with `steps` > 0 the best checkpoint of
+ * {@linkcode trainBackboneDemo}'s run (with its summary), with `steps` = 0 a freshly initialised
+ * network (seed 0) for a forward-only look at the CAM path. Dispose `model.store` when done.
+ */
+export async function backboneDemoModel(
+  ctx: NotebookContext,
+  demo: BackboneDemo,
+  progress?: "tty" | "jupyter" | "plain" | "silent",
+): Promise<{ model: Backbone; summary?: RunSummary; dir?: string }> {
+  if (demo.steps === 0) {
+    const entry = getBackbone(demo.network);
+    if (!Number.isInteger(demo.inputSize) || demo.inputSize < entry.spec.minInputSize) {
+      throw new Error(
+        `inputSize: ${demo.network} needs an integer of at least ${entry.spec.minInputSize}, got ${demo.inputSize}`,
+      );
+    }
+    return { model: entry.build({ seed: 0, inputSize: demo.inputSize }) };
+  }
+  const { dir, summary } = await trainBackboneDemo(ctx, demo, progress);
+  const { model } = await loadRunModel(dir);
+  return { model, summary, dir };
+}
+
+/** The mean human maps the reproduce job stores per variant, if present. */
+export async function readMeanHumanMaps(
+  ctx: NotebookContext,
+  variant: string,
+): Promise<MeanHumanMaps | undefined> {
+  return await readJsonIfExists<MeanHumanMaps>(
+    `${rootPath(ctx, ctx.out)}/${variant}/mean_human_map.json`,
+  );
+}
+
+/**
+ * Shows report blocks (e.g. a section of `buildExperimentReport`) in the Deno kernel: text as
+ * Markdown, tables as HTML tables, figures through `display`.
+ */
+export async function displayBlocks(blocks: readonly Block[]): Promise<void> {
+  for (const b of blocks) {
+    if (b.kind === "text") {
+      await displayBundle({ "text/markdown": b.text, "text/plain": b.text });
+    } else if (b.kind === "html") {
+      await displayBundle({ "text/html": b.html, "text/plain": "(html)" });
+    } else if (b.kind === "table") {
+      await displayTable(b.table);
+    } else {
+      await display(b.figure);
+      if (b.caption) {
+        await displayBundle({ "text/markdown": `*${b.caption}*`, "text/plain": b.caption });
+      }
+    }
+  }
+}

@@ -212,7 +212,7 @@ export function summaryTable(runs: readonly RunResult[]): Table {
   return {
     columns: ["strategy", "train accuracy (last epoch)", "best val accuracy", "val AUC", "seeds"],
     rows,
-    caption: "mean ± sample sd over seeds (sd is NaN for one seed).",
+    caption: "mean ± sample sd over seeds (the mean alone for one seed).",
   };
 }
 

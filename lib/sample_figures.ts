@@ -40,7 +40,8 @@ export interface SampleFigureOptions {
 
 /**
  * One row per source (generator / real source), its images left to right; the first image of a
- * row is captioned with the source, the others with their artifact families when known.
+ * row is captioned with the source, the others with their artifact families when known (both cut
+ * to 18 characters).
  */
 export async function sampleGridFigure(
   groups: ReadonlyMap<string, readonly DataSample[]>,
@@ -56,15 +57,23 @@ export async function sampleGridFigure(
         cells.push({ src: await png({ data: new Uint8Array(3).fill(255), size: 1 }) });
         continue;
       }
-      const detail = s.artifacts ? s.artifacts.replaceAll(";", " + ") : s.base;
-      cells.push({ src: await png(await rgb(s.image)), title: i === 0 ? source : detail });
+      const detail = s.artifacts ? shorten(s.artifacts.replaceAll(";", "+"), 18) : "";
+      cells.push({
+        src: await png(await rgb(s.image)),
+        title: i === 0 ? shorten(source, 18) : detail,
+      });
     }
   }
   return imageGridFigure(cells, {
     cols,
-    cellSize: options.cellSize ?? 96,
+    cellSize: options.cellSize ?? 130,
     title: options.title,
   });
+}
+
+/** `text` cut to `max` characters with an ellipsis. */
+export function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /**
@@ -81,7 +90,10 @@ export async function mapOverlayFigure(
   for (const s of samples) {
     const img = await rgb(s.image);
     const plain = await png(img);
-    cells.push({ src: plain, title: `${s.label === 1 ? "Synthetic" : "Real"} ${s.source}` });
+    cells.push({
+      src: plain,
+      title: shorten(`${s.label === 1 ? "fake" : "real"} ${s.source}`, 20),
+    });
     for (const [file, what] of [[s.map, "human map"], [s.mask, "mask"]] as const) {
       cells.push(
         file
@@ -92,8 +104,8 @@ export async function mapOverlayFigure(
   }
   return imageGridFigure(cells, {
     cols: 3,
-    cellSize: options.cellSize ?? 110,
-    title: options.title ?? "Images, human saliency maps and segmentation masks",
+    cellSize: options.cellSize ?? 140,
+    title: options.title ?? "Images, human maps, masks",
   });
 }
 
@@ -103,7 +115,7 @@ function overlayOf(
   alpha: number,
 ): { data: Uint8Array; size: number } {
   const o = overlayMap(img, map, { alpha });
-  return { data: o.data as Uint8Array, size: o.width };
+  return { data: o.data, size: o.width };
 }
 
 /**
@@ -131,14 +143,14 @@ export async function variantPairFigure(
       diff[i] = Math.min(255, Math.abs(a.data[i] - b.data[i]) * gain);
     }
     cells.push(
-      { src: await png(a), title: `${labels[0]}: ${s.base}` },
+      { src: await png(a), title: shorten(`${labels[0]}: ${s.base}`, 22) },
       { src: await png(b), title: labels[1] },
       { src: await png({ data: diff, size: a.size }), title: `|difference| × ${gain}` },
     );
   }
   return imageGridFigure(cells, {
     cols: 3,
-    cellSize: options.cellSize ?? 110,
+    cellSize: options.cellSize ?? 140,
     title: options.title,
   });
 }

@@ -3,7 +3,7 @@
  * `csvs/large_dataset_7x.csv` and `csvs/test_sets/*.csv` with its source (generator, real-face
  * source or test set), group, human map and segmentation mask when present. The embedded
  * benchmark's `manifest.csv` supplies sources, shortcut marks and artifacts; without it (the
- * paper's data) the source is the test set name, or `train Real` / `train Synthetic`.
+ * paper's data) the source is the test set name, or `train Real`, `val Synthetic`, ... .
  *
  * @module
  */
@@ -136,7 +136,8 @@ export async function listSamples(root: string): Promise<DataSample[]> {
   };
   const cls = (l: Label) => (l === 0 ? "Real" : "Synthetic");
   for (const r of await readSplitCsv(`${root}/csvs/original.csv`)) {
-    add(r.path, r.label, `${r.split} ${cls(r.label)}`, r.split === "train" ? "train" : "val");
+    const group = r.split === "train" ? "train" : "val";
+    add(r.path, r.label, `${group} ${cls(r.label)}`, group);
   }
   const large = `${root}/csvs/large_dataset_7x.csv`;
   if (await Deno.stat(large).then(() => true, () => false)) {

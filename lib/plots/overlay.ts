@@ -60,7 +60,7 @@ export function overlayMap(
   image: { data: Uint8Array; size: number } | null,
   map: Map2D,
   opts: OverlayOptions = {},
-): RawImage {
+): RawImage & { data: Uint8Array } {
   const size = image ? image.size : opts.size ?? map.width;
   if (image && image.data.length !== size * size * 3) {
     throw new Error(`overlayMap: image has ${image.data.length} bytes, not ${size}×${size}×3`);

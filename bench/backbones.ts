@@ -3,6 +3,7 @@
  *
  *   deno task bench:backbones [--backbones resnet50,densenet121,inception_v3,xception]
  *     [--size N] [--batch N] [--steps N] [--warmup N] [--backend auto|webgpu|cpu]
+ *     [--modes forward,train]
  *
  * Per backbone: eval-mode forward img/s (logits and taps, one device read at the end), training
  * img/s with the kit's `trainStep` (CYBORG loss α = 0.5, paper CAM tap, SGD with momentum; no read
@@ -37,6 +38,8 @@ export interface BackboneBenchOptions {
   warmup: number;
   /** Backend. */
   backend: BackendName;
+  /** Which modes to measure. */
+  modes: ("forward" | "train")[];
 }
 
 /** One measured row. */
@@ -97,47 +100,54 @@ export async function benchBackbone(
     });
   };
 
-  // Forward (eval): a sum of the logits and taps keeps every output alive until it is read.
-  const forward = () =>
-    tf.tidy(() => {
-      const out = model.forward(batch.x, new ForwardContext(false));
-      return tf.addN([tf.sum(out.logits), tf.sum(out.taps.paper), tf.sum(out.taps.standard)]);
-    });
-  for (let i = 0; i < opts.warmup; i++) await forward().data();
-  const fwdProfile = await tf.profile(async () => {
-    const t = forward();
-    await t.data();
-    t.dispose();
-  });
-  let t0 = performance.now();
-  const sums: tf.Tensor[] = [];
-  for (let i = 0; i < opts.steps; i++) sums.push(forward());
-  const total = tf.addN(sums);
-  await total.data();
-  row("forward", (performance.now() - t0) / 1000, fwdProfile.peakBytes);
-  tf.dispose([...sums, total]);
-
-  // Training: the kit's step (no read inside), one read of the step counter at the end.
-  const opt = new Sgd(model.store.trainable(), { lr: 0.005, momentum: 0.9, weightDecay: 1e-6 });
-  const acc = new StepAccumulators();
-  const step = () =>
-    trainStep(model, opt, batch, acc, { alpha: 0.5, camTap: "paper", camClass: "pred" });
-  for (let i = 0; i < opts.warmup; i++) step();
-  await acc.steps.data();
-  const trainProfile = await tf.profile(() => {
-    step();
-  });
-  await acc.steps.data();
-  t0 = performance.now();
-  for (let i = 0; i < opts.steps; i++) step();
-  await acc.steps.data();
-  row("train", (performance.now() - t0) / 1000, trainProfile.peakBytes);
+  if (opts.modes.includes("forward")) await benchForward();
+  if (opts.modes.includes("train")) await benchTrain();
 
   tf.dispose([batch.x, batch.y, batch.maps, batch.hasMap]);
-  acc.dispose();
-  opt.dispose();
   model.store.dispose();
   return rows;
+
+  // Forward (eval): a sum of the logits and taps keeps every output alive until it is read.
+  async function benchForward() {
+    const forward = () =>
+      tf.tidy(() => {
+        const out = model.forward(batch.x, new ForwardContext(false));
+        return tf.addN([tf.sum(out.logits), tf.sum(out.taps.paper), tf.sum(out.taps.standard)]);
+      });
+    for (let i = 0; i < opts.warmup; i++) await forward().data();
+    const fwdProfile = await tf.profile(async () => {
+      const t = forward();
+      await t.data();
+      t.dispose();
+    });
+    const t0 = performance.now();
+    const sums: tf.Tensor[] = [];
+    for (let i = 0; i < opts.steps; i++) sums.push(forward());
+    const total = tf.addN(sums);
+    await total.data();
+    row("forward", (performance.now() - t0) / 1000, fwdProfile.peakBytes);
+    tf.dispose([...sums, total]);
+  }
+
+  // Training: the kit's step (no read inside), one read of the step counter at the end.
+  async function benchTrain() {
+    const opt = new Sgd(model.store.trainable(), { lr: 0.005, momentum: 0.9, weightDecay: 1e-6 });
+    const acc = new StepAccumulators();
+    const step = () =>
+      trainStep(model, opt, batch, acc, { alpha: 0.5, camTap: "paper", camClass: "pred" });
+    for (let i = 0; i < opts.warmup; i++) step();
+    await acc.steps.data();
+    const trainProfile = await tf.profile(() => {
+      step();
+    });
+    await acc.steps.data();
+    const t0 = performance.now();
+    for (let i = 0; i < opts.steps; i++) step();
+    await acc.steps.data();
+    row("train", (performance.now() - t0) / 1000, trainProfile.peakBytes);
+    acc.dispose();
+    opt.dispose();
+  }
 }
 
 const HEADER = "date,backbone,backend,adapter,mode,batch,size,img_per_s,peak_tensor_mb,rss_mb";
@@ -184,6 +194,7 @@ export function parseArgs(args: string[]): BackboneBenchOptions {
     steps: 2,
     warmup: 1,
     backend: "auto",
+    modes: ["forward", "train"],
   };
   for (let i = 0; i < args.length; i += 2) {
     const [key, value] = [args[i], args[i + 1]];
@@ -215,10 +226,18 @@ export function parseArgs(args: string[]): BackboneBenchOptions {
       case "--backend":
         opts.backend = parseBackendName(value);
         break;
+      case "--modes":
+        opts.modes = value.split(",").map((m) => {
+          if (m !== "forward" && m !== "train") {
+            throw new Error(`--modes: "${m}" is not forward or train`);
+          }
+          return m;
+        });
+        break;
       default:
         throw new Error(
           `${key}: unknown option (known: --backbones, --size, --batch, --steps, --warmup, ` +
-            `--backend)`,
+            `--backend, --modes)`,
         );
     }
   }

@@ -1,6 +1,6 @@
 /**
- * Tensor backend selection: WebGPU where an adapter exists, else the pure-JS cpu backend; the
- * native TensorFlow backend (`@tensorflow/tfjs-node-gpu` / `tfjs-node`) only when asked for.
+ * Tensor backend selection: WebGPU on a real GPU, else tfjs's wasm backend (XNNPACK) with the kit's
+ * extra kernels, else the pure-JS cpu backend; the native TensorFlow backend (`@tensorflow/tfjs-node-gpu` / `tfjs-node`) only when asked for.
  *
  * Every entry point calls {@linkcode initBackend} once before building tensors.
  *
@@ -12,16 +12,26 @@ import "./gradients.ts";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
 import { enableKitWebGpu } from "./kernels/register.ts";
+import { setUpWasmBackend } from "./kernels/wasm/setup.ts";
 
-/** Backends the kit can run on. `auto` picks `webgpu` when an adapter exists, else `cpu`. */
-export type BackendName = "auto" | "webgpu" | "cpu" | "tensorflow";
+/**
+ * Backends the kit can run on. `auto` picks `webgpu` on a real GPU adapter, else `wasm` (see
+ * {@linkcode initBackend}).
+ */
+export type BackendName = "auto" | "webgpu" | "wasm" | "cpu" | "tensorflow";
 
 /** The backend names accepted by `--backend` and `CYBORG_BACKEND`. */
-export const BACKEND_NAMES: readonly BackendName[] = ["auto", "webgpu", "cpu", "tensorflow"];
+export const BACKEND_NAMES: readonly BackendName[] = [
+  "auto",
+  "webgpu",
+  "wasm",
+  "cpu",
+  "tensorflow",
+];
 
 /** What {@linkcode initBackend} chose. */
 export interface BackendInfo {
-  /** The tfjs backend now active (`webgpu`, `cpu`, `tensorflow`). */
+  /** The tfjs backend now active (`webgpu`, `wasm`, `cpu`, `tensorflow`). */
   name: Exclude<BackendName, "auto">;
   /** Adapter description for WebGPU (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"), else a short label. */
   adapter: string;
@@ -51,9 +61,31 @@ async function webgpuAdapter(): Promise<GPUAdapter | null> {
   }
 }
 
+/** True when the adapter says it is a software fallback (llvmpipe, SwiftShader, WARP). */
+function isFallbackAdapter(adapter: GPUAdapter): boolean {
+  return Boolean(
+    (adapter.info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+      (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  );
+}
+
+/**
+ * What `auto` runs on, given the WebGPU adapter found (`null`: none): `webgpu` on a real GPU, else
+ * `wasm`. Why: on a CPU-only machine (2 cores, `deno task bench:cpu`, batch 20, CYBORG step, see
+ * bench/results/cpu_options.csv) the single-threaded wasm backend (XNNPACK SIMD, plus the kit's
+ * `lib/kernels/wasm/` kernels) trains the small CNNs several times faster than WebGPU on llvmpipe
+ * (Mesa's software rasteriser, which pays shader dispatch and buffer mapping costs on the CPU) and
+ * one to two orders of magnitude faster than tfjs's pure-JS `cpu` backend.
+ */
+export function autoBackend(adapter: { fallback: boolean } | null): "webgpu" | "wasm" {
+  return adapter && !adapter.fallback ? "webgpu" : "wasm";
+}
+
 /**
  * Selects and initialises a backend. `name` defaults to the `CYBORG_BACKEND` environment
- * variable, then `auto`. Calling it again with the same resolved backend is a no-op.
+ * variable, then `auto` ({@linkcode autoBackend}; if the wasm binaries cannot be loaded, `auto`
+ * falls back to webgpu on any adapter, else cpu). Calling it again with the same resolved backend
+ * is a no-op.
  */
 export async function initBackend(name?: BackendName): Promise<BackendInfo> {
   const env = Deno.env.get("CYBORG_BACKEND");
@@ -64,8 +96,21 @@ export async function initBackend(name?: BackendName): Promise<BackendInfo> {
     current = await initTensorflow();
     return current;
   }
+  if (wanted === "wasm") {
+    current = { name: "wasm", adapter: await setUpWasmBackend(), fallbackAdapter: false };
+    return current;
+  }
   if (wanted === "webgpu" || wanted === "auto") {
     const adapter = await webgpuAdapter();
+    const fallback = adapter ? isFallbackAdapter(adapter) : false;
+    if (wanted === "auto" && autoBackend(adapter && { fallback }) === "wasm") {
+      try {
+        current = { name: "wasm", adapter: await setUpWasmBackend(), fallbackAdapter: false };
+        return current;
+      } catch {
+        // wasm binaries not found (e.g. a bundle run elsewhere): webgpu if possible, else cpu
+      }
+    }
     if (adapter) {
       // Small ops would otherwise run on the CPU and force a GPU->CPU read.
       tf.env().set("WEBGPU_CPU_FORWARD", false);
@@ -79,15 +124,12 @@ export async function initBackend(name?: BackendName): Promise<BackendInfo> {
       current = {
         name: "webgpu",
         adapter: info.description || info.vendor || "unknown adapter",
-        fallbackAdapter: Boolean(
-          (info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
-            (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter,
-        ),
+        fallbackAdapter: fallback,
       };
       return current;
     }
     if (wanted === "webgpu") {
-      throw new Error("webgpu: no WebGPU adapter found (try --backend cpu)");
+      throw new Error("webgpu: no WebGPU adapter found (try --backend wasm or cpu)");
     }
   }
   await tf.setBackend("cpu");

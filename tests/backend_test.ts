@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { initBackend, parseBackendName } from "../lib/backend.ts";
+import * as tf from "@tensorflow/tfjs-core";
+import { autoBackend, initBackend, parseBackendName } from "../lib/backend.ts";
 
 Deno.test("backend names are checked, naming the source", () => {
   assert.equal(parseBackendName("cpu"), "cpu");
@@ -32,4 +33,32 @@ Deno.test("the opt-in tensorflow backend fails with a clear message when libtens
     assert.match(m, /--backend webgpu\|cpu/);
   }
   if (loaded) await initBackend("cpu"); // a machine with libtensorflow installed: also fine
+});
+
+Deno.test("auto: a real GPU keeps webgpu; a fallback adapter (llvmpipe) or none gets wasm", () => {
+  assert.equal(autoBackend({ fallback: false }), "webgpu");
+  assert.equal(autoBackend({ fallback: true }), "wasm");
+  assert.equal(autoBackend(null), "wasm");
+  assert.equal(parseBackendName("wasm"), "wasm");
+});
+
+Deno.test("wasm initialises with the kit's kernels; auto picks it on this machine's adapter", async () => {
+  const info = await initBackend("wasm");
+  assert.equal(info.name, "wasm");
+  assert.match(info.adapter, /^tfjs wasm \(XNNPACK/);
+  assert.ok(tf.getKernel("Conv2DBackpropFilter", "wasm"), "kit Conv2DBackpropFilter registered");
+  // `auto` in a fresh process (this one already has a backend).
+  const adapter = await navigator.gpu?.requestAdapter();
+  const fallback = Boolean((adapter?.info as { isFallbackAdapter?: boolean })?.isFallbackAdapter);
+  const script = `import { initBackend } from "${new URL("../lib/backend.ts", import.meta.url)}";` +
+    "console.log((await initBackend()).name);";
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    env: { CYBORG_BACKEND: "" },
+    stdout: "piped",
+  }).output();
+  assert.ok(out.success);
+  const want = autoBackend(adapter ? { fallback } : null);
+  assert.equal(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1), want);
+  await initBackend("cpu");
 });

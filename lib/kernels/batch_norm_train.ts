@@ -423,7 +423,7 @@ export function registerBatchNormKernels(): void {
  */
 export function batchNormTrainSupported(): boolean {
   const b = tf.getBackend();
-  return (b === "webgpu" || b === "cpu") && !stockKernelsRequested();
+  return (b === "webgpu" || b === "cpu" || b === "wasm") && !stockKernelsRequested();
 }
 
 /** Output of {@linkcode batchNormTrain}. */

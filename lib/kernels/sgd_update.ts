@@ -109,7 +109,7 @@ export function registerSgdKernels(): void {
 /** True when {@linkcode sgdUpdate} serves the current backend and stock kernels are not asked for. */
 export function sgdUpdateSupported(): boolean {
   const b = tf.getBackend();
-  return (b === "webgpu" || b === "cpu") && !stockKernelsRequested();
+  return (b === "webgpu" || b === "cpu" || b === "wasm") && !stockKernelsRequested();
 }
 
 /**

@@ -1,14 +1,14 @@
 /**
- * Test support: run a numeric test on every backend available here (cpu always; webgpu where an
- * adapter exists, llvmpipe on CPU-only machines).
+ * Test support: run a numeric test on every backend available here (cpu and wasm always; webgpu
+ * where an adapter exists, llvmpipe on CPU-only machines).
  *
  * @module
  */
 import { type BackendName, initBackend } from "../../lib/backend.ts";
 
-/** Backends the numeric tests compare: `cpu` and, when an adapter exists, `webgpu`. */
+/** Backends the numeric tests compare: `cpu`, `wasm` and, when an adapter exists, `webgpu`. */
 export async function testBackends(): Promise<BackendName[]> {
-  const names: BackendName[] = ["cpu"];
+  const names: BackendName[] = ["cpu", "wasm"];
   const adapter = await navigator.gpu?.requestAdapter();
   if (adapter) names.push("webgpu");
   else if (Deno.env.get("CYBORG_REQUIRE_WEBGPU") === "1") {

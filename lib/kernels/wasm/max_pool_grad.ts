@@ -1,0 +1,72 @@
+/**
+ * `MaxPoolGrad` for the tfjs wasm backend, replacing the stock kernel (about 20× slower than the
+ * forward pool here): each output gradient is added to the input pixel that won its window — the
+ * first maximum in row-major window order, padding never winning (a window of only −∞ passes
+ * nothing) — as tfjs's cpu backend does.
+ * NHWC float32; anything else goes to the stock kernel.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { heapF32, type WasmBackendLike } from "./wasm_types.ts";
+
+/** Makes the kit's kernel function around the stock wasm one. */
+export function makeMaxPoolGradWasm(stock: KernelFunc): KernelFunc {
+  return (args) => {
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    if (dy.dtype !== "float32" || input.dtype !== "float32" || input.shape.length !== 4) {
+      return stock(args);
+    }
+    const a = args.attrs as unknown as tf.MaxPoolGradAttrs;
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    const wb = args.backend as unknown as WasmBackendLike;
+    const out = wb.makeOutput(input.shape, "float32");
+    const dx = heapF32(wb, out);
+    const xv = heapF32(wb, input);
+    const gv = heapF32(wb, dy);
+    dx.fill(0);
+    const { batchSize: B, inHeight: H, inWidth: W, inChannels: C } = info;
+    const { outHeight: OH, outWidth: OW, strideHeight: SH, strideWidth: SW } = info;
+    const { effectiveFilterHeight: FH, effectiveFilterWidth: FW } = info;
+    const top = info.padInfo.top;
+    const left = info.padInfo.left;
+    let g = 0;
+    for (let b = 0; b < B; b++) {
+      const xb = b * H * W * C;
+      for (let oy = 0; oy < OH; oy++) {
+        const y0 = oy * SH - top;
+        const yStart = Math.max(0, y0);
+        const yEnd = Math.min(H, y0 + FH);
+        for (let ox = 0; ox < OW; ox++) {
+          const x0 = ox * SW - left;
+          const xStart = Math.max(0, x0);
+          const xEnd = Math.min(W, x0 + FW);
+          for (let c = 0; c < C; c++, g++) {
+            let best = -Infinity;
+            let at = -1;
+            for (let iy = yStart; iy < yEnd; iy++) {
+              let i = xb + (iy * W + xStart) * C + c;
+              for (let ix = xStart; ix < xEnd; ix++, i += C) {
+                const v = xv[i];
+                if (v > best) {
+                  best = v;
+                  at = i;
+                }
+              }
+            }
+            if (at >= 0) dx[at] += gv[g];
+          }
+        }
+      }
+    }
+    return out;
+  };
+}

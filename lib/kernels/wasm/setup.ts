@@ -1,0 +1,59 @@
+/**
+ * Initialises tfjs's wasm backend (XNNPACK, SIMD) under Deno: finds the `.wasm` binaries in the
+ * project's `node_modules`, turns off the multi-threaded build (its emscripten pthread workers do
+ * not start under Deno), registers the kit's missing kernels ({@linkcode registerWasmKernels}) and
+ * activates the backend.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import * as wasm from "@tensorflow/tfjs-backend-wasm";
+import { registerWasmKernels } from "./register.ts";
+
+const BINARY = "tfjs-backend-wasm-simd.wasm";
+const PACKAGE_DIST = "node_modules/@tensorflow/tfjs-backend-wasm/dist/";
+
+let pathsSet = false;
+
+/**
+ * The folder (a `file:` URL ending in `/`) holding the wasm binaries: next to this module's project
+ * root, else under the working directory. Throws naming the places looked at.
+ */
+export function wasmBinaryFolder(): string {
+  const candidates: string[] = [];
+  if (import.meta.url.startsWith("file:")) {
+    candidates.push(new URL(`../../../${PACKAGE_DIST}`, import.meta.url).href);
+  }
+  candidates.push(new URL(PACKAGE_DIST, `file://${Deno.cwd()}/`).href);
+  for (const c of candidates) {
+    try {
+      if (Deno.statSync(new URL(BINARY, c)).isFile) return c;
+    } catch {
+      // not there: try the next place
+    }
+  }
+  throw new Error(
+    `wasm backend: ${BINARY} not found (looked in ${candidates.join(", ")}); ` +
+      "run from the project root after `deno install`, or use --backend webgpu|cpu",
+  );
+}
+
+/**
+ * Activates the wasm backend with the kit's extra kernels. Returns a label for the backend
+ * (threads and SIMD). Idempotent.
+ */
+export async function setUpWasmBackend(): Promise<string> {
+  if (!pathsSet) {
+    // Emscripten's pthread workers fail under Deno (ERR_WORKER_PATH): single-threaded SIMD build.
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+    wasm.setWasmPaths(wasmBinaryFolder());
+    pathsSet = true;
+  }
+  registerWasmKernels();
+  if (!(await tf.setBackend("wasm"))) {
+    throw new Error("wasm backend: tfjs failed to initialise the wasm backend");
+  }
+  await tf.ready();
+  const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
+  return `tfjs wasm (XNNPACK${simd ? ", SIMD" : ""}, ${wasm.getThreadsCount()} thread)`;
+}

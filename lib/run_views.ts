@@ -131,8 +131,9 @@ export function runMeanCam(
 }
 
 /**
- * One row per trained model (strategy and seed): its average CAM on unseen-generator fakes next
- * to the mean human map of the training fakes (the paper's Figure 4 layout). Runs without mean
+ * One row per trained model, labelled with the short strategy name and seed (`cyborg s0`): its
+ * average CAM on unseen-generator fakes next to the mean human map of the training fakes (the
+ * paper's Figure 4 layout). Runs without mean
  * CAMs are skipped; a missing or differently sized human map is an error naming the variant.
  */
 export function perRunCamRows(
@@ -151,7 +152,7 @@ export function perRunCamRows(
       );
     }
     rows.push({
-      label: `${strategyLabel(r.strategy)} s${r.seed}`,
+      label: `${r.strategy} s${r.seed}`,
       cam,
       human: { data: human.fake, height: human.grid, width: human.grid },
     });
@@ -216,16 +217,23 @@ export function summaryTable(runs: readonly RunResult[]): Table {
   };
 }
 
+/** A test set name shortened for a small caption: `unseen_dots` → `dots`, `seen_generators` → `seen`. */
+export function shortSetName(name: string): string {
+  return name === "seen_generators" ? "seen" : name.replace(/^unseen_/, "");
+}
+
 /**
  * Mean CAM on the fakes of each scored test set (columns) for each run (rows): where each model
- * looks, per generator.
+ * looks, per generator. Captions are `<strategy>: <short set name>` (plus ` s<seed>` when the
+ * runs have several seeds).
  */
 export function camByTestSetGrid(runs: readonly RunResult[]): HeatmapCell[][] {
+  const seeds = new Set(runs.map((r) => r.seed));
   return runs.filter((r) => Object.keys(r.meanCams).length).map((r) =>
     Object.entries(r.meanCams).sort(([a], [b]) => a.localeCompare(b)).flatMap(([set, m]) =>
       m.fake
         ? [{
-          title: `${r.strategy} s${r.seed}: ${set}`,
+          title: `${r.strategy}${seeds.size > 1 ? ` s${r.seed}` : ""}: ${shortSetName(set)}`,
           map: { data: m.fake, height: m.grid, width: m.grid },
         }]
         : []
@@ -266,11 +274,12 @@ export function camHumanAgreementTable(
   runs: readonly RunResult[],
   human: MeanHumanMaps | undefined,
 ): Table {
-  const rows = perRunCamRows(runs, human);
   const by = new Map<string, number[]>();
-  for (const r of rows) {
-    const key = r.label.replace(/ s\d+$/, "");
-    by.set(key, [...(by.get(key) ?? []), mapCorrelation(r.cam, r.human)]);
+  for (const r of runs) {
+    const [row] = perRunCamRows([r], human);
+    if (!row) continue;
+    const key = strategyLabel(r.strategy);
+    by.set(key, [...(by.get(key) ?? []), mapCorrelation(row.cam, row.human)]);
   }
   return {
     columns: ["strategy", "corr(mean CAM, mean human map)", "seeds"],

@@ -61,8 +61,8 @@ async function withArtifacts(fn: (dir: string) => Promise<void>): Promise<void> 
   await Deno.remove(dir, { recursive: true });
 }
 
-async function run(cmd: string, args: string[], cwd = ROOT) {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" })
+async function run(cmd: string, args: string[], cwd = ROOT, env?: Record<string, string>) {
+  const out = await new Deno.Command(cmd, { args, cwd, env, stdout: "piped", stderr: "piped" })
     .output();
   return {
     code: out.code,
@@ -83,8 +83,13 @@ function checkKernelspec(): void {
   assert.equal(spec.env?.NO_COLOR, "1");
 }
 
+/**
+ * Runs a notebook headless. The project notebooks read their preset from CYBORG_PRESET: CI runs
+ * them on `smoke`, in file order, so later notebooks reuse the runs earlier ones trained (in
+ * results/smoke/, shared with `deno task reproduce --preset smoke`).
+ */
 async function runNotebook(path: string, out: string, extra: string[] = []) {
-  return await run(PYTHON, [RUNNER, path, "-o", out, ...extra]);
+  return await run(PYTHON, [RUNNER, path, "-o", out, ...extra], ROOT, { CYBORG_PRESET: "smoke" });
 }
 
 function count(s: string, re: RegExp): number {

@@ -170,7 +170,7 @@ Deno.test("perRunCamRows: one row per run; missing or mismatched human maps are 
   const human = { grid: 2, real: [0, 0, 0, 0], fake: [1, 0, 0, 1] };
   const rows = perRunCamRows([run("baseline", 0), run("cyborg", 0, { cams: {} })], human);
   assert.equal(rows.length, 1);
-  assert.equal(rows[0].label, `${strategyLabel("baseline")} s0`);
+  assert.equal(rows[0].label, "baseline s0");
   assert.deepEqual(Array.from(rows[0].human.data), [1, 0, 0, 1]);
   assert.throws(
     () => perRunCamRows([run("baseline", 0)], undefined),
@@ -209,10 +209,12 @@ Deno.test("summaryTable and camByTestSetGrid shape; trainingLossFigure draws thr
   const grid = camByTestSetGrid([run("baseline", 0), run("cyborg", 0, { cams: {} })]);
   assert.equal(grid.length, 1);
   assert.deepEqual(grid[0].map((c) => c.title), [
-    "baseline s0: seen_generators",
-    "baseline s0: unseen_dots",
-    "baseline s0: unseen_teeth",
+    "baseline: seen",
+    "baseline: dots",
+    "baseline: teeth",
   ]);
+  const two = camByTestSetGrid([run("baseline", 0), run("baseline", 1)]);
+  assert.equal(two[1][0].title, "baseline s1: seen");
   const fig = trainingLossFigure(run("cyborg", 0, { epochs: 3 }));
   assert.equal(fig.data.length, 3);
   assert.deepEqual((fig.data[0] as { y: number[] }).y, [1, 0.5, 1 / 3]);

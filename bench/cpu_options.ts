@@ -5,14 +5,20 @@
  * - `cpu-stock`     tfjs's pure-JS cpu backend, stock ops
  * - `cpu-kit`       the same with the kit's fused batch-norm / SGD kernels
  * - `webgpu-stock`  WebGPU on the machine's adapter (llvmpipe without a GPU), stock tfjs kernels
- * - `webgpu-kit`    WebGPU with the kit's kernels (the kit's default)
+ * - `webgpu-kit`    WebGPU with the kit's kernels (the kit's default on a real GPU)
+ * - `wasm-stock`    tfjs's wasm backend (XNNPACK, SIMD, one thread) with only the kernels it lacks
+ *                   added by the kit (`Conv2DBackpropFilter` and the kit's op-level kernels' wasm
+ *                   versions; `CYBORG_STOCK_KERNELS=1` keeps stock batch norm and SGD ops)
+ * - `wasm-kit`      wasm with the kit's kernels (lib/kernels/wasm/): the `auto` choice on a
+ *                   machine whose only WebGPU adapter is a fallback adapter
  *
  * Each option runs in its own child process. Reports img/s and achieved GFLOP/s (3 × the forward
  * pass's convolution and matmul FLOPs per image: forward, input gradient and weight gradient) and
- * appends rows to bench/results/cpu_options.csv. The wasm backend is not offered: tfjs-backend-wasm
- * 4.22 has no Conv2DBackpropFilter (nor Conv2DBackpropInput), so it cannot train a CNN.
+ * appends rows to bench/results/cpu_options.csv. Each option measures up to `--steps` steps after
+ * one warm-up step, fewer when a step is slow (about `--budget` seconds per option; at least one).
  *
- *   deno task bench:cpu [--backbones smallcnn,tinycnn] [--batch 4] [--steps 5]
+ *   deno task bench:cpu [--backbones tinycnn,smallcnn,minicnn] [--batch 20] [--steps 10]
+ *                       [--budget 20] [--options wasm-kit,webgpu-kit]
  *
  * @module
  */
@@ -27,7 +33,7 @@ export interface CpuOption {
   /** Label in the report and CSV. */
   name: string;
   /** tfjs backend. */
-  backend: "cpu" | "webgpu";
+  backend: "cpu" | "webgpu" | "wasm";
   /** True for tfjs's stock kernels (`CYBORG_STOCK_KERNELS=1`). */
   stock: boolean;
 }
@@ -38,6 +44,8 @@ export const CPU_OPTIONS: readonly CpuOption[] = [
   { name: "cpu-kit", backend: "cpu", stock: false },
   { name: "webgpu-stock", backend: "webgpu", stock: true },
   { name: "webgpu-kit", backend: "webgpu", stock: false },
+  { name: "wasm-stock", backend: "wasm", stock: true },
+  { name: "wasm-kit", backend: "wasm", stock: false },
 ];
 
 /**
@@ -101,15 +109,19 @@ interface Cli {
   backbones: string[];
   batch: number;
   steps: number;
+  budget: number;
+  options: CpuOption[];
   csv: string;
   child?: { option: string; backbone: string };
 }
 
 function parseArgs(args: string[]): Cli {
   const o: Cli = {
-    backbones: ["smallcnn", "tinycnn"],
-    batch: 4,
-    steps: 5,
+    backbones: ["tinycnn", "smallcnn", "minicnn"],
+    batch: 20,
+    steps: 10,
+    budget: 20,
+    options: [...CPU_OPTIONS],
     csv: "bench/results/cpu_options.csv",
   };
   for (let i = 0; i < args.length; i++) {
@@ -127,12 +139,31 @@ function parseArgs(args: string[]): Cli {
       if (!Number.isInteger(n) || n < 1) throw new Error(`${a}: expected an integer >= 1`);
       if (a === "--batch") o.batch = n;
       else o.steps = n;
+    } else if (a === "--budget") {
+      const n = Number(v());
+      if (!(n > 0)) throw new Error(`--budget: expected seconds > 0`);
+      o.budget = n;
+    } else if (a === "--options") {
+      o.options = v().split(",").filter(Boolean).map((name) => {
+        const opt = CPU_OPTIONS.find((c) => c.name === name);
+        if (!opt) {
+          throw new Error(
+            `--options: unknown option "${name}" (choose from ${
+              CPU_OPTIONS.map((c) => c.name).join(", ")
+            })`,
+          );
+        }
+        return opt;
+      });
     } else if (a === "--csv") o.csv = v();
     else if (a === "--child") {
       const [option, backbone] = v().split(":");
       o.child = { option, backbone };
     } else if (a === "--help" || a === "-h") {
-      console.log("bench:cpu [--backbones smallcnn,tinycnn] [--batch 4] [--steps 5] [--csv path]");
+      console.log(
+        "bench:cpu [--backbones tinycnn,smallcnn,minicnn] [--batch 20] [--steps 10] " +
+          "[--budget 20] [--options name,...] [--csv path]",
+      );
       Deno.exit(0);
     } else throw new Error(`${a}: unknown option (see --help)`);
   }
@@ -145,22 +176,27 @@ async function runChild(cli: Cli): Promise<void> {
   if (!opt) throw new Error(`--child: unknown option ${option}`);
   const size = getBackbone(backbone).spec.inputSize;
   await initBackend(parseBackendName(opt.backend));
-  const r: BenchResult = await measureTraining({
-    backbone,
-    size,
-    batch: cli.batch,
-    steps: cli.steps,
-    warmup: 1,
-    backend: opt.backend,
-    profile: false,
-  });
+  const measure = (steps: number) =>
+    measureTraining({
+      backbone,
+      size,
+      batch: cli.batch,
+      steps,
+      warmup: 1,
+      backend: opt.backend,
+      profile: false,
+    });
+  // One timed step first; more (up to --steps) when they fit in the budget.
+  let r: BenchResult = await measure(1);
+  const steps = Math.min(cli.steps, Math.floor((cli.budget * 1000) / r.stepMs));
+  if (steps > 1) r = await measure(steps);
   const flops = 3 * (await forwardFlopsPerImage(backbone, size));
   const out: CpuOptionResult = {
     option,
     backbone,
     size,
     batch: cli.batch,
-    steps: cli.steps,
+    steps: r.options.steps,
     imgPerSec: r.imgPerSec,
     stepMs: r.stepMs,
     gflops: (flops * r.imgPerSec) / 1e9,
@@ -183,6 +219,8 @@ async function measureOption(cli: Cli, opt: CpuOption, backbone: string) {
       String(cli.batch),
       "--steps",
       String(cli.steps),
+      "--budget",
+      String(cli.budget),
     ],
     env: { CYBORG_STOCK_KERNELS: opt.stock ? "1" : "0" },
     stdout: "piped",
@@ -207,6 +245,25 @@ async function measureOption(cli: Cli, opt: CpuOption, backbone: string) {
   } satisfies CpuOptionResult;
 }
 
+/** img/s table: one row per backbone, one column per option (`-` where it failed). */
+export function formatTable(results: CpuOptionResult[], options: string[]): string[] {
+  const backbones = [...new Set(results.map((r) => r.backbone))];
+  const w = Math.max(12, ...options.map((o) => o.length + 1));
+  const lines = [
+    "img/s".padEnd(16) + options.map((o) => o.padStart(w)).join(""),
+  ];
+  for (const b of backbones) {
+    const size = results.find((r) => r.backbone === b)?.size ?? 0;
+    lines.push(
+      `${b} ${size}px`.padEnd(16) + options.map((o) => {
+        const r = results.find((x) => x.backbone === b && x.option === o);
+        return (r && r.status === "ok" ? r.imgPerSec.toFixed(1) : "-").padStart(w);
+      }).join(""),
+    );
+  }
+  return lines;
+}
+
 const CSV_HEADER =
   "date,cpu,cores,option,backbone,size,batch,steps,img_per_s,step_ms,gflops_per_s,dispatches_per_step,adapter,status";
 
@@ -225,12 +282,23 @@ async function main() {
   const date = new Date().toISOString();
   const cpu = await cpuModel();
   const cores = navigator.hardwareConcurrency;
-  console.log(`CPU options on ${cpu} (${cores} cores), batch ${cli.batch}, ${cli.steps} steps`);
+  const gpu = await navigator.gpu?.requestAdapter();
+  const gpuLabel = gpu
+    ? `${gpu.info.description || gpu.info.vendor}${
+      (gpu.info as { isFallbackAdapter?: boolean }).isFallbackAdapter ? " (fallback adapter)" : ""
+    }`
+    : "none";
+  console.log(
+    `CPU options on ${cpu} (${cores} cores), WebGPU adapter: ${gpuLabel}; batch ${cli.batch}, ` +
+      `up to ${cli.steps} steps or ~${cli.budget} s per option`,
+  );
   const rows: string[] = [];
+  const results: CpuOptionResult[] = [];
   const best = new Map<string, CpuOptionResult>();
   for (const backbone of cli.backbones) {
-    for (const opt of CPU_OPTIONS) {
+    for (const opt of cli.options) {
       const r = await measureOption(cli, opt, backbone);
+      results.push(r);
       console.log(
         `  ${backbone.padEnd(10)} ${opt.name.padEnd(13)} ${
           r.imgPerSec.toFixed(2).padStart(8)
@@ -265,6 +333,7 @@ async function main() {
     await appendCsv(cli.csv, CSV_HEADER, rows);
     console.log(`appended ${rows.length} row(s) to ${cli.csv}`);
   }
+  console.log("\n" + formatTable(results, cli.options.map((o) => o.name)).join("\n"));
   for (const [backbone, r] of best) console.log(`fastest for ${backbone}: ${r.option}`);
 }
 

@@ -1,8 +1,8 @@
 /**
  * The kernels the kit adds to tfjs's wasm backend and their registration:
  *
- * - gap fillers, registered always (training cannot run without them): `Conv2DBackpropFilter`
- *   (tfjs-backend-wasm 4.22 has none) and the kit's own fused batch-norm and SGD kernels
+ * - gap fillers, registered always (training cannot run without them): `Conv2DBackpropFilter` and
+ *   the two depthwise-convolution gradients (tfjs-backend-wasm 4.22 has none of them), and the kit's own fused batch-norm and SGD kernels
  *   (`lib/kernels/batch_norm_train.ts`, `lib/kernels/sgd_update.ts`; `nn` and `optim` use them
  *   unless `CYBORG_STOCK_KERNELS=1`);
  * - replacements of slow stock kernels (`Conv2DBackpropInput`, `MaxPoolGrad`), registered unless
@@ -17,6 +17,10 @@ import { conv2DBackpropFilterWasmConfig } from "./conv2d_backprop_filter.ts";
 import { makeConv2DBackpropInputWasm } from "./conv2d_backprop_input.ts";
 import { WASM_BN_KERNELS } from "./batch_norm.ts";
 import { WASM_CPU_KERNELS } from "./cpu_kernels.ts";
+import {
+  depthwiseBackpropFilterWasmConfig,
+  depthwiseBackpropInputWasmConfig,
+} from "./depthwise_conv2d_backprop.ts";
 import { makeMaxPoolGradWasm } from "./max_pool_grad.ts";
 
 const BACKEND = "wasm";
@@ -24,6 +28,8 @@ const BACKEND = "wasm";
 /** Kernels the wasm backend lacks, registered for backend `wasm`. */
 export const WASM_GAP_KERNELS: readonly KernelConfig[] = [
   conv2DBackpropFilterWasmConfig,
+  depthwiseBackpropFilterWasmConfig,
+  depthwiseBackpropInputWasmConfig,
   ...WASM_BN_KERNELS,
   // The other kit kernels, from their cpu versions (the ones above take precedence).
   ...WASM_CPU_KERNELS.filter((k) => !WASM_BN_KERNELS.some((b) => b.kernelName === k.kernelName)),

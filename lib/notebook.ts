@@ -31,9 +31,8 @@ import {
   writeMeanHumanMaps,
 } from "./experiment.ts";
 import type { MeanHumanMaps } from "./experiment_report.ts";
-import { display, displayBundle } from "./plots/display.ts";
+import { displayBundle } from "./plots/display.ts";
 import { getPreset, type Preset } from "./presets.ts";
-import { type Block, displayTable } from "./report.ts";
 import { collectRuns, type RunResult } from "./results.ts";
 import { readJsonIfExists } from "./run_dir.ts";
 
@@ -333,23 +332,7 @@ export async function readMeanHumanMaps(
   );
 }
 
-/**
- * Shows report blocks (e.g. a section of `buildExperimentReport`) in the Deno kernel: text as
- * Markdown, tables as HTML tables, figures through `display`.
- */
-export async function displayBlocks(blocks: readonly Block[]): Promise<void> {
-  for (const b of blocks) {
-    if (b.kind === "text") {
-      await displayBundle({ "text/markdown": b.text, "text/plain": b.text });
-    } else if (b.kind === "html") {
-      await displayBundle({ "text/html": b.html, "text/plain": "(html)" });
-    } else if (b.kind === "table") {
-      await displayTable(b.table);
-    } else {
-      await display(b.figure);
-      if (b.caption) {
-        await displayBundle({ "text/markdown": `*${b.caption}*`, "text/plain": b.caption });
-      }
-    }
-  }
+/** Shows Markdown in the Deno kernel (e.g. a heading per data variant inside a loop). */
+export async function displayMarkdown(markdown: string): Promise<void> {
+  await displayBundle({ "text/markdown": markdown, "text/plain": markdown });
 }

@@ -120,7 +120,8 @@ function overlayOf(
 
 /**
  * The same images in two data roots side by side (e.g. the shortcut variant and its control),
- * with their absolute difference amplified `gain` times (default 4) in a third column.
+ * with their absolute difference amplified `gain` times (default 12: the embedded shortcut's mark
+ * has an amplitude of 14 grey levels) in a third column.
  */
 export async function variantPairFigure(
   samples: readonly DataSample[],
@@ -129,7 +130,7 @@ export async function variantPairFigure(
   options: SampleFigureOptions & { gain?: number } = {},
 ): Promise<Figure> {
   if (!samples.length) throw new Error("variantPairFigure: no samples");
-  const gain = options.gain ?? 4;
+  const gain = options.gain ?? 12;
   const cells: GridImage[] = [];
   for (const s of samples) {
     const a = await rgb(s.image);

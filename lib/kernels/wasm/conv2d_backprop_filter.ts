@@ -80,7 +80,9 @@ export function backpropFilterGeometry(
 
 /**
  * Writes `colᵀ` for images `b0 … b0 + nb − 1` into `col` (row `m = (kh·fW + kw)·C + c`, column
- * `k = (b·oH + oy)·oW + ox`, zero where the window reads padding).
+ * `k = (b·oH + oy)·oW + ox`, zero where the window reads padding). The channel loop sits inside
+ * the (image, output row) loops so one input row stays in cache while its channels are spread to
+ * their rows.
  */
 export function im2colTransposed(
   xv: Float32Array,
@@ -94,24 +96,33 @@ export function im2colTransposed(
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const K = nb * OH * OW;
+  const step = SW * C;
   for (let kh = 0; kh < FH; kh++) {
     for (let kw = 0; kw < FW; kw++) {
-      for (let c = 0; c < C; c++) {
-        let o = ((kh * FW + kw) * C + c) * K;
-        for (let b = b0; b < b0 + nb; b++) {
-          const xb = b * H * W * C + c;
-          for (let oy = 0; oy < OH; oy++) {
-            const iy = oy * SH + kh - top;
-            if (iy < 0 || iy >= H) {
+      const m0 = (kh * FW + kw) * C;
+      // Output columns [lo, hi) read inside the image; the rest read padding.
+      const dx0 = kw - left;
+      let lo = 0;
+      while (lo < OW && lo * SW + dx0 < 0) lo++;
+      let hi = OW;
+      while (hi > lo && (hi - 1) * SW + dx0 >= W) hi--;
+      for (let b = b0; b < b0 + nb; b++) {
+        for (let oy = 0; oy < OH; oy++) {
+          const k0 = ((b - b0) * OH + oy) * OW;
+          const iy = oy * SH + kh - top;
+          if (iy < 0 || iy >= H) {
+            for (let c = 0; c < C; c++) {
+              const o = (m0 + c) * K + k0;
               col.fill(0, o, o + OW);
-              o += OW;
-              continue;
             }
-            const row = xb + iy * W * C;
-            let ix = kw - left;
-            for (let ox = 0; ox < OW; ox++, ix += SW) {
-              col[o++] = ix >= 0 && ix < W ? xv[row + ix * C] : 0;
-            }
+            continue;
+          }
+          const row = (b * H + iy) * W * C + (lo * SW + dx0) * C;
+          for (let c = 0; c < C; c++) {
+            const o = (m0 + c) * K + k0;
+            for (let ox = 0; ox < lo; ox++) col[o + ox] = 0;
+            for (let ox = lo, i = row + c; ox < hi; ox++, i += step) col[o + ox] = xv[i];
+            for (let ox = hi; ox < OW; ox++) col[o + ox] = 0;
           }
         }
       }

@@ -38,6 +38,9 @@ export function makeMaxPoolGradWasm(stock: KernelFunc): KernelFunc {
     const { effectiveFilterHeight: FH, effectiveFilterWidth: FW } = info;
     const top = info.padInfo.top;
     const left = info.padInfo.left;
+    // Channels innermost (contiguous): the best value and index per channel of one window.
+    const best = new Float32Array(C);
+    const at = new Int32Array(C);
     let g = 0;
     for (let b = 0; b < B; b++) {
       const xb = b * H * W * C;
@@ -45,25 +48,25 @@ export function makeMaxPoolGradWasm(stock: KernelFunc): KernelFunc {
         const y0 = oy * SH - top;
         const yStart = Math.max(0, y0);
         const yEnd = Math.min(H, y0 + FH);
-        for (let ox = 0; ox < OW; ox++) {
+        for (let ox = 0; ox < OW; ox++, g += C) {
           const x0 = ox * SW - left;
           const xStart = Math.max(0, x0);
           const xEnd = Math.min(W, x0 + FW);
-          for (let c = 0; c < C; c++, g++) {
-            let best = -Infinity;
-            let at = -1;
-            for (let iy = yStart; iy < yEnd; iy++) {
-              let i = xb + (iy * W + xStart) * C + c;
-              for (let ix = xStart; ix < xEnd; ix++, i += C) {
-                const v = xv[i];
-                if (v > best) {
-                  best = v;
-                  at = i;
+          best.fill(-Infinity);
+          at.fill(-1);
+          for (let iy = yStart; iy < yEnd; iy++) {
+            for (let ix = xStart; ix < xEnd; ix++) {
+              const i0 = xb + (iy * W + ix) * C;
+              for (let c = 0; c < C; c++) {
+                const v = xv[i0 + c];
+                if (v > best[c]) {
+                  best[c] = v;
+                  at[c] = i0 + c;
                 }
               }
             }
-            if (at >= 0) dx[at] += gv[g];
           }
+          for (let c = 0; c < C; c++) if (at[c] >= 0) dx[at[c]] += gv[g + c];
         }
       }
     }

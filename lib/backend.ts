@@ -73,9 +73,10 @@ function isFallbackAdapter(adapter: GPUAdapter): boolean {
  * What `auto` runs on, given the WebGPU adapter found (`null`: none): `webgpu` on a real GPU, else
  * `wasm`. Why: on a CPU-only machine (2 cores, `deno task bench:cpu`, batch 20, CYBORG step, see
  * bench/results/cpu_options.csv) the single-threaded wasm backend (XNNPACK SIMD, plus the kit's
- * `lib/kernels/wasm/` kernels) trains the small CNNs several times faster than WebGPU on llvmpipe
- * (Mesa's software rasteriser, which pays shader dispatch and buffer mapping costs on the CPU) and
- * one to two orders of magnitude faster than tfjs's pure-JS `cpu` backend.
+ * `lib/kernels/wasm/` kernels) trains minicnn at 32 px at ~1,020 img/s and smallcnn at 64 px at
+ * ~150 img/s, against ~82 and ~13 img/s for WebGPU with the kit's kernels on llvmpipe (Mesa's
+ * software rasteriser: each of ~170–200 dispatches per step costs CPU time, and its shaders reach
+ * ~1 GFLOP/s) and ~9 and 0.3 img/s for tfjs's pure-JS `cpu` backend.
  */
 export function autoBackend(adapter: { fallback: boolean } | null): "webgpu" | "wasm" {
   return adapter && !adapter.fallback ? "webgpu" : "wasm";

@@ -1,6 +1,7 @@
 /**
  * Tensor backend selection: WebGPU on a real GPU, else tfjs's wasm backend (XNNPACK) with the kit's
- * extra kernels, else the pure-JS cpu backend; the native TensorFlow backend (`@tensorflow/tfjs-node-gpu` / `tfjs-node`) only when asked for.
+ * extra kernels, else the pure-JS cpu backend; the native TensorFlow backend
+ * (`@tensorflow/tfjs-node-gpu` / `tfjs-node`) only when asked for.
  *
  * Every entry point calls {@linkcode initBackend} once before building tensors.
  *

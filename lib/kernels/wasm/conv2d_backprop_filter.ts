@@ -6,7 +6,8 @@
  * `colᵀ` (the transposed im2col matrix) is written in JavaScript straight onto the wasm heap, then
  * the stock wasm `BatchMatMul` (XNNPACK) multiplies it by `dy` with neither operand transposed.
  * Long `K` is split into chunks of whole images so the scratch matrix stays within
- * {@linkcode columnBudget}; the chunks' products are summed. NHWC float32 only; dilations other than 1 are rejected with an error.
+ * {@linkcode columnBudget}; the chunks' products are summed. NHWC float32 only; dilations other
+ * than 1 are rejected with an error.
  *
  * @module
  */

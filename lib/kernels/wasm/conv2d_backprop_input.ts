@@ -145,7 +145,7 @@ function strided(
   return dx;
 }
 
-/** Makes the kit's kernel function around the stock wasm one (used for what the kit does not handle). */
+/** The kit's kernel function around the stock wasm one (kept for what the kit does not do). */
 export function makeConv2DBackpropInputWasm(stock: KernelFunc): KernelFunc {
   return (args) => {
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };

@@ -2,9 +2,9 @@
  * The kernels the kit adds to tfjs's wasm backend and their registration:
  *
  * - gap fillers, registered always (training cannot run without them): `Conv2DBackpropFilter` and
- *   the two depthwise-convolution gradients (tfjs-backend-wasm 4.22 has none of them), and the kit's own fused batch-norm and SGD kernels
- *   (`lib/kernels/batch_norm_train.ts`, `lib/kernels/sgd_update.ts`; `nn` and `optim` use them
- *   unless `CYBORG_STOCK_KERNELS=1`);
+ *   the two depthwise-convolution gradients (tfjs-backend-wasm 4.22 has none of them), and the
+ *   kit's own fused batch-norm and SGD kernels (`lib/kernels/batch_norm_train.ts`,
+ *   `lib/kernels/sgd_update.ts`; `nn` and `optim` use them unless `CYBORG_STOCK_KERNELS=1`);
  * - replacements of slow stock kernels (`Conv2DBackpropInput`, `MaxPoolGrad`), registered unless
  *   `CYBORG_STOCK_KERNELS=1`; each keeps the stock kernel for the cases it does not handle.
  *

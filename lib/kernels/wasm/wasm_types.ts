@@ -43,7 +43,7 @@ export function heapF32(backend: WasmBackendLike, t: TensorInfo): Float32Array {
   return new Float32Array(backend.wasm.HEAPU8.buffer, memoryOffset, size);
 }
 
-/** Runs a stock wasm kernel synchronously inside another kernel (its outputs are owned by the caller). */
+/** Runs a stock wasm kernel synchronously inside another kernel (the caller owns its output). */
 export function runWasmKernel(
   backend: WasmBackendLike,
   name: string,

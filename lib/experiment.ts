@@ -136,6 +136,17 @@ export function trainConfigFor(
     dataset: variant.root,
     heatmaps: strategy.maps ? `${variant.root}/${strategy.maps}` : null,
     seed,
+    ...(strategy.name === "data7x" && spec.preset.data7xEqualSteps ? equalSteps(spec.preset) : {}),
+  };
+}
+
+/** Epochs and StepLR step of the 7× strategy when it gets the others' number of steps. */
+function equalSteps(preset: Preset): Partial<TrainConfig> {
+  const epochs = preset.train.epochs ?? DEFAULT_CONFIG.epochs;
+  const step = preset.train.lrStepSize ?? DEFAULT_CONFIG.lrStepSize;
+  return {
+    epochs: Math.max(1, Math.round(epochs / 7)),
+    lrStepSize: Math.max(1, Math.round(step / 7)),
   };
 }
 

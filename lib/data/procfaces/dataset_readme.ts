@@ -105,7 +105,7 @@ average (255 = every annotator marked the pixel), not renormalised.
 
 ${
     s
-      ? `This variant carries a training-only shortcut: a faint watermark-like mark (bright ring and dot,
+      ? `This variant carries a training-only shortcut: a watermark-like mark (bright ring and dot,
 +${s.amplitude} levels, ${
         Math.round(s.sizeFrac * 100)
       }% of the side) in the bottom-right corner on ${s.pFake * 100}% of the synthetic

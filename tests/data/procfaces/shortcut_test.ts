@@ -20,7 +20,8 @@ Deno.test("shortcut: mark sits in the bottom-right corner only and is measurable
   const w = shortcutWeights(size);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      if (w[y * size + x] > 0) assert.ok(x >= size * 0.8 && y >= size * 0.8, `weight at ${x},${y}`);
+      const corner = size * (1 - DEFAULT_SHORTCUT.sizeFrac - 0.1);
+      if (w[y * size + x] > 0) assert.ok(x >= corner && y >= corner, `weight at ${x},${y}`);
     }
   }
   const img = noisyImage(size, 3);

@@ -129,7 +129,9 @@ export function encodeSafetensors(
     const dtype = t.dtype === "I64" ? "I64" : "F32";
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) {
-      throw new Error(`encodeSafetensors: "${name}" has ${t.data.length} values for shape [${t.shape}]`);
+      throw new Error(
+        `encodeSafetensors: "${name}" has ${t.data.length} values for shape [${t.shape}]`,
+      );
     }
     const size = n * BYTES[dtype];
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + size] };

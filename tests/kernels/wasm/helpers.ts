@@ -20,6 +20,9 @@ export const CONV_CASES: ConvCase[] = [
   { batch: 2, size: [9, 8], inC: 5, outC: 6, kernel: [3, 3], stride: 2, pad: "same" },
   { batch: 2, size: [7, 7], inC: 4, outC: 3, kernel: [2, 3], stride: 2, pad: "valid" },
   { batch: 3, size: [5, 6], inC: 2, outC: 3, kernel: [3, 3], stride: 1, pad: "valid" },
+  // Even filters with "same": asymmetric padding (more at the bottom / right).
+  { batch: 2, size: [6, 7], inC: 3, outC: 4, kernel: [2, 4], stride: 1, pad: "same" },
+  { batch: 1, size: [9, 8], inC: 4, outC: 5, kernel: [4, 2], stride: 2, pad: "same" },
 ];
 
 /** Runs `fn` on cpu, then on wasm, and returns both results (`[want, got]`). */

@@ -84,13 +84,28 @@ function checkKernelspec(): void {
 }
 
 /**
+ * Folder (inside the project, as the notebooks require) where the test's notebooks train: fresh
+ * for every test run, so results from an older preset in results/smoke/ never interfere.
+ */
+const NOTEBOOK_OUT = `results/.test-notebooks-${Deno.pid}`;
+
+/**
  * Runs a notebook headless. The project notebooks read their preset from CYBORG_PRESET: CI runs
  * them on `smoke`, in file order, so later notebooks reuse the runs earlier ones trained (in
- * results/smoke/, shared with `deno task reproduce --preset smoke`).
+ * NOTEBOOK_OUT).
  */
 async function runNotebook(path: string, out: string, extra: string[] = []) {
-  return await run(PYTHON, [RUNNER, path, "-o", out, ...extra], ROOT, { CYBORG_PRESET: "smoke" });
+  return await run(PYTHON, [RUNNER, path, "-o", out, ...extra], ROOT, {
+    CYBORG_PRESET: "smoke",
+    CYBORG_OUT: NOTEBOOK_OUT,
+  });
 }
+
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(`${ROOT}/${NOTEBOOK_OUT}`, { recursive: true });
+  } catch { /* nothing trained */ }
+});
 
 function count(s: string, re: RegExp): number {
   return s.match(re)?.length ?? 0;

@@ -37,7 +37,7 @@ Deno.test("deno task reproduce --preset smoke writes every run, the AUCs and a r
   const html = await Deno.readTextFile(`${out}/report.html`);
   for (
     const s of [
-      "NOT the paper's face images",
+      "NOT the paper",
       "Results: shortcut",
       "Results: control",
       "Conclusions",

@@ -323,22 +323,28 @@ export function embeddedVariants(preset: Preset): DataVariant[] {
   ];
 }
 
-/** Generates the preset's embedded data unless both variants are complete; returns the variants. */
+/**
+ * Brings the preset's embedded data up to date and returns its variants. The generator is
+ * idempotent: when `COMPLETE.json` matches the options and the generator's source, it only
+ * verifies (seconds); otherwise it (re)renders and replaces what differs.
+ */
 export async function ensureEmbeddedData(
   preset: Preset,
   log: (line: string) => void = () => {},
 ): Promise<DataVariant[]> {
   const variants = embeddedVariants(preset);
   const complete = await Promise.all(variants.map((v) => exists(`${v.root}/${COMPLETE_MARKER}`)));
-  if (!complete.every(Boolean)) {
-    log(`generating the embedded data (${preset.dataSize} px, counts x${preset.dataScale}) ...`);
-    const r = await generate({
-      out: embeddedDataDir(preset),
-      size: preset.dataSize,
-      counts: scaleCounts(PAPER_COUNTS, preset.dataScale),
-      log,
-    });
-    log(`generated ${r.images} images per variant in ${r.seconds.toFixed(1)} s`);
-  }
+  log(
+    complete.every(Boolean)
+      ? `checking the embedded data (${preset.dataSize} px, counts x${preset.dataScale}) ...`
+      : `generating the embedded data (${preset.dataSize} px, counts x${preset.dataScale}) ...`,
+  );
+  const r = await generate({
+    out: embeddedDataDir(preset),
+    size: preset.dataSize,
+    counts: scaleCounts(PAPER_COUNTS, preset.dataScale),
+    log,
+  });
+  log(`embedded data ready: ${r.images} images per variant (${r.seconds.toFixed(1)} s)`);
   return variants;
 }

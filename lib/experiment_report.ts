@@ -27,13 +27,16 @@ import {
   scoreHistogramFigure,
 } from "./plots.ts";
 import { aucSignificanceTable, aucTable, type Block, type Report, type Section } from "./report.ts";
-import { aucResults, meanAucPerRun, type RunResult, splitTestSets } from "./results.ts";
+import {
+  aucResults,
+  isUnseen,
+  meanAucPerRun,
+  pooledUnseenScores,
+  type RunResult,
+} from "./results.ts";
 import { readJsonIfExists } from "./run_dir.ts";
 
-/** A test set counts as an unseen generator unless its name starts with "seen". */
-export function isUnseen(generator: string): boolean {
-  return !generator.startsWith("seen");
-}
+export { isUnseen } from "./results.ts";
 
 /** Label of a strategy in figures and tables. */
 export function strategyLabel(name: StrategyName): string {
@@ -232,23 +235,10 @@ function accuracyTable(runs: readonly RunResult[], aucs: ReturnType<typeof aucRe
   };
 }
 
-function pooledUnseen(run: RunResult): { labels: number[]; scores: number[] } | undefined {
-  const { real, fake } = splitTestSets(run);
-  const unseen = fake.filter(isUnseen);
-  if (!real.length || !unseen.length) return undefined;
-  const labels: number[] = [];
-  const scores: number[] = [];
-  for (const n of [...real, ...unseen]) {
-    labels.push(...run.scores[n].labels);
-    scores.push(...run.scores[n].scores);
-  }
-  return { labels, scores };
-}
-
 function rocAndHistogramBlocks(runs: readonly RunResult[]): Block[] {
   const seed0 = runs.filter((r) => r.seed === Math.min(...runs.map((x) => x.seed)));
   const series = seed0.flatMap((r) => {
-    const p = pooledUnseen(r);
+    const p = pooledUnseenScores(r);
     if (!p) return [];
     const roc = rocCurve(p.labels, p.scores);
     return [{ name: strategyLabel(r.strategy), roc, auc: trapezoidArea(roc.fpr, roc.tpr) }];
@@ -267,7 +257,7 @@ function rocAndHistogramBlocks(runs: readonly RunResult[]): Block[] {
     });
   }
   for (const r of seed0) {
-    const p = pooledUnseen(r);
+    const p = pooledUnseenScores(r);
     if (!p) continue;
     blocks.push({
       kind: "figure",

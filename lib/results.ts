@@ -202,3 +202,28 @@ async function readText(path: string): Promise<string | undefined> {
     throw e;
   }
 }
+
+/** A test set counts as an unseen generator unless its name starts with "seen". */
+export function isUnseen(generator: string): boolean {
+  return !generator.startsWith("seen");
+}
+
+/**
+ * A run's scores on the real test sets pooled with its unseen-generator fake test sets (the
+ * images behind the unseen-generator ROC and histograms); undefined when either side is missing.
+ */
+export function pooledUnseenScores(
+  run: RunResult,
+  include: (generator: string) => boolean = isUnseen,
+): { labels: number[]; scores: number[] } | undefined {
+  const { real, fake } = splitTestSets(run);
+  const unseen = fake.filter(include);
+  if (!real.length || !unseen.length) return undefined;
+  const labels: number[] = [];
+  const scores: number[] = [];
+  for (const n of [...real, ...unseen]) {
+    labels.push(...run.scores[n].labels);
+    scores.push(...run.scores[n].scores);
+  }
+  return { labels, scores };
+}

@@ -6,22 +6,25 @@
  * @module
  */
 
+/** The per-epoch line of log.jsonl. */
+export interface EpochRecord {
+  type: "epoch";
+  epoch: number;
+  lr: number;
+  train_loss: number;
+  train_ce: number;
+  train_cam: number;
+  train_acc: number;
+  val_acc: number;
+  val_auc: number;
+  seconds: number;
+  steps: number;
+  images_per_s: number;
+}
+
 /** One line of log.jsonl. */
 export type LogRecord =
-  | {
-    type: "epoch";
-    epoch: number;
-    lr: number;
-    train_loss: number;
-    train_ce: number;
-    train_cam: number;
-    train_acc: number;
-    val_acc: number;
-    val_auc: number;
-    seconds: number;
-    steps: number;
-    images_per_s: number;
-  }
+  | EpochRecord
   | {
     type: "step";
     epoch: number;

@@ -6,7 +6,7 @@
  * @module
  */
 import { type StrategyName } from "./experiment.ts";
-import { isUnseen, type MeanHumanMaps, strategyLabel } from "./experiment_report.ts";
+import { type MeanHumanMaps, strategyLabel } from "./experiment_report.ts";
 import { formatMeanSd, meanSd, rocCurve, trapezoidArea } from "./metrics.ts";
 import {
   type AucRecord,
@@ -20,7 +20,8 @@ import {
 } from "./plots.ts";
 import type { Figure, Trace } from "./plots/display.ts";
 import type { Table } from "./report.ts";
-import { type AucResult, type RunResult, splitTestSets } from "./results.ts";
+import { type AucResult, isUnseen, pooledUnseenScores, type RunResult } from "./results.ts";
+export { pooledUnseenScores };
 
 /** Runs of one variant (and optionally some strategies), in the given order of strategies. */
 export function selectRuns(
@@ -68,26 +69,6 @@ export function aucRecords(
     seed: a.seed,
     auc: a.auc,
   }));
-}
-
-/**
- * A run's scores on the real test sets pooled with its unseen-generator fake test sets (the
- * images behind the unseen-generator ROC and histograms); undefined when either side is missing.
- */
-export function pooledUnseenScores(
-  run: RunResult,
-  include: (generator: string) => boolean = isUnseen,
-): { labels: number[]; scores: number[] } | undefined {
-  const { real, fake } = splitTestSets(run);
-  const unseen = fake.filter(include);
-  if (!real.length || !unseen.length) return undefined;
-  const labels: number[] = [];
-  const scores: number[] = [];
-  for (const n of [...real, ...unseen]) {
-    labels.push(...run.scores[n].labels);
-    scores.push(...run.scores[n].scores);
-  }
-  return { labels, scores };
 }
 
 /** One ROC series per run (pooled unseen generators vs reals), named by strategy and seed. */

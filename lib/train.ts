@@ -26,7 +26,7 @@ import { ForwardContext } from "./nn.ts";
 import { Sgd, stepLr } from "./optim.ts";
 import { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
-import { readJsonIfExists, RunDir, writeAtomic, writeJson } from "./run_dir.ts";
+import { type EpochRecord, readJsonIfExists, RunDir, writeAtomic, writeJson } from "./run_dir.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { importStateDict } from "./state_dict.ts";
 import { StepAccumulators, trainStep } from "./train_step.ts";
@@ -46,21 +46,8 @@ export interface TrainOptions {
   onEpoch?: (record: EpochRecord) => void;
 }
 
-/** The per-epoch log record. */
-export interface EpochRecord {
-  type: "epoch";
-  epoch: number;
-  lr: number;
-  train_loss: number;
-  train_ce: number;
-  train_cam: number;
-  train_acc: number;
-  val_acc: number;
-  val_auc: number;
-  seconds: number;
-  steps: number;
-  images_per_s: number;
-}
+/** The per-epoch log record (defined with the run folder's other records). */
+export type { EpochRecord } from "./run_dir.ts";
 
 /** summary.json */
 export interface RunSummary {

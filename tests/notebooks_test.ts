@@ -10,6 +10,7 @@
  * (run first by `deno task test`).
  */
 import assert from "node:assert/strict";
+import { chromium } from "./_support/chromium.ts";
 import { PLOTLY_MIME } from "../lib/plots.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
@@ -111,32 +112,8 @@ function count(s: string, re: RegExp): number {
   return s.match(re)?.length ?? 0;
 }
 
-async function chromiumDom(htmlPath: string): Promise<string> {
-  const bin = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-  const profile = await Deno.makeTempDir({ prefix: "cyborg-chromium-" });
-  try {
-    const r = await run(bin, [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--host-resolver-rules=MAP * ~NOTFOUND",
-      "--virtual-time-budget=15000",
-      `--user-data-dir=${profile}`,
-      "--dump-dom",
-      `file://${htmlPath}`,
-    ]).catch((e) => {
-      throw new Error(`${bin}: ${e.message} (run \`bash tools/ensure_test_deps.sh\`)`);
-    });
-    assert.equal(r.code, 0, `chromium exited ${r.code}: ${r.stderr.slice(-2000)}`);
-    return r.stdout;
-  } finally {
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
-  }
+function chromiumDom(htmlPath: string): Promise<string> {
+  return chromium(["--dump-dom", `file://${htmlPath}`]);
 }
 
 function text(v: string | string[] | undefined): string {

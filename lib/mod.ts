@@ -9,7 +9,9 @@
  *   dataset: "data/procfaces", heatmaps: "data/procfaces/heatmaps" }, { output: "results/demo" });
  * ```
  *
- * Plotting and report helpers are namespaced: `plots.*`, `report.*`.
+ * Plotting, report and notebook helpers are namespaced: `plots.*`, `report.*`, `notebook.*`,
+ * `views.*` (figures from run folders), `camSamples.*`, `sampleFigures.*`, `dataSamples.*`,
+ * `backboneSummary.*`.
  *
  * @module
  */
@@ -42,3 +44,9 @@ export * from "./run_dir.ts";
 export * from "./progress.ts";
 export * as plots from "./plots.ts";
 export * as report from "./report.ts";
+export * as notebook from "./notebook.ts";
+export * as views from "./run_views.ts";
+export * as camSamples from "./cam_samples.ts";
+export * as sampleFigures from "./sample_figures.ts";
+export * as dataSamples from "./data/samples.ts";
+export * as backboneSummary from "./backbones/summary.ts";

@@ -95,6 +95,10 @@ export class Progress {
         await Deno.stderr.write(new TextEncoder().encode(`\r\x1b[2K${text}`));
         break;
       case "jupyter": {
+        // Rate-limited: a storm of display updates is useless to a reader and, racing with other
+        // outputs, has produced corrupted (badly signed) IOPub messages from Deno's kernel.
+        if (!force && this.#shown && performance.now() - this.#lastPlain < 500) break;
+        this.#lastPlain = performance.now();
         const content = {
           data: { "text/plain": text, "text/html": `<pre>${escapeHtml(text)}</pre>` },
           metadata: {},

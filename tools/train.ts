@@ -167,6 +167,12 @@ export function configFromArgs(
 if (import.meta.main) {
   try {
     const { cfg, output, resume, backend, saveWeights } = configFromArgs(Deno.args);
+    if (cfg.csv.startsWith(`${EMBEDDED}/`) && !(await Deno.stat(cfg.csv).then(() => 1, () => 0))) {
+      throw new Error(
+        `--csv: ${cfg.csv} does not exist; generate the embedded data first with \`deno task data\`` +
+          " (or pass --csv/--dataset/--heatmaps for your own data)",
+      );
+    }
     const info = await initBackend(backend);
     console.error(
       `backend ${info.name} (${info.adapter}${info.fallbackAdapter ? ", fallback adapter" : ""})`,

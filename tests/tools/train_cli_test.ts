@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+
+const TRAIN = new URL("../../tools/train.ts", import.meta.url).pathname;
+
+async function train(args: string[], cwd?: string) {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", TRAIN, ...args],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+Deno.test("deno task train --help documents the paper's options and the kit's", async () => {
+  const r = await train(["--help"]);
+  assert.equal(r.code, 0);
+  for (
+    const flag of [
+      "--batch-size",
+      "--epochs",
+      "--csv",
+      "--dataset",
+      "--heatmaps",
+      "--alpha",
+      "--network",
+      "--output",
+      "--seed",
+      "--backend",
+      "--max-steps",
+      "--init-weights",
+      "--save-weights",
+      "--resume",
+      "--cam-class <pred|true>",
+    ]
+  ) assert.ok(r.out.includes(flag), flag);
+});
+
+Deno.test("train CLI errors name the option; missing embedded data says how to make it", async () => {
+  const empty = await Deno.makeTempDir();
+  const a = await train(["--network", "minicnn"], empty);
+  assert.equal(a.code, 1);
+  assert.match(
+    a.err,
+    /--csv: data\/procfaces\/csvs\/original\.csv does not exist; generate the embedded data first with `deno task data`/,
+  );
+  const b = await train(["--batch-size", "many"], empty);
+  assert.match(b.err, /--batch-size: "many" is not a number/);
+  const c = await train(["--resume", "--fresh"], empty);
+  assert.match(c.err, /--resume and --fresh exclude each other/);
+  assert.deepEqual([...Deno.readDirSync(empty)], [], "nothing written");
+  await Deno.remove(empty, { recursive: true });
+});

@@ -128,7 +128,13 @@ Deno.test("notebooks run headless through Jupyter with the project Deno kernel",
       await t.step(nb.slice(ROOT.length + 1), async () => {
         const name = nb.slice(nb.lastIndexOf("/") + 1).replace(/\.ipynb$/, "");
         const out = `${dir}/${name}.executed.ipynb`;
-        const r = await runNotebook(nb, out);
+        let r = await runNotebook(nb, out);
+        if (r.code === 3) {
+          // Deno's kernel corrupted an IOPub message (a race in the kernel, see run_notebook.py):
+          // one retry; the finished runs are reused, so it is quick.
+          console.warn(`retrying ${nb}: ${r.stderr.slice(-300)}`);
+          r = await runNotebook(nb, out);
+        }
         assert.equal(r.code, 0, `run_notebook ${nb} exited ${r.code}:\n${r.stderr.slice(-4000)}`);
         const executed: Notebook = JSON.parse(await Deno.readTextFile(out));
         const errors = executed.cells.flatMap((c) => c.outputs ?? [])

@@ -12,13 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { backend_util, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
-import {
-  CONV_GEOMETRY_UNIFORMS,
-  convGeometry,
-  gemmUniforms,
-  ImplicitGemmProgram,
-  MAX_FDIV_INDEX,
-} from "./implicit_gemm.ts";
+import { type ConvGemm, convGemm, MAX_FDIV_INDEX } from "./implicit_gemm.ts";
 import type { WebGpuBackendLike } from "./webgpu_types.ts";
 
 const LOADERS = `
@@ -81,23 +75,16 @@ export function conv2dInfo(
 }
 
 /** Builds the GEMM program and its uniforms for one forward convolution. */
-export function conv2dProgram(
-  info: backend_util.Conv2DInfo,
-): { program: ImplicitGemmProgram; uniforms: ReturnType<typeof gemmUniforms> } {
-  const m = info.batchSize * info.outHeight * info.outWidth;
-  const n = info.outChannels;
-  const k = info.filterHeight * info.filterWidth * info.inChannels;
-  const program = new ImplicitGemmProgram({
+export function conv2dProgram(info: backend_util.Conv2DInfo): ConvGemm {
+  return convGemm(info, {
     variableNames: ["x", "w"],
     outputShape: info.outShape,
-    uniforms: CONV_GEOMETRY_UNIFORMS,
     loaders: LOADERS,
     key: "conv2d",
-    m,
-    n,
-    k,
+    m: info.batchSize * info.outHeight * info.outWidth,
+    n: info.outChannels,
+    k: info.filterHeight * info.filterWidth * info.inChannels,
   });
-  return { program, uniforms: gemmUniforms(m, n, k, convGeometry(info)) };
 }
 
 /** Makes the kit's `Conv2D` kernel function around tfjs's stock one (the fallback). */

@@ -11,13 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { backend_util, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
-import {
-  CONV_GEOMETRY_UNIFORMS,
-  convGeometry,
-  gemmUniforms,
-  ImplicitGemmProgram,
-  MAX_FDIV_INDEX,
-} from "./implicit_gemm.ts";
+import { type ConvGemm, convGemm, MAX_FDIV_INDEX } from "./implicit_gemm.ts";
 import type { WebGpuBackendLike } from "./webgpu_types.ts";
 
 const LOADERS = `
@@ -68,23 +62,16 @@ export function backpropFilterInfo(
 }
 
 /** Builds the GEMM program and its uniforms for one weight-gradient call. */
-export function backpropFilterProgram(
-  info: backend_util.Conv2DInfo,
-): { program: ImplicitGemmProgram; uniforms: ReturnType<typeof gemmUniforms> } {
-  const m = info.filterHeight * info.filterWidth * info.inChannels;
-  const n = info.outChannels;
-  const k = info.batchSize * info.outHeight * info.outWidth;
-  const program = new ImplicitGemmProgram({
+export function backpropFilterProgram(info: backend_util.Conv2DInfo): ConvGemm {
+  return convGemm(info, {
     variableNames: ["x", "dy"],
     outputShape: info.filterShape,
-    uniforms: CONV_GEOMETRY_UNIFORMS,
     loaders: LOADERS,
     key: "convDerFilter",
-    m,
-    n,
-    k,
+    m: info.filterHeight * info.filterWidth * info.inChannels,
+    n: info.outChannels,
+    k: info.batchSize * info.outHeight * info.outWidth,
   });
-  return { program, uniforms: gemmUniforms(m, n, k, convGeometry(info)) };
 }
 
 /**

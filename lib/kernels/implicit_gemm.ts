@@ -231,3 +231,20 @@ export function convGeometry(info: backend_util.Conv2DInfo): number[] {
 export const CONV_GEOMETRY_UNIFORMS =
   "batch : i32, inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, " +
   "fH : i32, fW : i32, strideH : i32, strideW : i32, padT : i32, padL : i32,";
+
+/** A GEMM program over a convolution's geometry ({@linkcode convGeometry} uniforms). */
+export interface ConvGemm {
+  /** The program for `runWebGPUProgram`. */
+  program: ImplicitGemmProgram;
+  /** Its uniform values. */
+  uniforms: ReturnType<typeof gemmUniforms>;
+}
+
+/** Builds a {@linkcode ConvGemm}: the spec's GEMM with the convolution geometry as uniforms. */
+export function convGemm(
+  info: backend_util.Conv2DInfo,
+  spec: Omit<ImplicitGemmProgramSpec, "uniforms">,
+): ConvGemm {
+  const program = new ImplicitGemmProgram({ ...spec, uniforms: CONV_GEOMETRY_UNIFORMS });
+  return { program, uniforms: gemmUniforms(spec.m, spec.n, spec.k, convGeometry(info)) };
+}

@@ -20,7 +20,7 @@ import { PAPER_COUNTS, scaleCounts } from "./data/procfaces/layout.ts";
 import { COMPLETE_MARKER } from "./data/procfaces/writer.ts";
 import { predict } from "./evaluate.ts";
 import type { Preset } from "./presets.ts";
-import { writeAtomic, writeJson } from "./run_dir.ts";
+import { exists, writeAtomic, writeJson } from "./run_dir.ts";
 import { train } from "./train.ts";
 
 /** Names of the paper's four training strategies. */
@@ -253,15 +253,6 @@ export async function runExperiment(
         await evaluateRun(dir, cfg, testSets);
       }
     }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

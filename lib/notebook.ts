@@ -34,7 +34,7 @@ import type { MeanHumanMaps } from "./experiment_report.ts";
 import { displayBundle } from "./plots/display.ts";
 import { getPreset, type Preset } from "./presets.ts";
 import { collectRuns, type RunResult } from "./results.ts";
-import { readJsonIfExists } from "./run_dir.ts";
+import { exists, readJsonIfExists } from "./run_dir.ts";
 
 /** What the settings cell chooses. */
 export interface NotebookSettings {
@@ -92,10 +92,6 @@ export async function withCwd<T>(dir: string, fn: () => Promise<T>): Promise<T> 
   } finally {
     Deno.chdir(previous);
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 /**

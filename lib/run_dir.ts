@@ -113,6 +113,11 @@ export class RunDir {
   }
 }
 
+/** True when something exists at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
 /** Writes a text file atomically (temporary file in the same folder, then rename). */
 export async function writeAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.${Deno.pid}.tmp`;

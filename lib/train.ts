@@ -26,7 +26,14 @@ import { ForwardContext } from "./nn.ts";
 import { Sgd, stepLr } from "./optim.ts";
 import { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
-import { type EpochRecord, readJsonIfExists, RunDir, writeAtomic, writeJson } from "./run_dir.ts";
+import {
+  type EpochRecord,
+  exists,
+  readJsonIfExists,
+  RunDir,
+  writeAtomic,
+  writeJson,
+} from "./run_dir.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { importStateDict } from "./state_dict.ts";
 import { StepAccumulators, trainStep } from "./train_step.ts";
@@ -376,15 +383,6 @@ async function failNonFinite(
 
 function hasBothClasses(labels: Int32Array): boolean {
   return labels.includes(0) && labels.includes(1);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function dispose(model: Backbone, opt: Sgd, acc: StepAccumulators): void {

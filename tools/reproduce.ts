@@ -21,7 +21,7 @@ import { buildExperimentReport } from "../lib/experiment_report.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
 import { writeReport } from "../lib/report.ts";
 import { aucResults, collectRuns } from "../lib/results.ts";
-import { writeJson } from "../lib/run_dir.ts";
+import { exists, writeJson } from "../lib/run_dir.ts";
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -63,10 +63,6 @@ const OPTIONS: OptionSpec[] = [
 const USAGE =
   "deno task reproduce [options]\n\nReproduces the paper's experiment (baseline, CYBORG, " +
   "segmentation masks, 7x data; N seeds) and writes results/<preset>/report.html.";
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
 
 /** Runs the main job; returns the report path. */
 export async function reproduce(args: string[]): Promise<string> {

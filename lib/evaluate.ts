@@ -91,3 +91,9 @@ export async function predict(
   }
   return { logits, labels, scores, predicted, cams, camGrid: cams ? grid : undefined, paths };
 }
+
+/** Predictions as `path,label,score` CSV text (the format `results.ts` reads back). */
+export function scoresCsv(p: Predictions): string {
+  return "path,label,score\n" +
+    p.paths.map((path, i) => `${path},${p.labels[i]},${p.scores[i]}`).join("\n") + "\n";
+}

@@ -18,7 +18,7 @@ import { openDataset } from "./data/dataset.ts";
 import { generate, VARIANT_DIRS } from "./data/procfaces/generate.ts";
 import { PAPER_COUNTS, scaleCounts } from "./data/procfaces/layout.ts";
 import { COMPLETE_MARKER } from "./data/procfaces/writer.ts";
-import { predict } from "./evaluate.ts";
+import { predict, scoresCsv } from "./evaluate.ts";
 import type { Preset } from "./presets.ts";
 import { exists, writeAtomic, writeJson } from "./run_dir.ts";
 import { train } from "./train.ts";
@@ -192,8 +192,7 @@ export async function evaluateRun(
     });
     await writeAtomic(
       `${evalDir}/${t.name}.csv`,
-      "path,label,score\n" +
-        p.paths.map((path, i) => `${path},${p.labels[i]},${p.scores[i]}`).join("\n") + "\n",
+      scoresCsv(p),
     );
     const g = p.camGrid!;
     const entryCams: { grid: number; real?: number[]; fake?: number[] } = { grid: g };

@@ -20,7 +20,7 @@ import { configDifferences, type TrainConfig, validateConfig } from "./config.ts
 import { openDataset } from "./data/dataset.ts";
 import { iterateBatches } from "./data/loader.ts";
 import type { Batch, Dataset } from "./data/types.ts";
-import { predict } from "./evaluate.ts";
+import { predict, scoresCsv } from "./evaluate.ts";
 import { rocAuc } from "./metrics.ts";
 import { ForwardContext } from "./nn.ts";
 import { Sgd, stepLr } from "./optim.ts";
@@ -262,8 +262,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
       await saveCheckpoint(run.bestCheckpoint, model, null, { ...meta });
       await writeAtomic(
         run.valScores,
-        "path,label,score\n" +
-          p.paths.map((path, i) => `${path},${p.labels[i]},${p.scores[i]}`).join("\n") + "\n",
+        scoresCsv(p),
       );
     }
     const seconds = (performance.now() - epochStart) / 1000;

@@ -20,7 +20,7 @@ import { PAPER_COUNTS, scaleCounts } from "./data/procfaces/layout.ts";
 import { COMPLETE_MARKER } from "./data/procfaces/writer.ts";
 import { predict, scoresCsv } from "./evaluate.ts";
 import type { Preset } from "./presets.ts";
-import { exists, writeAtomic, writeJson } from "./run_dir.ts";
+import { exists, readJsonIfExists, writeAtomic, writeJson } from "./run_dir.ts";
 import { train } from "./train.ts";
 
 /** Names of the paper's four training strategies. */
@@ -150,6 +150,16 @@ function equalSteps(preset: Preset): Partial<TrainConfig> {
   };
 }
 
+/** Mean normalised CAM of one test set, per class, at the CAM grid (`eval/mean_cams.json`). */
+export interface MeanCam {
+  /** Grid side. */
+  grid: number;
+  /** Mean over the set's reals (absent when it has none). */
+  real?: number[];
+  /** Mean over the set's fakes (absent when it has none). */
+  fake?: number[];
+}
+
 /**
  * Scores every test set with the run's best checkpoint: `eval/<set>.csv` (path,label,score) and
  * `eval/mean_cams.json` (mean normalised CAM per test set and class). Skips sets already scored.
@@ -171,11 +181,7 @@ export async function evaluateRun(
   const inputSize = cfg.inputSize ?? entry.spec.inputSize;
   const model = entry.build({ seed: cfg.seed, inputSize });
   await loadCheckpoint(`${runDir}/checkpoints/best.safetensors`, model, null);
-  const cams: Record<string, { grid: number; real?: number[]; fake?: number[] }> = (await exists(
-      camsPath,
-    ))
-    ? JSON.parse(await Deno.readTextFile(camsPath))
-    : {};
+  const cams = (await readJsonIfExists<Record<string, MeanCam>>(camsPath)) ?? {};
   for (const t of testSets) {
     if (!todo.includes(t) && cams[t.name]) continue;
     const ds = await openDataset({
@@ -195,7 +201,7 @@ export async function evaluateRun(
       scoresCsv(p),
     );
     const g = p.camGrid!;
-    const entryCams: { grid: number; real?: number[]; fake?: number[] } = { grid: g };
+    const entryCams: MeanCam = { grid: g };
     for (const [cls, key] of [[0, "real"], [1, "fake"]] as const) {
       const sum = new Float64Array(g * g);
       let n = 0;

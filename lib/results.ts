@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { STRATEGIES, type StrategyName } from "./experiment.ts";
+import { type MeanCam, STRATEGIES, type StrategyName } from "./experiment.ts";
 import { rocAuc } from "./metrics.ts";
 import { type LogRecord, readJsonIfExists } from "./run_dir.ts";
 import type { EpochRecord, RunSummary } from "./train.ts";
@@ -38,7 +38,7 @@ export interface RunResult {
   /** Test-set scores by set name. */
   scores: Record<string, ScoreSet>;
   /** Mean CAMs by test-set name. */
-  meanCams: Record<string, { grid: number; real?: number[]; fake?: number[] }>;
+  meanCams: Record<string, MeanCam>;
 }
 
 /** One AUC: a run on one fake test set against the pooled reals. */

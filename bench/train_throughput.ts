@@ -16,7 +16,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { countsDelta, gpuCounts, installGpuCounters } from "../lib/kernels/gpu_counters.ts";
+import {
+  API_GROUPS,
+  type ApiGroup,
+  countsDelta,
+  gpuCounts,
+  installGpuCounters,
+  totalHostMs,
+} from "../lib/kernels/gpu_counters.ts";
 import { type BackendName, initBackend, parseBackendName } from "../lib/backend.ts";
 import { getBackbone } from "../lib/backbones/registry.ts";
 import { activeKitKernels } from "../lib/kernels/register.ts";
@@ -78,6 +85,25 @@ export interface BenchResult {
   writeBuffers: number;
   /** Tensors left allocated per step (should be 0). */
   leakedTensors: number;
+  /** Bind groups created per step. */
+  bindGroups: number;
+  /** Pipelines created per timed step (0 once every shader is compiled). */
+  pipelines: number;
+  /** Wall time of the untimed warm-up steps, device sync included (shader compilation). */
+  warmupMs: number;
+  /** Pipelines created (shaders compiled) during the warm-up. */
+  warmupPipelines: number;
+  /** Host ms inside pipeline/shader-module creation during the warm-up. */
+  warmupPipelineMs: number;
+  /**
+   * Host ms per timed step spent enqueueing it (running the JS that records the GPU work). When
+   * it is close to {@linkcode BenchResult.stepMs} the step is bound by the host, not the GPU.
+   */
+  enqueueMs: number;
+  /** Host ms per step inside WebGPU calls, per group of calls (see `gpu_counters.ts`). */
+  apiMs: Record<ApiGroup, number>;
+  /** Wait for the GPU after the last timed step was enqueued, in ms (whole run, not per step). */
+  syncMs: number;
   /** Kernels served by the kit. */
   kitKernels: string[];
   /** Per-kernel times of one profiled step, slowest first (empty without `profile`). */
@@ -109,16 +135,22 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
   const step = () =>
     trainStep(model, opt, batch, acc, { alpha: 0.5, camTap: "paper", camClass: "pred" });
 
+  const w0 = gpuCounts();
+  const tw = performance.now();
   for (let i = 0; i < opts.warmup; i++) step();
   await acc.steps.data();
+  const warmupMs = performance.now() - tw;
+  const warm = countsDelta(w0, gpuCounts());
 
   const tensors0 = tf.memory().numTensors;
   const c0 = gpuCounts();
   const t0 = performance.now();
   for (let i = 0; i < opts.steps; i++) step();
   const c1 = gpuCounts();
+  const tEnqueued = performance.now();
   await acc.steps.data();
-  const seconds = (performance.now() - t0) / 1000;
+  const tDone = performance.now();
+  const seconds = (tDone - t0) / 1000;
   const per = countsDelta(c0, c1, opts.steps);
   const leaked = (tf.memory().numTensors - tensors0) / opts.steps;
 
@@ -149,6 +181,14 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
     stagingBuffers: per.mappedAtCreation,
     buffersCreated: per.buffersCreated,
     writeBuffers: per.writeBuffer,
+    bindGroups: per.bindGroups,
+    pipelines: per.pipelines,
+    warmupMs,
+    warmupPipelines: warm.pipelines,
+    warmupPipelineMs: warm.hostMs.pipeline,
+    enqueueMs: (tEnqueued - t0) / opts.steps,
+    apiMs: per.hostMs,
+    syncMs: tDone - tEnqueued,
     leakedTensors: leaked,
     kitKernels: activeKitKernels(),
     kernels,
@@ -171,6 +211,13 @@ export function formatResult(r: BenchResult, topKernels = 8): string[] {
     `${r.dispatches.toFixed(0)} dispatches, ${r.readbacks.toFixed(0)} readbacks, ` +
     `${r.stagingBuffers.toFixed(0)} staging buffers, ${r.buffersCreated.toFixed(0)} buffers ` +
     `created, ${r.writeBuffers.toFixed(0)} writeBuffer, ${r.leakedTensors} tensors leaked`,
+    `  host per step: ${r.enqueueMs.toFixed(1)} ms to enqueue, of which ` +
+    `${totalHostMs(r.apiMs).toFixed(1)} ms inside WebGPU calls (` +
+    API_GROUPS.filter((g) => r.apiMs[g] >= 0.05).map((g) => `${g} ${r.apiMs[g].toFixed(1)}`)
+      .join(", ") +
+    `); then ${r.syncMs.toFixed(0)} ms waiting for the GPU after the last step`,
+    `  warm-up: ${r.warmupMs.toFixed(0)} ms for ${o.warmup} step(s), ${r.warmupPipelines} ` +
+    `pipelines compiled (${r.warmupPipelineMs.toFixed(0)} ms host); ${r.pipelines} per timed step`,
   ];
   if (r.kernels.length) {
     lines.push(`  profiled step: ${r.kernelMs.toFixed(1)} ms kernel time; top kernels:`);
@@ -189,7 +236,7 @@ export function formatResult(r: BenchResult, topKernels = 8): string[] {
 
 const CSV_HEADER = "date,adapter,backend,variant,backbone,size,batch,steps,img_per_s,step_ms," +
   "dispatches_per_step,readbacks_per_step,staging_buffers_per_step,buffers_created_per_step," +
-  "kernel_ms,top_kernels";
+  "kernel_ms,top_kernels,enqueue_ms,api_ms,sync_ms,warmup_ms,warmup_pipelines,warmup_pipeline_ms";
 
 function csvField(v: string | number): string {
   const s = String(v);
@@ -217,6 +264,13 @@ export function csvRow(r: BenchResult, date = new Date().toISOString()): string 
     r.buffersCreated.toFixed(1),
     r.kernelMs.toFixed(1),
     top,
+    r.enqueueMs.toFixed(1),
+    API_GROUPS.filter((g) => r.apiMs[g] >= 0.05).map((g) => `${g}:${r.apiMs[g].toFixed(1)}`)
+      .join(" "),
+    r.syncMs.toFixed(1),
+    r.warmupMs.toFixed(0),
+    r.warmupPipelines,
+    r.warmupPipelineMs.toFixed(0),
   ].map(csvField).join(",");
 }
 

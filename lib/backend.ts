@@ -122,7 +122,7 @@ export async function initBackend(name?: BackendName): Promise<BackendInfo> {
       }
       await tf.ready();
       // The kit's faster kernels and uploads (lib/kernels/); CYBORG_STOCK_KERNELS=1 keeps tfjs's.
-      enableKitWebGpu();
+      enableKitWebGpu({ fallbackAdapter: fallback });
       const info = adapter.info;
       current = {
         name: "webgpu",

@@ -17,6 +17,7 @@
  * @module
  */
 import type { backend_util } from "@tensorflow/tfjs-core";
+import { kitTuning } from "./tuning.ts";
 
 /** Tile shape of an {@linkcode ImplicitGemmProgram}. */
 export interface GemmTile {
@@ -28,11 +29,14 @@ export interface GemmTile {
   tk: number;
 }
 
-/** Picks a tile for a GEMM of the given size: narrow N (few output channels) gets a narrow tile. */
-export function chooseTile(m: number, n: number): GemmTile {
+/**
+ * Picks a tile for a GEMM of the given size: narrow N (few output channels) gets a narrow tile;
+ * the K step comes from the adapter's tuning (`tuning.ts`) unless given.
+ */
+export function chooseTile(m: number, n: number, tk = kitTuning().tk): GemmTile {
   const tn = n <= 16 ? 16 : n <= 32 ? 32 : 64;
   const tm = m <= 16 ? 16 : m <= 32 ? 32 : 64;
-  return { tm, tn, tk: 16 };
+  return { tm, tn, tk };
 }
 
 /**
@@ -101,11 +105,14 @@ export class ImplicitGemmProgram {
   /** Builds the program for one GEMM size. */
   constructor(spec: ImplicitGemmProgramSpec) {
     const tile = spec.tile ?? chooseTile(spec.m, spec.n);
-    if (tile.tm % 16 || tile.tn % 16 || tile.tk % 4) {
+    const threads = (tile.tm / 4) * (tile.tn / 4);
+    if (
+      tile.tm % 16 || tile.tn % 16 || tile.tk % 4 || tile.tk < 4 || threads > 256 ||
+      (tile.tm * tile.tk) % threads || (tile.tn * tile.tk) % threads
+    ) {
       throw new Error(
-        `ImplicitGemmProgram: tile ${
-          JSON.stringify(tile)
-        }: tm, tn must be multiples of 16, tk of 4`,
+        `ImplicitGemmProgram: tile ${JSON.stringify(tile)}: tm, tn must be multiples of 16, tk ` +
+          "of 4, at most 256 invocations, each staging whole rows of the A and B tiles",
       );
     }
     this.tile = tile;

@@ -10,8 +10,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs-core";
 import { makeConv2D } from "./conv2d.ts";
 import { makeConv2DBackpropFilter } from "./conv2d_backprop_filter.ts";
+import { makeConv2DBackpropInput } from "./conv2d_backprop_input.ts";
 import { stockKernelsRequested } from "./stock_switch.ts";
 import { patchUploads, unpatchUploads, type UploadPatchTarget } from "./upload.ts";
+import { setKitTuning, tuningFor } from "./tuning.ts";
 
 /** A kit kernel: the tfjs kernel name it replaces and a factory taking the stock function. */
 export interface KitKernel {
@@ -25,6 +27,7 @@ export interface KitKernel {
 export const KIT_KERNELS: readonly KitKernel[] = [
   { kernelName: "Conv2DBackpropFilter", make: makeConv2DBackpropFilter },
   { kernelName: "Conv2D", make: makeConv2D },
+  { kernelName: "Conv2DBackpropInput", make: makeConv2DBackpropInput },
 ];
 
 export { stockKernelsRequested };
@@ -69,13 +72,15 @@ export function activeKitKernels(): string[] {
 
 /**
  * Everything the kit changes on an initialised webgpu backend: its kernels
- * ({@linkcode registerKitKernels}) and writeBuffer uploads (`patchUploads`). No-op (returns
- * false) when `CYBORG_STOCK_KERNELS=1` or the backend is not webgpu.
+ * ({@linkcode registerKitKernels}), their tuning for the adapter (`tuning.ts`: a CPU rasteriser
+ * such as llvmpipe when `fallbackAdapter`, else a GPU) and writeBuffer uploads (`patchUploads`).
+ * No-op (returns false) when `CYBORG_STOCK_KERNELS=1` or the backend is not webgpu.
  */
-export function enableKitWebGpu(): boolean {
+export function enableKitWebGpu(opts: { fallbackAdapter?: boolean } = {}): boolean {
   if (stockKernelsRequested()) return false;
   const backend = tf.findBackend(BACKEND);
   if (!backend) return false;
+  setKitTuning(tuningFor(opts.fallbackAdapter ?? false));
   registerKitKernels();
   patchUploads(backend as unknown as UploadPatchTarget);
   return true;

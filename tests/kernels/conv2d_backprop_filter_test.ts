@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/backend.ts";
 import { registerKitKernels, unregisterKitKernels } from "../../lib/kernels/register.ts";
+import { CPU_TUNING, GPU_TUNING, kitTuning, setKitTuning } from "../../lib/kernels/tuning.ts";
 import { Rng } from "../../lib/rng.ts";
 import { assertClose, type ConvCase, describeCase, randomArray } from "./helpers.ts";
 
@@ -35,22 +36,27 @@ async function backpropFilter(c: ConvCase, xv: Float32Array, dyv: Float32Array) 
   return out;
 }
 
-Deno.test("kit Conv2DBackpropFilter on webgpu matches the cpu backend", async () => {
+Deno.test("kit Conv2DBackpropFilter on webgpu matches the cpu backend (cpu and gpu tunings)", async () => {
   const info = await initBackend("webgpu");
   assert.equal(info.name, "webgpu");
   registerKitKernels();
+  const saved = { ...kitTuning() };
   const rng = new Rng(7);
   try {
-    for (const c of CASES) {
-      const xv = randomArray(rng, c.batch * c.size[0] * c.size[1] * c.inC);
-      const dyv = randomArray(rng, c.batch * c.size[0] * c.size[1] * c.outC);
-      await tf.setBackend("cpu");
-      const want = await backpropFilter(c, xv, dyv);
-      await tf.setBackend("webgpu");
-      const got = await backpropFilter(c, xv, dyv);
-      assertClose(got, want, 1e-4, describeCase(c));
+    for (const tuning of [CPU_TUNING, GPU_TUNING, { ...GPU_TUNING, name: "tk8", tk: 8 }]) {
+      setKitTuning(tuning);
+      for (const c of CASES) {
+        const xv = randomArray(rng, c.batch * c.size[0] * c.size[1] * c.inC);
+        const dyv = randomArray(rng, c.batch * c.size[0] * c.size[1] * c.outC);
+        await tf.setBackend("cpu");
+        const want = await backpropFilter(c, xv, dyv);
+        await tf.setBackend("webgpu");
+        const got = await backpropFilter(c, xv, dyv);
+        assertClose(got, want, 1e-4, `${describeCase(c)}, tuning ${tuning.name}`);
+      }
     }
   } finally {
+    setKitTuning(saved);
     await tf.setBackend("webgpu");
   }
 });

@@ -1,0 +1,111 @@
+/**
+ * Tuning of the kit's WebGPU GEMM kernels, per kind of adapter, with environment overrides for
+ * A/B measurements on a new device.
+ *
+ * - {@linkcode CPU_TUNING} was measured on Mesa llvmpipe (2 cores): a 4-deep K tile beat the
+ *   16-deep one on every ResNet50 convolution (weight gradient 1012 → 706 ms per step, up to 1.8×
+ *   on the last stage's small reductions), and the GEMM forward convolution matched or beat tfjs's
+ *   `Conv2DMMProgram` at every size measured (ResNet50 at 64 px batch 4 and at 224 px batch 16).
+ *   The stride-1 GEMM input gradient beat tfjs's by 10–25 % from 64 rows up (1050 → 787 ms on
+ *   ResNet50's 3×3 64→64 at 56 px, batch 16) and lost below (34 vs 27 ms at 16 rows, K = 4608).
+ * - {@linkcode GPU_TUNING} is for real GPUs, where nothing has been measured yet: the 16-deep tile,
+ *   the forward GEMM only for small outputs, where tfjs's tile leaves most invocations idle, and
+ *   tfjs's own input gradient.
+ *
+ * `CYBORG_KIT_TK=<4|8|16|…>`, `CYBORG_KIT_CONV2D_MAX_M=<n|all>` and `CYBORG_KIT_DX_MIN_M=<n|off>`
+ * override either profile, so one process per setting measures them side by side
+ * (`bench/device/run.sh` does that on a GPU).
+ *
+ * @module
+ */
+
+/** Tuning knobs of the kit's GEMM kernels. */
+export interface KitTuning {
+  /** Name shown in benchmark output. */
+  name: string;
+  /** K step of the GEMM tile (staged in workgroup memory per iteration; multiple of 4). */
+  tk: number;
+  /** Largest GEMM row count (batch × output pixels) served by the kit's forward convolution. */
+  conv2dMaxM: number;
+  /**
+   * Smallest GEMM row count (batch × input pixels) served by the kit's stride-1 input gradient
+   * (`Infinity`: never).
+   */
+  dxMinM: number;
+}
+
+/** Measured on llvmpipe (see the module doc). */
+export const CPU_TUNING: Readonly<KitTuning> = {
+  name: "cpu",
+  tk: 4,
+  conv2dMaxM: Infinity,
+  dxMinM: 64,
+};
+
+/** For real GPUs; not yet measured on one (see the module doc). */
+export const GPU_TUNING: Readonly<KitTuning> = {
+  name: "gpu",
+  tk: 16,
+  conv2dMaxM: 256,
+  dxMinM: Infinity,
+};
+
+let current: KitTuning = { ...GPU_TUNING };
+
+/** The tuning in effect. */
+export function kitTuning(): Readonly<KitTuning> {
+  return current;
+}
+
+/** Sets the tuning (a copy is kept). Throws on a K step that is not a positive multiple of 4. */
+export function setKitTuning(t: KitTuning): void {
+  if (!Number.isInteger(t.tk) || t.tk < 4 || t.tk % 4 !== 0) {
+    throw new Error(`kit tuning "${t.name}": tk must be a positive multiple of 4, got ${t.tk}`);
+  }
+  if (!(t.conv2dMaxM >= 0) || !(t.dxMinM >= 0)) {
+    throw new Error(
+      `kit tuning "${t.name}": conv2dMaxM and dxMinM must be >= 0, got ${t.conv2dMaxM}, ${t.dxMinM}`,
+    );
+  }
+  current = { ...t };
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env
+  }
+}
+
+/**
+ * The profile for an adapter (`fallbackAdapter`: a CPU rasteriser such as llvmpipe), with the
+ * `CYBORG_KIT_TK`, `CYBORG_KIT_CONV2D_MAX_M` and `CYBORG_KIT_DX_MIN_M` overrides applied. Throws with the variable's name
+ * on a value that is not a number.
+ */
+export function tuningFor(fallbackAdapter: boolean): KitTuning {
+  const t = { ...(fallbackAdapter ? CPU_TUNING : GPU_TUNING) };
+  const tk = readEnv("CYBORG_KIT_TK");
+  if (tk) {
+    t.tk = Number(tk);
+    if (!Number.isInteger(t.tk)) throw new Error(`CYBORG_KIT_TK: expected an integer, got ${tk}`);
+    t.name += `,tk=${tk}`;
+  }
+  const maxM = readEnv("CYBORG_KIT_CONV2D_MAX_M");
+  if (maxM) {
+    t.conv2dMaxM = maxM === "all" ? Infinity : Number(maxM);
+    if (Number.isNaN(t.conv2dMaxM)) {
+      throw new Error(`CYBORG_KIT_CONV2D_MAX_M: expected an integer or "all", got ${maxM}`);
+    }
+    t.name += `,conv2dMaxM=${maxM}`;
+  }
+  const dxMin = readEnv("CYBORG_KIT_DX_MIN_M");
+  if (dxMin) {
+    t.dxMinM = dxMin === "off" ? Infinity : Number(dxMin);
+    if (Number.isNaN(t.dxMinM)) {
+      throw new Error(`CYBORG_KIT_DX_MIN_M: expected an integer or "off", got ${dxMin}`);
+    }
+    t.name += `,dxMinM=${dxMin}`;
+  }
+  return t;
+}

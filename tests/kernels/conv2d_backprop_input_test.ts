@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import type { TensorInfo } from "@tensorflow/tfjs-core";
+import { initBackend } from "../../lib/backend.ts";
+import {
+  backpropInputInfo,
+  backpropInputProgram,
+} from "../../lib/kernels/conv2d_backprop_input.ts";
+import { activeKitKernels, registerKitKernels } from "../../lib/kernels/register.ts";
+import { CPU_TUNING, GPU_TUNING, kitTuning, setKitTuning } from "../../lib/kernels/tuning.ts";
+import type { WebGpuBackendLike } from "../../lib/kernels/webgpu_types.ts";
+import { Rng } from "../../lib/rng.ts";
+import { assertClose, type ConvCase, describeCase, randomArray } from "./helpers.ts";
+
+// Odd sizes, 1×1 / 3×3 / 7×7 / 2×3 filters, padding modes; the stride-2 cases check the fallback.
+const CASES: ConvCase[] = [
+  { batch: 2, size: [9, 7], inC: 3, outC: 5, kernel: [3, 3], stride: 1, pad: 1 },
+  { batch: 3, size: [8, 8], inC: 16, outC: 33, kernel: [1, 1], stride: 1, pad: 0 },
+  { batch: 1, size: [6, 5], inC: 70, outC: 66, kernel: [3, 3], stride: 1, pad: "same" },
+  { batch: 2, size: [13, 15], inC: 3, outC: 64, kernel: [7, 7], stride: 1, pad: 3 },
+  { batch: 2, size: [7, 9], inC: 4, outC: 3, kernel: [2, 3], stride: 1, pad: "valid" },
+  { batch: 1, size: [11, 11], inC: 5, outC: 7, kernel: [3, 3], stride: 2, pad: 1 },
+];
+
+function geometry(c: ConvCase) {
+  const xs: [number, number, number, number] = [c.batch, c.size[0], c.size[1], c.inC];
+  const ws: [number, number, number, number] = [...c.kernel, c.inC, c.outC];
+  const info = tf.backend_util.computeConv2DInfo(xs, ws, c.stride, 1, c.pad);
+  return { xs, ws, ys: info.outShape as [number, number, number, number] };
+}
+
+function attrs(c: ConvCase) {
+  return { strides: c.stride, pad: c.pad, dataFormat: "NHWC", inputShape: geometry(c).xs };
+}
+
+async function dxThroughKernel(c: ConvCase, dyv: Float32Array, wv: Float32Array) {
+  const { ws, ys } = geometry(c);
+  const dy = tf.tensor4d(dyv, ys);
+  const w = tf.tensor4d(wv, ws);
+  const dx = tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, attrs(c)) as tf.Tensor;
+  const out = (await dx.data()) as Float32Array;
+  tf.dispose([dy, w, dx]);
+  return out;
+}
+
+Deno.test("kit Conv2DBackpropInput GEMM program matches the cpu backend (cpu and gpu tiles)", async () => {
+  await initBackend("webgpu");
+  const saved = { ...kitTuning() };
+  const rng = new Rng(5);
+  try {
+    for (const tuning of [CPU_TUNING, GPU_TUNING]) {
+      setKitTuning({ ...tuning, dxMinM: 0 });
+      for (const c of CASES.filter((c) => c.stride === 1)) {
+        const { ws, ys } = geometry(c);
+        const dyv = randomArray(rng, ys.reduce((a, b) => a * b, 1));
+        const wv = randomArray(rng, ws.reduce((a, b) => a * b, 1));
+        await tf.setBackend("cpu");
+        const want = await dxThroughKernel(c, dyv, wv);
+        await tf.setBackend("webgpu");
+        const dy = tf.tensor4d(dyv, ys);
+        const w = tf.tensor4d(wv, ws);
+        const info = backpropInputInfo(dy, w, attrs(c) as tf.Conv2DBackpropInputAttrs);
+        assert.equal(typeof info, "object", describeCase(c));
+        const { program, uniforms } = backpropInputProgram(info as tf.backend_util.Conv2DInfo);
+        const backend = tf.backend() as unknown as WebGpuBackendLike;
+        const out = backend.runWebGPUProgram(program, [dy, w] as TensorInfo[], "float32", uniforms);
+        const dx = tf.engine().makeTensorFromTensorInfo(out);
+        assertClose(
+          (await dx.data()) as Float32Array,
+          want,
+          1e-4,
+          `${describeCase(c)} ${tuning.name}`,
+        );
+        tf.dispose([dy, w, dx]);
+      }
+    }
+  } finally {
+    setKitTuning(saved);
+    await tf.setBackend("webgpu");
+  }
+});
+
+Deno.test("registered Conv2DBackpropInput: kit at stride 1 from dxMinM rows, stock otherwise, same values", async () => {
+  await initBackend("webgpu");
+  registerKitKernels();
+  assert.ok(activeKitKernels().includes("Conv2DBackpropInput"));
+  const saved = { ...kitTuning() };
+  const rng = new Rng(9);
+  try {
+    setKitTuning(CPU_TUNING);
+    const dy = tf.zeros([2, 8, 8, 4]);
+    const w = tf.zeros([3, 3, 4, 4]);
+    const a = (c: Partial<ConvCase> & { inputShape: number[] }) =>
+      ({ strides: 1, pad: 1, dataFormat: "NHWC", ...c }) as unknown as tf.Conv2DBackpropInputAttrs;
+    assert.equal(typeof backpropInputInfo(dy, w, a({ inputShape: [2, 8, 8, 4] })), "object");
+    assert.match(
+      backpropInputInfo(tf.zeros([1, 4, 4, 4]), w, a({ inputShape: [1, 4, 4, 4] })) as string,
+      /few rows/,
+    );
+    assert.match(
+      backpropInputInfo(dy, w, { ...a({ inputShape: [2, 16, 16, 4] }), strides: 2 }) as string,
+      /stride/,
+    );
+    setKitTuning(GPU_TUNING);
+    assert.match(backpropInputInfo(dy, w, a({ inputShape: [2, 8, 8, 4] })) as string, /few rows/);
+    tf.dispose([dy, w]);
+    // Through the registered kernel (kit path and stock fallback) the values match the cpu backend.
+    setKitTuning({ ...CPU_TUNING, dxMinM: 0 });
+    for (const c of CASES) {
+      const { ws, ys } = geometry(c);
+      const dyv = randomArray(rng, ys.reduce((a, b) => a * b, 1));
+      const wv = randomArray(rng, ws.reduce((a, b) => a * b, 1));
+      await tf.setBackend("cpu");
+      const want = await dxThroughKernel(c, dyv, wv);
+      await tf.setBackend("webgpu");
+      assertClose(await dxThroughKernel(c, dyv, wv), want, 1e-4, describeCase(c));
+    }
+  } finally {
+    setKitTuning(saved);
+    await tf.setBackend("webgpu");
+  }
+});

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { chooseTile, ImplicitGemmProgram } from "../../lib/kernels/implicit_gemm.ts";
+import {
+  CPU_TUNING,
+  GPU_TUNING,
+  kitTuning,
+  setKitTuning,
+  tuningFor,
+} from "../../lib/kernels/tuning.ts";
+
+function withEnv(vars: Record<string, string>, f: () => void) {
+  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
+  for (const [k, v] of Object.entries(vars)) Deno.env.set(k, v);
+  try {
+    f();
+  } finally {
+    for (const [k, v] of Object.entries(old)) {
+      v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    }
+  }
+}
+
+Deno.test("tuningFor picks the llvmpipe profile for fallback adapters and applies env overrides", () => {
+  withEnv({ CYBORG_KIT_TK: "", CYBORG_KIT_CONV2D_MAX_M: "", CYBORG_KIT_DX_MIN_M: "" }, () => {
+    assert.deepEqual(tuningFor(true), CPU_TUNING);
+    assert.equal(tuningFor(false).dxMinM, Infinity, "tfjs input gradient on GPUs until measured");
+    assert.deepEqual(tuningFor(false), GPU_TUNING);
+  });
+  withEnv({ CYBORG_KIT_TK: "8", CYBORG_KIT_CONV2D_MAX_M: "all", CYBORG_KIT_DX_MIN_M: "0" }, () => {
+    const t = tuningFor(false);
+    assert.equal(t.dxMinM, 0);
+    assert.equal(t.tk, 8);
+    assert.equal(t.conv2dMaxM, Infinity);
+    assert.match(t.name, /tk=8/);
+  });
+  withEnv({ CYBORG_KIT_TK: "x" }, () => assert.throws(() => tuningFor(true), /CYBORG_KIT_TK/));
+  withEnv({ CYBORG_KIT_DX_MIN_M: "x" }, () => assert.throws(() => tuningFor(true), /DX_MIN_M/));
+  withEnv({ CYBORG_KIT_CONV2D_MAX_M: "lots" }, () => {
+    assert.throws(() => tuningFor(true), /CYBORG_KIT_CONV2D_MAX_M/);
+  });
+});
+
+Deno.test("setKitTuning validates and drives chooseTile", () => {
+  const saved = { ...kitTuning() };
+  try {
+    assert.throws(() => setKitTuning({ ...CPU_TUNING, tk: 6 }), /multiple of 4/);
+    setKitTuning(CPU_TUNING);
+    assert.equal(chooseTile(1000, 1000).tk, 4);
+    setKitTuning(GPU_TUNING);
+    assert.equal(chooseTile(1000, 1000).tk, 16);
+  } finally {
+    setKitTuning(saved);
+  }
+});
+
+Deno.test("ImplicitGemmProgram rejects tiles whose loads would not cover the staging tiles", () => {
+  const spec = {
+    variableNames: ["a", "b"],
+    outputShape: [8, 8],
+    uniforms: "",
+    loaders: "",
+    key: "t",
+    m: 8,
+    n: 8,
+    k: 8,
+  };
+  // 128×128 tiles need 1024 invocations; 64×64×2 would leave half the A tile unstaged.
+  assert.throws(
+    () => new ImplicitGemmProgram({ ...spec, tile: { tm: 128, tn: 128, tk: 4 } }),
+    /256/,
+  );
+  assert.throws(
+    () => new ImplicitGemmProgram({ ...spec, tile: { tm: 64, tn: 64, tk: 2 } }),
+    /tile/,
+  );
+  assert.ok(new ImplicitGemmProgram({ ...spec, tile: { tm: 64, tn: 64, tk: 4 } }));
+});

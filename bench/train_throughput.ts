@@ -27,6 +27,7 @@ import {
 import { type BackendName, initBackend, parseBackendName } from "../lib/backend.ts";
 import { getBackbone } from "../lib/backbones/registry.ts";
 import { activeKitKernels } from "../lib/kernels/register.ts";
+import { kitTuning } from "../lib/kernels/tuning.ts";
 import { Sgd } from "../lib/optim.ts";
 import { Rng } from "../lib/rng.ts";
 import { StepAccumulators, trainStep } from "../lib/train_step.ts";
@@ -47,6 +48,8 @@ export interface BenchOptions {
   backend: BackendName;
   /** Also run one profiled step for per-kernel times. */
   profile: boolean;
+  /** tfjs environment flags set after the backend starts (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE). */
+  flags?: Record<string, number | boolean>;
 }
 
 /** Time and count of one kernel name within a profiled step. */
@@ -106,16 +109,40 @@ export interface BenchResult {
   syncMs: number;
   /** Kernels served by the kit. */
   kitKernels: string[];
+  /** The kit's tuning (`lib/kernels/tuning.ts`) and any tfjs flags set, e.g. `gpu,tk=4`. */
+  config: string;
   /** Per-kernel times of one profiled step, slowest first (empty without `profile`). */
   kernels: KernelTime[];
   /** Sum of {@linkcode BenchResult.kernels} times in ms. */
   kernelMs: number;
 }
 
+/**
+ * Runs one step and prints (to stderr, at once) how long enqueueing it took and where the host
+ * spent that time inside WebGPU calls, so a run killed by a timeout still shows where a slow step
+ * went. No GPU sync: on backends whose `submit` returns before the GPU is done, GPU time shows up
+ * later, in the final wait.
+ */
+function tracedStep(step: () => void, label: string): void {
+  const c0 = gpuCounts();
+  const t0 = performance.now();
+  step();
+  const ms = performance.now() - t0;
+  const d = countsDelta(c0, gpuCounts());
+  const groups = API_GROUPS.filter((g) => d.hostMs[g] >= 0.5)
+    .map((g) => `${g} ${d.hostMs[g].toFixed(0)}`).join(", ");
+  console.error(
+    `  ${label}: enqueued in ${ms.toFixed(0)} ms; WebGPU host ms: ${groups || "none"}; ` +
+      `${d.dispatches} dispatches, ${d.submits} submits, ${d.pipelines} pipelines compiled, ` +
+      `${d.buffersCreated} buffers created`,
+  );
+}
+
 /** Runs the measurement in this process (the backend's kernels as currently registered). */
 export async function measureTraining(opts: BenchOptions): Promise<BenchResult> {
   installGpuCounters();
   const info = await initBackend(opts.backend);
+  for (const [k, v] of Object.entries(opts.flags ?? {})) tf.env().set(k, v);
   const entry = getBackbone(opts.backbone);
   const model = entry.build({ seed: 1, inputSize: opts.size, numClasses: 2 });
   const opt = new Sgd(model.store.trainable(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
@@ -137,7 +164,7 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
 
   const w0 = gpuCounts();
   const tw = performance.now();
-  for (let i = 0; i < opts.warmup; i++) step();
+  for (let i = 0; i < opts.warmup; i++) tracedStep(step, `warm-up ${i + 1}/${opts.warmup}`);
   await acc.steps.data();
   const warmupMs = performance.now() - tw;
   const warm = countsDelta(w0, gpuCounts());
@@ -145,7 +172,7 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
   const tensors0 = tf.memory().numTensors;
   const c0 = gpuCounts();
   const t0 = performance.now();
-  for (let i = 0; i < opts.steps; i++) step();
+  for (let i = 0; i < opts.steps; i++) tracedStep(step, `step ${i + 1}/${opts.steps}`);
   const c1 = gpuCounts();
   const tEnqueued = performance.now();
   await acc.steps.data();
@@ -191,6 +218,10 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
     syncMs: tDone - tEnqueued,
     leakedTensors: leaked,
     kitKernels: activeKitKernels(),
+    config: [
+      activeKitKernels().length > 0 ? kitTuning().name : "stock",
+      ...Object.entries(opts.flags ?? {}).map(([k, v]) => `${k}=${v}`),
+    ].join(","),
     kernels,
     kernelMs: kernels.reduce((s, k) => s + k.ms, 0),
   };
@@ -206,7 +237,8 @@ export function formatResult(r: BenchResult, topKernels = 8): string[] {
   const o = r.options;
   const lines = [
     `[${r.variant}] ${o.backbone} ${o.size}px batch ${o.batch} on ${r.backend} (${r.adapter})` +
-    (r.kitKernels.length ? ` kit kernels: ${r.kitKernels.join(", ")}` : ""),
+    (r.kitKernels.length ? ` kit kernels: ${r.kitKernels.join(", ")}` : "") +
+    ` [config ${r.config}]`,
     `  ${r.imgPerSec.toFixed(2)} img/s, ${r.stepMs.toFixed(0)} ms/step; per step: ` +
     `${r.dispatches.toFixed(0)} dispatches, ${r.readbacks.toFixed(0)} readbacks, ` +
     `${r.stagingBuffers.toFixed(0)} staging buffers, ${r.buffersCreated.toFixed(0)} buffers ` +
@@ -236,7 +268,7 @@ export function formatResult(r: BenchResult, topKernels = 8): string[] {
 
 const CSV_HEADER = "date,adapter,backend,variant,backbone,size,batch,steps,img_per_s,step_ms," +
   "dispatches_per_step,readbacks_per_step,staging_buffers_per_step,buffers_created_per_step," +
-  "kernel_ms,top_kernels,enqueue_ms,api_ms,sync_ms,warmup_ms,warmup_pipelines,warmup_pipeline_ms";
+  "kernel_ms,top_kernels,enqueue_ms,api_ms,sync_ms,warmup_ms,warmup_pipelines,warmup_pipeline_ms,config";
 
 function csvField(v: string | number): string {
   const s = String(v);
@@ -271,6 +303,7 @@ export function csvRow(r: BenchResult, date = new Date().toISOString()): string 
     r.warmupMs.toFixed(0),
     r.warmupPipelines,
     r.warmupPipelineMs.toFixed(0),
+    r.config,
   ].map(csvField).join(",");
 }
 
@@ -312,6 +345,7 @@ function parseArgs(args: string[]): CliOptions {
     backend: "webgpu",
     profile: true,
     compareStock: false,
+    flags: {},
     csv: "bench/results/train_throughput.csv",
     childJson: false,
   };
@@ -349,6 +383,19 @@ function parseArgs(args: string[]): CliOptions {
       case "--no-profile":
         o.profile = false;
         break;
+      case "--flag": {
+        const kv = value() ?? "";
+        const m = /^([A-Z0-9_]+)=(.+)$/.exec(kv);
+        if (!m) {
+          throw new Error(`--flag: expected NAME=VALUE (a tfjs flag), got ${kv || "nothing"}`);
+        }
+        const v = m[2] === "true" ? true : m[2] === "false" ? false : Number(m[2]);
+        if (typeof v === "number" && Number.isNaN(v)) {
+          throw new Error(`--flag ${m[1]}: expected a number, true or false, got ${m[2]}`);
+        }
+        o.flags = { ...o.flags, [m[1]]: v };
+        break;
+      }
       case "--compare-stock":
         o.compareStock = true;
         break;
@@ -362,7 +409,8 @@ function parseArgs(args: string[]): CliOptions {
       case "-h":
         console.log(
           "bench:train [--backbone resnet50] [--size 64] [--batch 4] [--steps 3] [--warmup 1]\n" +
-            "  [--backend webgpu|cpu|auto] [--no-profile] [--compare-stock] [--csv path|'']",
+            "  [--backend webgpu|cpu|auto] [--no-profile] [--compare-stock] [--csv path|'']\n" +
+            "  [--flag TFJS_FLAG=value]... (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=200)",
         );
         Deno.exit(0);
         break;
@@ -393,6 +441,7 @@ async function runStockChild(o: CliOptions): Promise<BenchResult> {
     "--backend",
     o.backend,
     ...(o.profile ? [] : ["--no-profile"]),
+    ...Object.entries(o.flags ?? {}).flatMap(([k, v]) => ["--flag", `${k}=${v}`]),
   ];
   const out = await new Deno.Command(Deno.execPath(), {
     args,

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Packs what bench/device/run.sh needs on a machine where nothing can be installed (the lent H200):
+#   .device/deno.xz   this machine's deno binary, xz-compressed (~30 MB)
+#   .device/train.js  `deno bundle` of bench/train_throughput.ts (tfjs and the kit in one file)
+#   .gl/*.deb         Debian's Vulkan loader (libvulkan1), unpacked there when the image lacks one
+# Both folders are git-ignored; the device tool carries them: run(command="bash bench/device/run.sh",
+# carry=[".device", ".gl"]). Run from anywhere; prints the sizes (the tree that travels is capped
+# at 64 MiB).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mkdir -p .device .gl
+deno bundle --platform deno bench/train_throughput.ts -o .device/train.js
+xz -T2 -6 -c "$(command -v deno)" >.device/deno.xz.tmp && mv .device/deno.xz.tmp .device/deno.xz
+if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
+  o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+  mkdir -p /tmp/amd64/partial
+  # shellcheck disable=SC2086
+  apt-get $o update -qq && (cd .gl && apt-get $o download libvulkan1)
+fi
+du -sh .device .gl
+du -ch .device .gl | tail -1

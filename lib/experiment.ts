@@ -22,6 +22,8 @@ import { predict, scoresCsv } from "./evaluate.ts";
 import type { Preset } from "./presets.ts";
 import { exists, readJsonIfExists, writeAtomic, writeJson } from "./run_dir.ts";
 import { train } from "./train.ts";
+import { currentBackend, initBackend } from "./backend.ts";
+import { runJobsInChildren } from "./run_pool.ts";
 
 /** Names of the paper's four training strategies. */
 export type StrategyName = "baseline" | "cyborg" | "segmentation" | "data7x";
@@ -218,47 +220,81 @@ export async function evaluateRun(
   model.store.dispose();
 }
 
-/** Progress callback: which run is starting, out of how many. */
-export type RunCallback = (info: {
+/** One run of an experiment: its position, its (variant, strategy, seed) and its folder. */
+export interface RunInfo {
+  /** 0-based position in the experiment's order. */
   index: number;
+  /** Number of runs in the experiment. */
   total: number;
+  /** Data variant name. */
   variant: string;
+  /** Training strategy. */
   strategy: StrategyName;
+  /** Seed. */
   seed: number;
+  /** Run folder. */
   dir: string;
-}) => void;
+}
+
+/** Progress callback: which run is starting, out of how many. */
+export type RunCallback = (info: RunInfo) => void;
 
 /**
  * Trains and evaluates every (variant, strategy, seed), resumably: finished runs are skipped,
- * interrupted ones continue from their last checkpoint, scored test sets are not rescored.
+ * interrupted ones continue from their last checkpoint, scored test sets are not rescored. With
+ * `jobs` > 1 the runs go to that many child processes at a time (`run_pool.ts`), with the same
+ * results.
  */
 export async function runExperiment(
   spec: ExperimentSpec,
-  opts: { onRun?: RunCallback; progress?: "tty" | "jupyter" | "plain" | "silent" } = {},
+  opts: {
+    onRun?: RunCallback;
+    progress?: "tty" | "jupyter" | "plain" | "silent";
+    /** Parallel runs in child processes (`run_pool.ts`); 1 (default) trains in this process. */
+    jobs?: number;
+    /** Called as a run finishes, with its wall time (child processes only). */
+    onRunDone?: (run: RunInfo, seconds: number) => void;
+  } = {},
 ): Promise<void> {
   const strategies = STRATEGIES.filter((s) => !spec.strategies || spec.strategies.includes(s.name));
   const seeds = spec.seeds ?? spec.preset.seeds;
   const total = spec.variants.length * strategies.length * seeds;
-  let index = 0;
+  const runs: { info: RunInfo; cfg: TrainConfig; testSets: TestSet[] }[] = [];
   for (const variant of spec.variants) {
     const testSets = await listTestSets(variant.root);
     for (let seed = 0; seed < seeds; seed++) {
       for (const strategy of strategies) {
         const dir = runPath(spec.out, variant.name, strategy.name, seed);
-        opts.onRun?.({
-          index: index++,
+        const info = {
+          index: runs.length,
           total,
           variant: variant.name,
           strategy: strategy.name,
           seed,
           dir,
-        });
-        const cfg = trainConfigFor(spec, variant, strategy, seed);
-        await train(cfg, { output: dir, progress: opts.progress });
-        await evaluateRun(dir, cfg, testSets);
+        };
+        runs.push({ info, cfg: trainConfigFor(spec, variant, strategy, seed), testSets });
       }
     }
   }
+  const jobs = opts.jobs ?? 1;
+  if (jobs <= 1) {
+    for (const r of runs) {
+      opts.onRun?.(r.info);
+      await train(r.cfg, { output: r.info.dir, progress: opts.progress });
+      await evaluateRun(r.info.dir, r.cfg, r.testSets);
+    }
+    return;
+  }
+  const backend = (currentBackend() ?? (await initBackend())).name;
+  await runJobsInChildren(
+    runs.map((r) => ({ cfg: r.cfg, dir: r.info.dir, testSets: r.testSets, backend })),
+    jobs,
+    {
+      onStart: (i) => opts.onRun?.(runs[i].info),
+      onDone: (i, seconds) => opts.onRunDone?.(runs[i].info, seconds),
+    },
+  );
 }
 
 /**

@@ -22,6 +22,7 @@ import { getPreset, PRESETS } from "../lib/presets.ts";
 import { writeReport } from "../lib/report.ts";
 import { aucResults, collectRuns } from "../lib/results.ts";
 import { exists, writeJson } from "../lib/run_dir.ts";
+import { defaultJobs } from "../lib/run_pool.ts";
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -59,6 +60,12 @@ const OPTIONS: OptionSpec[] = [
     help: "tensor backend (or env CYBORG_BACKEND)",
     choices: BACKEND_NAMES as string[],
   },
+  {
+    name: "jobs",
+    type: "number",
+    help: "runs trained at a time, each in its own process (default: 1 on a GPU, else the " +
+      "CPU cores, at most 4)",
+  },
 ];
 const USAGE =
   "deno task reproduce [options]\n\nReproduces the paper's experiment (baseline, CYBORG, " +
@@ -80,7 +87,11 @@ export async function reproduce(args: string[]): Promise<string> {
     })
     : undefined;
   const info = await initBackend(a.backend as BackendName | undefined);
-  console.error(`backend ${info.name} (${info.adapter})`);
+  const jobs = (a.jobs as number | undefined) ?? defaultJobs(info.name);
+  if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new Error(`--jobs: expected an integer >= 1, got ${a.jobs}`);
+  }
+  console.error(`backend ${info.name} (${info.adapter}), ${jobs} run(s) at a time`);
   const out = (a.out as string | undefined) ?? `results/${preset.name}`;
   let variants: DataVariant[];
   if (a.data) {
@@ -105,8 +116,11 @@ export async function reproduce(args: string[]): Promise<string> {
     strategies,
     seeds: a.seeds as number | undefined,
   }, {
+    jobs,
     onRun: (r) =>
       console.error(`[${r.index + 1}/${r.total}] ${r.variant}/${r.strategy}/s${r.seed} → ${r.dir}`),
+    onRunDone: (r, s) =>
+      console.error(`  done ${r.variant}/${r.strategy}/s${r.seed} in ${s.toFixed(1)} s`),
   });
   const runs = await collectRuns(out);
   await writeJson(`${out}/aucs.json`, aucResults(runs));

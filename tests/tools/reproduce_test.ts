@@ -7,7 +7,7 @@ import { chromium, count } from "../_support/chromium.ts";
 Deno.test("deno task reproduce --preset smoke writes every run, the AUCs and a report that renders", async () => {
   const out = await Deno.makeTempDir({ prefix: "cyborg-reproduce-" });
   const res = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "tools/reproduce.ts", "--preset", "smoke", "--out", out],
+    args: ["run", "-A", "tools/reproduce.ts", "--preset", "smoke", "--out", out, "--jobs", "2"],
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
@@ -64,15 +64,57 @@ Deno.test("deno task reproduce --preset smoke writes every run, the AUCs and a r
   ]);
   assert.ok((await Deno.stat(`${shots}/smoke_report.png`)).size > 10_000);
 
-  // Started again, the job resumes: nothing is retrained (every run is finished).
-  const again = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "tools/reproduce.ts", "--preset", "smoke", "--out", out],
+  // The same runs trained one at a time in this process give byte-identical checkpoints and scores.
+  const out1 = await Deno.makeTempDir({ prefix: "cyborg-reproduce-jobs1-" });
+  const seq = await new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", "tools/reproduce.ts", "--preset", "smoke", "--out", out1],
+      ...["--jobs", "1", "--strategies", "baseline,cyborg"],
+    ],
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();
-  assert.equal(again.code, 0);
-  assert.ok(!new TextDecoder().decode(again.stderr).includes("epoch 1/"), "no epoch retrained");
+  assert.equal(seq.code, 0, new TextDecoder().decode(seq.stderr).slice(-3000));
+  for (const variant of ["shortcut", "control"]) {
+    for (const strategy of ["baseline", "cyborg"]) {
+      const rel = `${variant}/${strategy}/s0`;
+      for (const f of ["checkpoints/best.safetensors", "eval/mean_cams.json", "val_scores.csv"]) {
+        assert.deepEqual(
+          await Deno.readFile(`${out1}/${rel}/${f}`),
+          await Deno.readFile(`${out}/${rel}/${f}`),
+          `${rel}/${f}: --jobs 1 and --jobs 2 differ`,
+        );
+      }
+    }
+  }
+
+  // Started again, the job resumes: nothing is retrained or rescored (every run is finished), in
+  // parallel (child processes) or in this process.
+  const mtimes = async () => {
+    const m: Record<string, number> = {};
+    for (const variant of ["shortcut", "control"]) {
+      for (const strategy of ["baseline", "cyborg", "segmentation", "data7x"]) {
+        for (const f of ["checkpoints/best.safetensors", "summary.json", "eval/mean_cams.json"]) {
+          const p = `${out}/${variant}/${strategy}/s0/${f}`;
+          m[p] = (await Deno.stat(p)).mtime!.getTime();
+        }
+      }
+    }
+    return m;
+  };
+  const before = await mtimes();
+  for (const jobs of ["2", "1"]) {
+    const again = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "tools/reproduce.ts", "--preset", "smoke", "--out", out, "--jobs", jobs],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(again.code, 0);
+    assert.ok(!new TextDecoder().decode(again.stderr).includes("epoch 1/"), "no epoch retrained");
+    assert.deepEqual(await mtimes(), before, `--jobs ${jobs}: a finished run was rewritten`);
+  }
 });
 
 Deno.test("reproduce rejects bad options, naming them", async () => {
@@ -91,4 +133,6 @@ Deno.test("reproduce rejects bad options, naming them", async () => {
   assert.match(b.err, /--strategies: unknown strategy "magic"/);
   const c = await run("--data", "/nonexistent");
   assert.match(c.err, /--data: \/nonexistent\/csvs\/original\.csv does not exist/);
+  const d = await run("--jobs", "0", "--preset", "smoke");
+  assert.match(d.err, /--jobs: expected an integer >= 1, got 0/);
 });

@@ -28,6 +28,7 @@ import { type BackendName, initBackend, parseBackendName } from "../lib/backend.
 import { getBackbone } from "../lib/backbones/registry.ts";
 import { activeKitKernels } from "../lib/kernels/register.ts";
 import { kitTuning } from "../lib/kernels/tuning.ts";
+import { installDawnFromEnv } from "../lib/webgpu_dawn.ts";
 import { Sgd } from "../lib/optim.ts";
 import { Rng } from "../lib/rng.ts";
 import { StepAccumulators, trainStep } from "../lib/train_step.ts";
@@ -140,6 +141,7 @@ function tracedStep(step: () => void, label: string): void {
 
 /** Runs the measurement in this process (the backend's kernels as currently registered). */
 export async function measureTraining(opts: BenchOptions): Promise<BenchResult> {
+  await installDawnFromEnv(); // before the counters wrap the WebGPU classes (CYBORG_DAWN_NODE)
   installGpuCounters();
   const info = await initBackend(opts.backend);
   for (const [k, v] of Object.entries(opts.flags ?? {})) tf.env().set(k, v);

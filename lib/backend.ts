@@ -14,6 +14,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-webgpu";
 import { enableKitWebGpu } from "./kernels/register.ts";
 import { setUpWasmBackend } from "./kernels/wasm/setup.ts";
+import { dawnPath, installDawnFromEnv } from "./webgpu_dawn.ts";
 
 /**
  * Backends the kit can run on. `auto` picks `webgpu` on a real GPU adapter, else `wasm` (see
@@ -104,6 +105,7 @@ export async function initBackend(name?: BackendName): Promise<BackendInfo> {
     return current;
   }
   if (wanted === "webgpu" || wanted === "auto") {
+    await installDawnFromEnv(); // opt-in: CYBORG_DAWN_NODE (lib/webgpu_dawn.ts)
     const adapter = await webgpuAdapter();
     const fallback = adapter ? isFallbackAdapter(adapter) : false;
     if (wanted === "auto" && autoBackend(adapter && { fallback }) === "wasm") {
@@ -126,13 +128,17 @@ export async function initBackend(name?: BackendName): Promise<BackendInfo> {
       const info = adapter.info;
       current = {
         name: "webgpu",
-        adapter: info.description || info.vendor || "unknown adapter",
+        adapter: (info.description || info.vendor || "unknown adapter") +
+          (dawnPath() ? " [Dawn]" : ""),
         fallbackAdapter: fallback,
       };
       return current;
     }
     if (wanted === "webgpu") {
-      throw new Error("webgpu: no WebGPU adapter found (try --backend wasm or cpu)");
+      throw new Error(
+        "webgpu: no WebGPU adapter found" + (dawnPath() ? ` by Dawn (${dawnPath()})` : "") +
+          " (try --backend wasm or cpu)",
+      );
     }
   }
   await tf.setBackend("cpu");

@@ -42,6 +42,7 @@ export * from "./results.ts";
 export * from "./experiment_report.ts";
 export * from "./run_dir.ts";
 export * from "./run_pool.ts";
+export * from "./webgpu_dawn.ts";
 export * from "./progress.ts";
 export * as plots from "./plots.ts";
 export * as report from "./report.ts";

@@ -2,6 +2,7 @@
 # Packs what bench/device/run.sh needs on a machine where nothing can be installed (the lent H200):
 #   .device/deno.xz   this machine's deno binary, xz-compressed (~30 MB)
 #   .device/train.js  `deno bundle` of bench/train_throughput.ts (tfjs and the kit in one file)
+#   .device/dawn.node.xz  Dawn (npm "webgpu" 0.6.2, linux-x64), for the wgpu-vs-Dawn step
 #   .gl/*.deb         Debian's Vulkan loader (libvulkan1), unpacked there when the image lacks one
 # Both folders are git-ignored; the device tool carries them: run(command="bash bench/device/run.sh",
 # carry=[".device", ".gl"]). Run from anywhere; prints the sizes (the tree that travels is capped
@@ -11,6 +12,12 @@ cd "$(dirname "$0")/../.."
 mkdir -p .device .gl
 deno bundle --platform deno bench/train_throughput.ts -o .device/train.js
 xz -T2 -6 -c "$(command -v deno)" >.device/deno.xz.tmp && mv .device/deno.xz.tmp .device/deno.xz
+if [ ! -s .device/dawn.node.xz ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack -q webgpu@0.6.2 >/dev/null && tar xzf webgpu-0.6.2.tgz package/dist/linux-x64/dawn.node)
+  xz -T2 -6 -c "$tmp/package/dist/linux-x64/dawn.node" >.device/dawn.node.xz
+  rm -rf "$tmp"
+fi
 if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
   mkdir -p /tmp/amd64/partial

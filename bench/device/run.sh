@@ -5,7 +5,8 @@
 # Everything it measures is printed and written under $OUT (log.txt, train.csv): copy the numbers
 # into bench/results/ and bench/README.md. Steps run in order of importance, each under its own
 # timeout, and a step is skipped when the overall budget (BUDGET_S, default 540 s) would not cover
-# it, so a slow GPU still returns the first answers.
+# it, so a slow GPU still returns the first answers. Order: 1, 2, 3, 7, 4, 5, 6 (bench/README.md
+# lists them in that order).
 #   1 adapter   WebGPU adapter info and limits (is it the GPU, not llvmpipe?)
 #   2 kit       ResNet50 224 px batch 32, kit kernels, GPU tuning: the issue's >= 150 img/s target
 #   3 stock     ResNet50 224 px batch 16, tfjs's stock kernels, 1 step: where the old ~67 s goes
@@ -14,6 +15,8 @@
 #   5 tuning    kit variants at 224 px batch 32 (K tile, GEMM forward for all sizes, GEMM input
 #               gradient, larger submit batches) against step 2
 #   6 small     ResNet50 64 px batch 4 --compare-stock (the llvmpipe benchmark's shape)
+#   7 dawn      step 2's kit run on Dawn (Chrome's WebGPU engine, npm "webgpu") instead of Deno's
+#               wgpu: is the WebGPU implementation the bottleneck?
 # DEVICE_SMALL=1 runs the same script with minicnn at 32 px (a check of the script itself on a
 # CPU-only machine).
 set -u
@@ -85,19 +88,25 @@ step 30 "1 adapter" "$DENO" eval '
     maxWorkgroupStorage: l.maxComputeWorkgroupStorageSize, maxStorageBinding: l.maxStorageBufferBindingSize,
     maxBuffer: l.maxBufferSize }));'
 
-step 170 "2 kit $NET ${SIZE}px batch $BIG" "${B[@]}" --backbone "$NET" --size "$SIZE" --batch "$BIG" \
+step 150 "2 kit $NET ${SIZE}px batch $BIG" "${B[@]}" --backbone "$NET" --size "$SIZE" --batch "$BIG" \
   --steps 3 --warmup 2
-step 170 "3 stock $NET ${SIZE}px batch $MID" env CYBORG_STOCK_KERNELS=1 "${B[@]}" --backbone "$NET" \
+step 150 "3 stock $NET ${SIZE}px batch $MID" env CYBORG_STOCK_KERNELS=1 "${B[@]}" --backbone "$NET" \
   --size "$SIZE" --batch "$MID" --steps 1 --warmup 1 --no-profile
+if [ -s .device/dawn.node.xz ]; then
+  [ -s /tmp/dawn.node ] || xz -dc .device/dawn.node.xz >/tmp/dawn.node 2>/dev/null ||
+    python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('.device/dawn.node.xz'),open('/tmp/dawn.node','wb'))"
+  step 90 "7 dawn kit $NET ${SIZE}px batch $BIG" env CYBORG_DAWN_NODE=/tmp/dawn.node "${B[@]}" \
+    --backbone "$NET" --size "$SIZE" --batch "$BIG" --steps 3 --warmup 2 --no-profile
+fi
 if [ "${DEVICE_SMALL:-}" != 1 ]; then
-  step 60 "4 torch reference" python3 bench/device/torch_reference.py --size "$SIZE" --batch "$BIG"
+  step 45 "4 torch reference" python3 bench/device/torch_reference.py --size "$SIZE" --batch "$BIG"
 fi
 for v in CYBORG_KIT_TK=4 CYBORG_KIT_TK=32 CYBORG_KIT_CONV2D_MAX_M=all CYBORG_KIT_DX_MIN_M=0; do
-  step 60 "5 tuning $v" env "$v" "${B[@]}" --backbone "$NET" --size "$SIZE" --batch "$BIG" \
+  step 45 "5 tuning $v" env "$v" "${B[@]}" --backbone "$NET" --size "$SIZE" --batch "$BIG" \
     --steps 3 --warmup 1 --no-profile
 done
-step 60 "5 tuning submit batch 200" "${B[@]}" --backbone "$NET" --size "$SIZE" --batch "$BIG" \
+step 45 "5 tuning submit batch 200" "${B[@]}" --backbone "$NET" --size "$SIZE" --batch "$BIG" \
   --steps 3 --warmup 1 --no-profile --flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=200
-step 120 "6 small ${NET} 64px batch 4 vs stock" "${B[@]}" --backbone "$NET" --size "$SMALL" \
+step 90 "6 small ${NET} 64px batch 4 vs stock" "${B[@]}" --backbone "$NET" --size "$SMALL" \
   --batch 4 --steps 3 --warmup 2 --compare-stock
 say "done"

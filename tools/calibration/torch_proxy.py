@@ -35,6 +35,9 @@ p.add_argument("--csv", default="csvs/original.csv")
 p.add_argument("--maps", default="heatmaps")
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--batch", type=int, default=20)
+p.add_argument("--by-family", action="store_true",
+               help="after training, print AUC per test set and per artifact family (fakes whose "
+                    "manifest lists the family, against the pooled real test sets)")
 a = p.parse_args()
 torch.manual_seed(a.seed)
 np.random.seed(a.seed)
@@ -141,3 +144,32 @@ for ep in range(a.epochs):
     print(f"ep {ep + 1:2d} train_acc {correct / len(ytr):.3f} val_acc {(pred == yva.numpy()).mean():.3f} "
           f"val_auc {roc_auc_score(yva.numpy(), s):.3f} seen {aucs.get('seen_generators', float('nan')):.3f} "
           f"unseen {unseen:.3f} ({time.time() - t1:.1f}s)", flush=True)
+
+
+if a.by_family:
+    with open(os.path.join(a.root, "manifest.csv")) as f:
+        manifest = {r["base"]: r for r in csv.DictReader(f)}
+    real_sets = [k for k in tests if k.startswith("real")]
+    reals = np.concatenate([scores(tests[k][0])[0] for k in real_sets])
+    zeros = np.zeros(len(reals))
+    for k in sorted(tests):
+        if k in real_sets:
+            continue
+        fs = scores(tests[k][0])[0]
+        print(f"set {k:18s} auc {roc_auc_score(np.r_[zeros, np.ones(len(fs))], np.r_[reals, fs]):.3f}")
+    fam_scores = {}
+    for k in sorted(tests):
+        if k in real_sets:
+            continue
+        fs = scores(tests[k][0])[0]
+        for (_, _, rel), sc in zip(rows(f"csvs/test_sets/{k}.csv"), fs):
+            base = os.path.basename(rel)[:-4]
+            for fam in manifest[base]["artifacts"].split(";"):
+                fam_scores.setdefault(fam, []).append(sc)
+    for fam, fs in sorted(fam_scores.items()):
+        fs = np.array(fs)
+        auc = roc_auc_score(np.r_[zeros, np.ones(len(fs))], np.r_[reals, fs])
+        print(f"family {fam:18s} n {len(fs):4d} auc {auc:.3f}")
+    for k in real_sets:
+        rs = scores(tests[k][0])[0]
+        print(f"real {k:18s} mean score {rs.mean():.3f} fake-rate {(rs > 0.5).mean():.3f}")

@@ -24,7 +24,7 @@ Deno.test("listSamples: every image once, with sources, groups, maps and masks f
   assert.ok(large.length > 0 && large.every((s) => !s.map));
   // Sources come from the manifest: training generators and unseen generators.
   const sources = new Set(samples.filter((s) => s.label === 1).map((s) => s.source));
-  for (const g of ["gen_checker", "gen_smear", "gen_grid", "unseen_dots"]) {
+  for (const g of ["gen_checker", "gen_lines", "gen_grid", "unseen_dots"]) {
     assert.ok(sources.has(g), g);
   }
   assert.ok(samples.some((s) => s.shortcut), "the shortcut variant marks some images");

@@ -1,11 +1,16 @@
 /**
- * Procedural "generators" of synthetic faces: each is a distinct family of localized artifacts in
- * the regions human annotators inspect (eyes, mouth/teeth, hair edge, skin), each with its own
- * spatial-frequency signature, varying in strength per image. Three generators are seen in
- * training; four unseen generators make the test sets. Unseen generators hit the same regions
- * with different patterns (period-3 dots instead of a period-2 checker, repeated narrow teeth
- * instead of smeared ones, ...), so a detector generalises only if it looks at the right regions
- * rather than memorising one pattern.
+ * Procedural "generators" of synthetic faces: each is a set of families of localized artifacts in
+ * the regions human annotators inspect (eyes, mouth/teeth, hair edge, skin), varying in strength
+ * per image. Three generators are seen in training; four unseen generators make the test sets.
+ *
+ * The split is by kind of feature, as between GAN families: every seen family is a pixel-period
+ * texture (period-2 checkerboard, period-4 grid, period-2 lines: upsampling-like), so every
+ * training fake carries one and a small CNN fits the training set at 32 px. The unseen families
+ * hit the same four regions with features of another kind: low-frequency colour (chroma blotches,
+ * iris colours), low-pass (a smeared mouth), a smooth rim (hair halo), geometry (teeth, mouth,
+ * pupils, highlights); only `unseen_dots` keeps a texture (a period-3 dot lattice), related to the
+ * seen ones but not the same. A detector that memorised the seen textures transfers poorly; one
+ * that looks at the right regions could in principle do better.
  *
  * A family either edits the face parameters before rendering (eye and teeth geometry) or
  * post-processes the rendered pixels inside a soft local mask. Every applied family reports the
@@ -70,11 +75,12 @@ function pickSide(rng: Rng): 0 | 1 {
 }
 
 /**
- * Gain on every additive pixel-pattern artifact (skin textures, hair-edge bands, eye stripes),
- * seen and unseen generators alike. Calibrated by measurement on the control variant's baseline
- * alone (tools/calibration/torch_proxy.py, minicnn at 32 px, lr 0.05, 20 epochs, seed 0): at gain 1
- * nothing was learned (train 0.55, unseen AUC 0.52); gain 3: train 0.69, seen 0.67, unseen 0.64;
- * gain 5: train 0.71, validation 0.72, seen 0.71, unseen 0.70. Never chosen on CYBORG's result.
+ * Gain on every additive pixel-pattern artifact (skin, eye, mouth and hair-edge textures, the hair
+ * halo, skin chroma blotches), seen and unseen generators alike. Calibrated by measurement on the
+ * control variant's baseline alone (tools/calibration/torch_proxy.py, minicnn at 32 px, lr 0.05,
+ * 20 epochs, seed 0), with the earlier generator design: at gain 1 nothing was learned (train
+ * 0.55, unseen AUC 0.52); gain 3: train 0.69; gain 5: train 0.71 (then only about half of the
+ * training fakes carried a texture). Never chosen on CYBORG's result.
  */
 export const ARTIFACT_GAIN = 5;
 
@@ -132,7 +138,7 @@ function hairEdgeBand(r: RenderedFace, e: Ellipse, widthPx: number): Float32Arra
 
 // ---------------------------------------------------------------- eye families
 
-/** Seen: one iris in another colour (mismatched irises). */
+/** Unseen: one iris in another colour (mismatched irises). */
 export const IRIS_MISMATCH: ArtifactFamily = {
   name: "iris_mismatch",
   region: "eyes",
@@ -146,7 +152,7 @@ export const IRIS_MISMATCH: ArtifactFamily = {
   },
 };
 
-/** Seen: asymmetric specular highlights (moved to the other side, or missing in one eye). */
+/** Unseen: asymmetric specular highlights (moved to the other side, or missing in one eye). */
 export const HIGHLIGHT_ASYM: ArtifactFamily = {
   name: "highlight_asym",
   region: "eyes",
@@ -168,7 +174,7 @@ export const HIGHLIGHT_ASYM: ArtifactFamily = {
   },
 };
 
-/** Seen: pupils of different sizes. */
+/** Unseen: pupils of different sizes. */
 export const PUPIL_SIZE: ArtifactFamily = {
   name: "pupil_size",
   region: "eyes",
@@ -219,24 +225,9 @@ export const IRIS_SECTOR: ArtifactFamily = {
   },
 };
 
-/** Unseen: diagonal high-frequency stripes around one eye. */
-export const EYE_STRIPES: ArtifactFamily = {
-  name: "eye_stripes",
-  region: "eyes",
-  description: "diagonal stripes of period 2.5 px over one eye region (high frequency, oriented)",
-  applicable: always,
-  post(r, f, rng, s) {
-    const e = landmarks(f).eyes[pickSide(rng)];
-    const w = ellipseMask(r.image.size, e, 1);
-    const phase = rng.range(0, 2 * Math.PI);
-    addPattern(r, w, 0.07 * s, (x, y) => Math.sin((2 * Math.PI * (x + y)) / 2.5 + phase));
-    return [e];
-  },
-};
-
 // ---------------------------------------------------------------- mouth families
 
-/** Seen: smeared / ghosted mouth (horizontal blur plus a shifted copy). */
+/** Unseen: smeared / ghosted mouth (horizontal blur plus a shifted copy). */
 export const TEETH_SMEAR: ArtifactFamily = {
   name: "teeth_smear",
   region: "mouth",
@@ -298,7 +289,7 @@ export const MOUTH_ASYM: ArtifactFamily = {
 
 // ---------------------------------------------------------------- hair families
 
-/** Seen: colour blotches on the hair edge. */
+/** Unseen: colour blotches on the hair edge. */
 export const HAIR_BLOTCH: ArtifactFamily = {
   name: "hair_blotch",
   region: "hair",
@@ -354,24 +345,6 @@ export const HAIR_HALO: ArtifactFamily = {
   },
 };
 
-/** Unseen: pixel-level noise fraying the hair edge. */
-export const HAIR_FRAY: ArtifactFamily = {
-  name: "hair_fray",
-  region: "hair",
-  description: "salt-and-pepper fraying along a stretch of the hair edge (white-noise spectrum)",
-  applicable: hasHair,
-  post(r, f, rng, s) {
-    const lm = landmarks(f);
-    const e = lm.hairEdge[rng.int(lm.hairEdge.length)];
-    const band = hairEdgeBand(r, e, 1);
-    const size = r.image.size;
-    const noise = new Float32Array(size * size);
-    for (let i = 0; i < noise.length; i++) noise[i] = rng.uniform() * 2 - 1;
-    addPattern(r, band, 0.12 + 0.12 * s, (x, y) => noise[y * size + x]);
-    return [e];
-  },
-};
-
 // ---------------------------------------------------------------- skin families
 
 /** Seen: period-2 checkerboard (transposed-convolution upsampling) on a skin patch. */
@@ -402,6 +375,71 @@ export const SKIN_GRID4: ArtifactFamily = {
       0.04 + 0.04 * s,
       (x, y) => ((x + ox) % 4 === 0 || (y + oy) % 4 === 0 ? -1 : 7 / 9),
     );
+    return [e];
+  },
+};
+
+/** A period-2 checkerboard (`±1`). */
+const checker2 = (x: number, y: number) => ((x + y) & 1 ? 1 : -1);
+
+/** Seen: period-2 checkerboard over one eye region. */
+export const EYE_CHECKER2: ArtifactFamily = {
+  name: "eye_checker2",
+  region: "eyes",
+  description: "period-2 checkerboard over one eye region (energy at the Nyquist corner)",
+  applicable: always,
+  post(r, f, rng, s) {
+    const e = landmarks(f).eyes[pickSide(rng)];
+    addPattern(r, ellipseMask(r.image.size, e, 1), 0.035 + 0.035 * s, checker2);
+    return [e];
+  },
+};
+
+/** Seen: period-4 grid lines over the mouth. */
+export const MOUTH_GRID4: ArtifactFamily = {
+  name: "mouth_grid4",
+  region: "mouth",
+  description: "period-4 dark grid lines over the mouth (peaks at 1/4 cycles per pixel)",
+  applicable: always,
+  post(r, f, rng, s) {
+    const e = landmarks(f).mouth;
+    const ox = rng.int(4), oy = rng.int(4);
+    addPattern(
+      r,
+      ellipseMask(r.image.size, e, 1),
+      0.04 + 0.04 * s,
+      (x, y) => ((x + ox) % 4 === 0 || (y + oy) % 4 === 0 ? -1 : 7 / 9),
+    );
+    return [e];
+  },
+};
+
+/** Period-2 horizontal lines (alternate rows, as in interlaced or row-upsampled output). */
+const lines2 = (oy: number) => (_x: number, y: number) => ((y + oy) & 1 ? 1 : -1);
+
+/** Seen: period-2 horizontal lines over the mouth. */
+export const MOUTH_LINES2: ArtifactFamily = {
+  name: "mouth_lines2",
+  region: "mouth",
+  description: "period-2 horizontal lines over the mouth (energy at 1/2 cycles per pixel in y)",
+  applicable: always,
+  post(r, f, rng, s) {
+    const e = landmarks(f).mouth;
+    addPattern(r, ellipseMask(r.image.size, e, 1), 0.035 + 0.035 * s, lines2(rng.int(2)));
+    return [e];
+  },
+};
+
+/** Seen: period-2 horizontal lines along a stretch of the hair edge. */
+export const HAIR_LINES2: ArtifactFamily = {
+  name: "hair_lines2",
+  region: "hair",
+  description: "period-2 horizontal lines along a stretch of the hair edge (1/2 cycles per pixel)",
+  applicable: hasHair,
+  post(r, f, rng, s) {
+    const lm = landmarks(f);
+    const e = lm.hairEdge[rng.int(lm.hairEdge.length)];
+    addPattern(r, hairEdgeBand(r, e, 1), 0.035 + 0.035 * s, lines2(rng.int(2)));
     return [e];
   },
 };
@@ -452,29 +490,33 @@ export const SKIN_BLOTCH: ArtifactFamily = {
   },
 };
 
-/** The seen (training) generators. */
+/** The seen (training) generators: pixel-period textures (upsampling-like), one per family. */
 export const SEEN_GENERATORS: readonly GeneratorSpec[] = [
   {
     name: "gen_checker",
     seen: true,
-    description: "period-2 skin checkerboard; mismatched iris colours",
-    families: [SKIN_CHECKER2, IRIS_MISMATCH],
-  },
-  {
-    name: "gen_smear",
-    seen: true,
-    description: "smeared/ghosted mouth; off-colour blotches on the hair edge",
-    families: [TEETH_SMEAR, HAIR_BLOTCH],
+    description: "period-2 checkerboard on a skin patch or over an eye",
+    families: [SKIN_CHECKER2, EYE_CHECKER2],
   },
   {
     name: "gen_grid",
     seen: true,
-    description: "period-4 skin grid lines; asymmetric eye highlights; unequal pupils",
-    families: [SKIN_GRID4, HIGHLIGHT_ASYM, PUPIL_SIZE],
+    description: "period-4 grid lines on a skin patch or over the mouth",
+    families: [SKIN_GRID4, MOUTH_GRID4],
+  },
+  {
+    name: "gen_lines",
+    seen: true,
+    description: "period-2 horizontal lines over the mouth or along the hair edge",
+    families: [MOUTH_LINES2, HAIR_LINES2],
   },
 ];
 
-/** The unseen (test-only) generators: same regions, different patterns and frequencies. */
+/**
+ * The unseen (test-only) generators, in the same four regions. Three use no pixel-period texture
+ * at all (colour, low-pass, smooth-rim and geometric artifacts); `unseen_dots` keeps a related
+ * but different one (a period-3 dot lattice) next to a smooth hair halo.
+ */
 export const UNSEEN_GENERATORS: readonly GeneratorSpec[] = [
   {
     name: "unseen_dots",
@@ -495,10 +537,11 @@ export const UNSEEN_GENERATORS: readonly GeneratorSpec[] = [
     families: [SKIN_BLOTCH, IRIS_SECTOR],
   },
   {
-    name: "unseen_stripes",
+    name: "unseen_smear",
     seen: false,
-    description: "diagonal period-2.5 stripes over an eye; frayed hair edge",
-    families: [EYE_STRIPES, HAIR_FRAY],
+    description: "smeared/ghosted mouth; off-colour hair-edge blotches; mismatched irises, " +
+      "highlights or pupils",
+    families: [TEETH_SMEAR, HAIR_BLOTCH, IRIS_MISMATCH, HIGHLIGHT_ASYM, PUPIL_SIZE],
   },
 ];
 

@@ -83,11 +83,13 @@ noise. Reals come from two capture styles: \`standard\` (training, validation, \
 
 A fake is a face from the same distribution as the reals with one or two localized artifact
 families of its generator applied (strength per image in [0.35, 1]). Seen in training (training,
-7×, validation and the \`${SEEN_TEST_SET}\` test set):
+7×, validation and the \`${SEEN_TEST_SET}\` test set), every family a pixel-period texture (as
+upsampling leaves), learnable at 32 px:
 
 ${SEEN_GENERATORS.map(gen).join("\n")}
 
-Unseen (test sets only; same regions, different patterns and frequencies):
+Unseen (test sets only; same regions, different kinds of artifact: colour, low-pass, smooth-rim
+and geometric ones, and in \`unseen_dots\` a period-3 lattice):
 
 ${UNSEEN_GENERATORS.map(gen).join("\n")}
 

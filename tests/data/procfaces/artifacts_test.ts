@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import {
   type ArtifactFamily,
-  EYE_STRIPES,
+  EYE_CHECKER2,
   generatorByName,
   HAIR_BLOTCH,
-  HAIR_FRAY,
   HAIR_HALO,
+  HAIR_LINES2,
+  MOUTH_GRID4,
+  MOUTH_LINES2,
   renderFake,
   SEEN_GENERATORS,
   SKIN_BLOTCH,
@@ -62,13 +64,15 @@ Deno.test("artifacts: pixel families stay inside the region they report", () => 
     const fam of [
       SKIN_CHECKER2,
       SKIN_GRID4,
+      EYE_CHECKER2,
+      MOUTH_GRID4,
+      MOUTH_LINES2,
+      HAIR_LINES2,
       SKIN_DOTS3,
       SKIN_BLOTCH,
-      EYE_STRIPES,
       TEETH_SMEAR,
       HAIR_BLOTCH,
       HAIR_HALO,
-      HAIR_FRAY,
     ]
   ) {
     for (const seed of [1, 2, 3]) {
@@ -102,6 +106,42 @@ Deno.test("artifacts: frequency signatures differ between seen and unseen skin f
   assert.ok(spectrum(SKIN_DOTS3, 1 / 3, 1 / 3) > 10 * spectrum(SKIN_DOTS3, 0.5, 0.5));
   // Period-4 grid: energy at (1/4, 0), little at (1/3, 1/3).
   assert.ok(spectrum(SKIN_GRID4, 0.25, 0) > 3 * spectrum(SKIN_GRID4, 1 / 3, 1 / 3));
+});
+
+Deno.test("artifacts: seen families are pixel-period textures; unseen ones lack their frequencies", () => {
+  // Share of an artifact's energy (mean |artifact − clean|, summed) found at one frequency.
+  const share = (fam: ArtifactFamily, fx: number, fy: number) => {
+    let peak = 0, l1 = 0;
+    for (const seed of [4, 5, 6]) {
+      const { diff } = postDiff(fam, seed);
+      peak += dft(diff, fx, fy);
+      for (const v of diff) l1 += Math.abs(v);
+    }
+    return peak / l1;
+  };
+  // Every seen family is a post-render pixel texture (learnable at 32 px), never a geometry edit.
+  const seenFrequencies: [number, number][] = [[0.5, 0.5], [0.25, 0], [0, 0.25], [0, 0.5]];
+  const own: Record<string, [number, number]> = {
+    skin_checker2: [0.5, 0.5],
+    eye_checker2: [0.5, 0.5],
+    skin_grid4: [0.25, 0],
+    mouth_grid4: [0.25, 0],
+    mouth_lines2: [0, 0.5],
+    hair_lines2: [0, 0.5],
+  };
+  for (const fam of SEEN_GENERATORS.flatMap((g) => g.families)) {
+    assert.ok(fam.post && !fam.edit, `${fam.name}: a seen family is a pixel texture`);
+    assert.ok(own[fam.name], `${fam.name}: no frequency signature listed`);
+    const v = share(fam, ...own[fam.name]);
+    assert.ok(v > 0.3, `${fam.name}: ${v.toFixed(3)} of its energy at its period`);
+  }
+  // The unseen texture-free families carry (almost) none of the seen frequencies.
+  for (const fam of [SKIN_BLOTCH, HAIR_HALO, HAIR_BLOTCH, TEETH_SMEAR]) {
+    for (const [fx, fy] of seenFrequencies) {
+      const v = share(fam, fx, fy);
+      assert.ok(v < 0.15, `${fam.name} at (${fx}, ${fy}): ${v.toFixed(3)}`);
+    }
+  }
 });
 
 Deno.test("artifacts: generators are disjoint, fakes report regions, strength varies", () => {

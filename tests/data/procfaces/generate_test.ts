@@ -188,7 +188,7 @@ Deno.test("generate: layout, CSVs, heatmaps and masks", async () => {
         "unseen_blotch",
         "unseen_dots",
       ]
-        .concat(["unseen_stripes", "unseen_teeth"]).map((n) => `csvs/test_sets/${n}.csv`);
+        .concat(["unseen_smear", "unseen_teeth"]).map((n) => `csvs/test_sets/${n}.csv`);
       assert.deepEqual(meta, [
         COMPLETE_MARKER,
         "README.md",

@@ -12,8 +12,8 @@
 #   3 stock     ResNet50 224 px batch 16, tfjs's stock kernels, 1 step: where the old ~67 s goes
 #               (per-step lines split enqueue time into WebGPU call groups, then the GPU wait)
 #   4 torch     the same CYBORG step in PyTorch on the same GPU (fp32 and TF32)
-#   5 tuning    kit variants at 224 px batch 32 (K tile, GEMM forward for all sizes, GEMM input
-#               gradient, larger submit batches) against step 2
+#   5 tuning    kit variants at 224 px batch 32 (no split-K, K tile, GEMM forward for all sizes,
+#               GEMM input gradient, larger submit batches) against step 2
 #   6 small     ResNet50 64 px batch 4 --compare-stock (the llvmpipe benchmark's shape)
 #   7 dawn      step 2's kit run on Dawn (Chrome's WebGPU engine, npm "webgpu") instead of Deno's
 #               wgpu: is the WebGPU implementation the bottleneck?
@@ -101,7 +101,8 @@ fi
 if [ "${DEVICE_SMALL:-}" != 1 ]; then
   step 45 "4 torch reference" python3 bench/device/torch_reference.py --size "$SIZE" --batch "$BIG"
 fi
-for v in CYBORG_KIT_TK=4 CYBORG_KIT_TK=32 CYBORG_KIT_CONV2D_MAX_M=all CYBORG_KIT_DX_MIN_M=0; do
+for v in CYBORG_KIT_SPLITK=off CYBORG_KIT_TK=32 CYBORG_KIT_CONV2D_MAX_M=all CYBORG_KIT_DX_MIN_M=0 \
+  CYBORG_KIT_TK=4; do
   step 45 "5 tuning $v" env "$v" "${B[@]}" --backbone "$NET" --size "$SIZE" --batch "$BIG" \
     --steps 3 --warmup 1 --no-profile
 done

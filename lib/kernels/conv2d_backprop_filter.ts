@@ -11,7 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { backend_util, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
-import { type ConvGemm, convGemm, MAX_FDIV_INDEX } from "./implicit_gemm.ts";
+import { type ConvGemm, convGemm, MAX_FDIV_INDEX, runGemm } from "./implicit_gemm.ts";
 import type { WebGpuBackendLike } from "./webgpu_types.ts";
 
 const LOADERS = `
@@ -84,7 +84,6 @@ export function makeConv2DBackpropFilter(stock: KernelFunc): KernelFunc {
     const info = backpropFilterInfo(x, dy, attrs);
     if (typeof info === "string") return stock(args);
     const backend = args.backend as unknown as WebGpuBackendLike;
-    const { program, uniforms } = backpropFilterProgram(info);
-    return backend.runWebGPUProgram(program, [x, dy], "float32", uniforms);
+    return runGemm(backend, backpropFilterProgram(info), [x, dy]);
   };
 }

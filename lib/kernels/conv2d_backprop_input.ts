@@ -15,7 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { backend_util, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
-import { type ConvGemm, convGemm, MAX_FDIV_INDEX } from "./implicit_gemm.ts";
+import { type ConvGemm, convGemm, MAX_FDIV_INDEX, runGemm } from "./implicit_gemm.ts";
 import type { WebGpuBackendLike } from "./webgpu_types.ts";
 import { kitTuning } from "./tuning.ts";
 
@@ -96,7 +96,6 @@ export function makeConv2DBackpropInput(stock: KernelFunc): KernelFunc {
     const info = backpropInputInfo(dy, filter, attrs);
     if (typeof info === "string") return stock(args);
     const backend = args.backend as unknown as WebGpuBackendLike;
-    const { program, uniforms } = backpropInputProgram(info);
-    return backend.runWebGPUProgram(program, [dy, filter], "float32", uniforms);
+    return runGemm(backend, backpropInputProgram(info), [dy, filter]);
   };
 }

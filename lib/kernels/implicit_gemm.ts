@@ -9,6 +9,11 @@
  * and B tiles in workgroup memory. On llvmpipe this turns one long strided loop per output element
  * (tfjs's stock weight-gradient kernel) into cache-friendly blocked work.
  *
+ * Split-K: with `splitK` > 1 the workgroups along z each reduce one chunk of K and write a partial
+ * `C` into `[splitK, M, N]`; {@linkcode runGemm} then sums the partials. GPUs need it for the weight
+ * gradient, whose `M × N` (filter size) is small and whose K (batch × pixels) is huge: without it a
+ * ResNet's early layers would run a handful of workgroups.
+ *
  * Each invocation stages the same row `m` of A (and column `n` of B) at every K step, so the
  * loaders split into a once-per-invocation decode (`rowA(m) -> RowA`, `colB(n) -> ColB`, structs the
  * kernel defines) and a per-element read (`loadA(r, k)`, `loadB(c, k)`). Integer division by a
@@ -17,7 +22,10 @@
  * @module
  */
 import type { backend_util } from "@tensorflow/tfjs-core";
-import { kitTuning } from "./tuning.ts";
+import { type KitTuning, kitTuning } from "./tuning.ts";
+import { ElementwiseProgram } from "./elementwise.ts";
+import type { WebGpuBackendLike } from "./webgpu_types.ts";
+import type { TensorInfo } from "@tensorflow/tfjs-core";
 
 /** Tile shape of an {@linkcode ImplicitGemmProgram}. */
 export interface GemmTile {
@@ -76,6 +84,8 @@ export interface ImplicitGemmProgramSpec {
   k: number;
   /** Tile; defaults to {@linkcode chooseTile}. */
   tile?: GemmTile;
+  /** K chunks reduced by separate workgroups (z); the output gains a leading `splitK` axis. */
+  splitK?: number;
 }
 
 /**
@@ -100,6 +110,8 @@ export class ImplicitGemmProgram {
   uniforms: string;
   /** The tile used. */
   readonly tile: GemmTile;
+  /** K chunks (workgroups along z). */
+  readonly splitK: number;
   readonly #loaders: string;
 
   /** Builds the program for one GEMM size. */
@@ -116,14 +128,16 @@ export class ImplicitGemmProgram {
       );
     }
     this.tile = tile;
+    this.splitK = spec.splitK ?? 1;
     this.variableNames = spec.variableNames;
-    this.outputShape = spec.outputShape;
-    this.uniforms = `M : i32, N : i32, K : i32, ${spec.uniforms}`;
+    this.outputShape = this.splitK > 1 ? [this.splitK, ...spec.outputShape] : spec.outputShape;
+    this.uniforms = `M : i32, N : i32, K : i32, kChunk : i32, ${spec.uniforms}`;
     this.#loaders = spec.loaders;
-    this.shaderKey = `kitGemm_${spec.key}_${tile.tm}x${tile.tn}x${tile.tk}`;
+    this.shaderKey = `kitGemm_${spec.key}_${tile.tm}x${tile.tn}x${tile.tk}` +
+      (this.splitK > 1 ? "_splitK" : "");
     this.dispatchLayout = { x: [0], y: [1] };
     this.workgroupSize = [tile.tn / 4, tile.tm / 4, 1];
-    this.dispatch = [Math.ceil(spec.n / tile.tn), Math.ceil(spec.m / tile.tm), 1];
+    this.dispatch = [Math.ceil(spec.n / tile.tn), Math.ceil(spec.m / tile.tm), this.splitK];
   }
 
   /** The WGSL body (tfjs prepends bindings, uniforms and helpers). */
@@ -160,13 +174,15 @@ fn main() {
   let colOk = nB < uniforms.N;
   let cb = colB(min(nB, uniforms.N - 1));
 
-  for (var k0 = 0; k0 < uniforms.K; k0 += ${tk}) {
+  let kBegin = i32(workgroupId.z) * uniforms.kChunk;
+  let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${tk}) {
     // tileA[kk][mm] = A[m0 + mm, k0 + kk]; tileB[kk][nn] = B[k0 + kk, n0 + nn].
     for (var i = 0; i < ${aLoads}; i++) {
       let kk = kkA + i * ${threads / tm};
       let k = k0 + kk;
       var v = 0.0;
-      if (rowOk && k < uniforms.K) { v = loadA(ra, k); }
+      if (rowOk && k < kEnd) { v = loadA(ra, k); }
       let e = kk * ${tm} + mmA;
       tileA[e / 4][e % 4] = v;
     }
@@ -174,7 +190,7 @@ fn main() {
       let kk = kkB + i * ${threads / tn};
       let k = k0 + kk;
       var v = 0.0;
-      if (colOk && k < uniforms.K) { v = loadB(cb, k); }
+      if (colOk && k < kEnd) { v = loadB(cb, k); }
       let e = kk * ${tn} + nnB;
       tileB[e / 4][e % 4] = v;
     }
@@ -191,10 +207,11 @@ fn main() {
   }
 
   let nBase = n0 + tx * 4;
+  let part = i32(workgroupId.z) * uniforms.M * uniforms.N;
   for (var i = 0; i < 4; i++) {
     let m = m0 + ty * 4 + i;
     if (m < uniforms.M) {
-      let row = m * uniforms.N;
+      let row = part + m * uniforms.N;
       for (var j = 0; j < 4; j++) {
         if (nBase + j < uniforms.N) { result[row + nBase + j] = acc[i][j]; }
       }
@@ -205,14 +222,40 @@ fn main() {
   }
 }
 
-/** Uniform values for tfjs's `runWebGPUProgram`: M, N, K then the kernel's own int32 fields. */
+/**
+ * Uniform values for tfjs's `runWebGPUProgram`: M, N, K, the K chunk per split (K when not split),
+ * then the kernel's own int32 fields.
+ */
 export function gemmUniforms(
   m: number,
   n: number,
   k: number,
   extra: number[],
+  kChunk = k,
 ): Array<{ type: "int32"; data: number[] }> {
-  return [m, n, k, ...extra].map((v) => ({ type: "int32", data: [v] }));
+  return [m, n, k, kChunk, ...extra].map((v) => ({ type: "int32", data: [v] }));
+}
+
+/**
+ * How many K chunks a GEMM is split into: enough for `tuning.splitKWorkgroups` workgroups in all
+ * (0: never split), with chunks of at least `tuning.splitKMinChunk` (a multiple of the tile's K
+ * step). Returns the split count and the chunk length.
+ */
+export function chooseSplitK(
+  m: number,
+  n: number,
+  k: number,
+  tile: GemmTile,
+  tuning: Readonly<KitTuning> = kitTuning(),
+): { splits: number; kChunk: number } {
+  const tiles = Math.ceil(m / tile.tm) * Math.ceil(n / tile.tn);
+  const target = tuning.splitKWorkgroups;
+  if (target <= tiles) return { splits: 1, kChunk: k };
+  const maxSplits = Math.floor(k / Math.max(tuning.splitKMinChunk, tile.tk));
+  const want = Math.min(Math.ceil(target / tiles), maxSplits);
+  if (want <= 1) return { splits: 1, kChunk: k };
+  const kChunk = Math.ceil(k / want / tile.tk) * tile.tk;
+  return { splits: Math.ceil(k / kChunk), kChunk };
 }
 
 /** Convolution geometry fields shared by the conv kernels (from `backend_util.Conv2DInfo`). */
@@ -247,11 +290,54 @@ export interface ConvGemm {
   uniforms: ReturnType<typeof gemmUniforms>;
 }
 
-/** Builds a {@linkcode ConvGemm}: the spec's GEMM with the convolution geometry as uniforms. */
+/**
+ * Builds a {@linkcode ConvGemm}: the spec's GEMM with the convolution geometry as uniforms, split
+ * along K per {@linkcode chooseSplitK} unless the spec says how.
+ */
 export function convGemm(
   info: backend_util.Conv2DInfo,
   spec: Omit<ImplicitGemmProgramSpec, "uniforms">,
 ): ConvGemm {
-  const program = new ImplicitGemmProgram({ ...spec, uniforms: CONV_GEOMETRY_UNIFORMS });
-  return { program, uniforms: gemmUniforms(spec.m, spec.n, spec.k, convGeometry(info)) };
+  const tile = spec.tile ?? chooseTile(spec.m, spec.n);
+  const split = spec.splitK !== undefined
+    ? { splits: spec.splitK, kChunk: Math.ceil(spec.k / spec.splitK / tile.tk) * tile.tk }
+    : chooseSplitK(spec.m, spec.n, spec.k, tile);
+  const program = new ImplicitGemmProgram({
+    ...spec,
+    tile,
+    splitK: split.splits,
+    uniforms: CONV_GEOMETRY_UNIFORMS,
+  });
+  return {
+    program,
+    uniforms: gemmUniforms(spec.m, spec.n, spec.k, convGeometry(info), split.kChunk),
+  };
+}
+
+/**
+ * Runs a GEMM program; when it is split along K, also the kernel that sums its partials (and frees
+ * them). Returns C in the program's (unsplit) output shape.
+ */
+export function runGemm(
+  backend: WebGpuBackendLike,
+  gemm: ConvGemm,
+  inputs: TensorInfo[],
+): TensorInfo {
+  const { program, uniforms } = gemm;
+  const out = backend.runWebGPUProgram(program, inputs, "float32", uniforms);
+  if (program.splitK <= 1) return out;
+  const shape = program.outputShape.slice(1);
+  const sum = new ElementwiseProgram(
+    "splitKSum",
+    ["p"],
+    shape,
+    "splits : i32,",
+    `var value = 0.0;
+    for (var s = 0; s < uniforms.splits; s++) { value += p[s * uniforms.size + index]; }`,
+  );
+  const c = backend.runWebGPUProgram(sum, [out], "float32", [
+    { type: "int32", data: [program.splitK] },
+  ]);
+  backend.disposeData(out.dataId);
+  return c;
 }

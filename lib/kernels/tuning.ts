@@ -9,11 +9,13 @@
  *   The stride-1 GEMM input gradient beat tfjs's by 10–25 % from 64 rows up (1050 → 787 ms on
  *   ResNet50's 3×3 64→64 at 56 px, batch 16) and lost below (34 vs 27 ms at 16 rows, K = 4608).
  * - {@linkcode GPU_TUNING} is for real GPUs, where nothing has been measured yet: the 16-deep tile,
- *   the forward GEMM only for small outputs, where tfjs's tile leaves most invocations idle, and
- *   tfjs's own input gradient.
+ *   the forward GEMM only for small outputs, where tfjs's tile leaves most invocations idle,
+ *   tfjs's own input gradient, and split-K up to 264 workgroups (2 per multiprocessor of an
+ *   H100/H200), without which the weight gradient of a ResNet's first layers would run 3–9
+ *   workgroups each reducing ~10⁵ products. On llvmpipe's 2 threads splitting only adds work.
  *
- * `CYBORG_KIT_TK=<4|8|16|…>`, `CYBORG_KIT_CONV2D_MAX_M=<n|all>` and `CYBORG_KIT_DX_MIN_M=<n|off>`
- * override either profile, so one process per setting measures them side by side
+ * `CYBORG_KIT_TK=<4|8|16|…>`, `CYBORG_KIT_CONV2D_MAX_M=<n|all>`, `CYBORG_KIT_DX_MIN_M=<n|off>`
+ * and `CYBORG_KIT_SPLITK=<workgroups|off>` override either profile, so one process per setting measures them side by side
  * (`bench/device/run.sh` does that on a GPU).
  *
  * @module
@@ -32,6 +34,13 @@ export interface KitTuning {
    * (`Infinity`: never).
    */
   dxMinM: number;
+  /**
+   * Split a GEMM along K until it runs at least this many workgroups (0: never split; see
+   * `chooseSplitK` in `implicit_gemm.ts`).
+   */
+  splitKWorkgroups: number;
+  /** Smallest K chunk a split workgroup reduces. */
+  splitKMinChunk: number;
 }
 
 /** Measured on llvmpipe (see the module doc). */
@@ -40,6 +49,8 @@ export const CPU_TUNING: Readonly<KitTuning> = {
   tk: 4,
   conv2dMaxM: Infinity,
   dxMinM: 64,
+  splitKWorkgroups: 0,
+  splitKMinChunk: 256,
 };
 
 /** For real GPUs; not yet measured on one (see the module doc). */
@@ -48,6 +59,8 @@ export const GPU_TUNING: Readonly<KitTuning> = {
   tk: 16,
   conv2dMaxM: 256,
   dxMinM: Infinity,
+  splitKWorkgroups: 264,
+  splitKMinChunk: 256,
 };
 
 let current: KitTuning = { ...GPU_TUNING };
@@ -61,6 +74,11 @@ export function kitTuning(): Readonly<KitTuning> {
 export function setKitTuning(t: KitTuning): void {
   if (!Number.isInteger(t.tk) || t.tk < 4 || t.tk % 4 !== 0) {
     throw new Error(`kit tuning "${t.name}": tk must be a positive multiple of 4, got ${t.tk}`);
+  }
+  if (!(t.splitKWorkgroups >= 0) || !(t.splitKMinChunk >= 1)) {
+    throw new Error(
+      `kit tuning "${t.name}": splitKWorkgroups must be >= 0 and splitKMinChunk >= 1`,
+    );
   }
   if (!(t.conv2dMaxM >= 0) || !(t.dxMinM >= 0)) {
     throw new Error(
@@ -80,7 +98,8 @@ function readEnv(name: string): string | undefined {
 
 /**
  * The profile for an adapter (`fallbackAdapter`: a CPU rasteriser such as llvmpipe), with the
- * `CYBORG_KIT_TK`, `CYBORG_KIT_CONV2D_MAX_M` and `CYBORG_KIT_DX_MIN_M` overrides applied. Throws with the variable's name
+ * `CYBORG_KIT_TK`, `CYBORG_KIT_CONV2D_MAX_M`, `CYBORG_KIT_DX_MIN_M` and `CYBORG_KIT_SPLITK`
+ * overrides applied. Throws with the variable's name
  * on a value that is not a number.
  */
 export function tuningFor(fallbackAdapter: boolean): KitTuning {
@@ -98,6 +117,14 @@ export function tuningFor(fallbackAdapter: boolean): KitTuning {
       throw new Error(`CYBORG_KIT_CONV2D_MAX_M: expected an integer or "all", got ${maxM}`);
     }
     t.name += `,conv2dMaxM=${maxM}`;
+  }
+  const split = readEnv("CYBORG_KIT_SPLITK");
+  if (split) {
+    t.splitKWorkgroups = split === "off" ? 0 : Number(split);
+    if (!Number.isInteger(t.splitKWorkgroups)) {
+      throw new Error(`CYBORG_KIT_SPLITK: expected an integer or "off", got ${split}`);
+    }
+    t.name += `,splitK=${split}`;
   }
   const dxMin = readEnv("CYBORG_KIT_DX_MIN_M");
   if (dxMin) {

@@ -46,6 +46,8 @@ export interface WebGpuBackendLike {
     programDefinedUniform?: ProgramUniform[],
     output?: TensorInfo,
   ): TensorInfo;
+  /** Releases a tensor's data (its buffer goes back to the pool once the queue is submitted). */
+  disposeData(dataId: object, force?: boolean): boolean;
   /** The GPU device. */
   device: GPUDevice;
   /** The device queue. */

@@ -43,7 +43,8 @@ Deno.test("kit Conv2DBackpropFilter on webgpu matches the cpu backend (cpu and g
   const saved = { ...kitTuning() };
   const rng = new Rng(7);
   try {
-    for (const tuning of [CPU_TUNING, GPU_TUNING, { ...GPU_TUNING, name: "tk8", tk: 8 }]) {
+    const splitK = { ...GPU_TUNING, name: "splitK", splitKWorkgroups: 1000, splitKMinChunk: 8 };
+    for (const tuning of [CPU_TUNING, GPU_TUNING, { ...GPU_TUNING, name: "tk8", tk: 8 }, splitK]) {
       setKitTuning(tuning);
       for (const c of CASES) {
         const xv = randomArray(rng, c.batch * c.size[0] * c.size[1] * c.inC);

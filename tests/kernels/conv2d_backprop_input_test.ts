@@ -6,6 +6,7 @@ import {
   backpropInputInfo,
   backpropInputProgram,
 } from "../../lib/kernels/conv2d_backprop_input.ts";
+import { runGemm } from "../../lib/kernels/implicit_gemm.ts";
 import { activeKitKernels, registerKitKernels } from "../../lib/kernels/register.ts";
 import { CPU_TUNING, GPU_TUNING, kitTuning, setKitTuning } from "../../lib/kernels/tuning.ts";
 import type { WebGpuBackendLike } from "../../lib/kernels/webgpu_types.ts";
@@ -48,7 +49,9 @@ Deno.test("kit Conv2DBackpropInput GEMM program matches the cpu backend (cpu and
   const saved = { ...kitTuning() };
   const rng = new Rng(5);
   try {
-    for (const tuning of [CPU_TUNING, GPU_TUNING]) {
+    const splitK = { ...GPU_TUNING, name: "splitK", splitKWorkgroups: 1000, splitKMinChunk: 8 };
+    let splitRuns = 0;
+    for (const tuning of [CPU_TUNING, GPU_TUNING, splitK]) {
       setKitTuning({ ...tuning, dxMinM: 0 });
       for (const c of CASES.filter((c) => c.stride === 1)) {
         const { ws, ys } = geometry(c);
@@ -61,9 +64,10 @@ Deno.test("kit Conv2DBackpropInput GEMM program matches the cpu backend (cpu and
         const w = tf.tensor4d(wv, ws);
         const info = backpropInputInfo(dy, w, attrs(c) as tf.Conv2DBackpropInputAttrs);
         assert.equal(typeof info, "object", describeCase(c));
-        const { program, uniforms } = backpropInputProgram(info as tf.backend_util.Conv2DInfo);
+        const gemm = backpropInputProgram(info as tf.backend_util.Conv2DInfo);
         const backend = tf.backend() as unknown as WebGpuBackendLike;
-        const out = backend.runWebGPUProgram(program, [dy, w] as TensorInfo[], "float32", uniforms);
+        if (gemm.program.splitK > 1) splitRuns++;
+        const out = runGemm(backend, gemm, [dy, w] as TensorInfo[]);
         const dx = tf.engine().makeTensorFromTensorInfo(out);
         assertClose(
           (await dx.data()) as Float32Array,
@@ -74,6 +78,7 @@ Deno.test("kit Conv2DBackpropInput GEMM program matches the cpu backend (cpu and
         tf.dispose([dy, w, dx]);
       }
     }
+    assert.ok(splitRuns >= 2, `split-K ran in ${splitRuns} cases`);
   } finally {
     setKitTuning(saved);
     await tf.setBackend("webgpu");

@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/backend.ts";
 import { conv2dInfo, conv2dProgram } from "../../lib/kernels/conv2d.ts";
+import { runGemm } from "../../lib/kernels/implicit_gemm.ts";
 import { registerKitKernels } from "../../lib/kernels/register.ts";
 import type { WebGpuBackendLike } from "../../lib/kernels/webgpu_types.ts";
 import { CPU_TUNING, GPU_TUNING, kitTuning, setKitTuning } from "../../lib/kernels/tuning.ts";
@@ -32,7 +33,9 @@ Deno.test("kit implicit-GEMM Conv2D program on webgpu matches the cpu backend", 
   const rng = new Rng(11);
   const saved = { ...kitTuning() };
   try {
-    for (const tuning of [CPU_TUNING, GPU_TUNING]) {
+    const splitK = { ...GPU_TUNING, name: "splitK", splitKWorkgroups: 1000, splitKMinChunk: 8 };
+    let splitRuns = 0;
+    for (const tuning of [CPU_TUNING, GPU_TUNING, splitK]) {
       for (const c of CASES) {
         setKitTuning(tuning);
         const { xv, wv } = inputs(c, rng);
@@ -45,9 +48,10 @@ Deno.test("kit implicit-GEMM Conv2D program on webgpu matches the cpu backend", 
         const x = tf.tensor4d(xv, xs);
         const w = tf.tensor4d(wv, ws);
         const info = tf.backend_util.computeConv2DInfo(xs, ws, c.stride, 1, c.pad);
-        const { program, uniforms } = conv2dProgram(info);
         const backend = tf.backend() as unknown as WebGpuBackendLike;
-        const out = backend.runWebGPUProgram(program, [x, w] as TensorInfo[], "float32", uniforms);
+        const gemm = conv2dProgram(info);
+        if (gemm.program.splitK > 1) splitRuns++;
+        const out = runGemm(backend, gemm, [x, w] as TensorInfo[]);
         const y = tf.engine().makeTensorFromTensorInfo(out);
         assert.deepEqual(y.shape, yc.shape);
         assertClose(
@@ -59,6 +63,7 @@ Deno.test("kit implicit-GEMM Conv2D program on webgpu matches the cpu backend", 
         tf.dispose([x, w, y, yc]);
       }
     }
+    assert.ok(splitRuns >= 3, `split-K ran in ${splitRuns} cases`);
   } finally {
     setKitTuning(saved);
     await tf.setBackend("webgpu");

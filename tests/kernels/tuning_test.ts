@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chooseTile, ImplicitGemmProgram } from "../../lib/kernels/implicit_gemm.ts";
+import { chooseSplitK, chooseTile, ImplicitGemmProgram } from "../../lib/kernels/implicit_gemm.ts";
 import {
   CPU_TUNING,
   GPU_TUNING,
@@ -35,6 +35,8 @@ Deno.test("tuningFor picks the llvmpipe profile for fallback adapters and applie
   });
   withEnv({ CYBORG_KIT_TK: "x" }, () => assert.throws(() => tuningFor(true), /CYBORG_KIT_TK/));
   withEnv({ CYBORG_KIT_DX_MIN_M: "x" }, () => assert.throws(() => tuningFor(true), /DX_MIN_M/));
+  withEnv({ CYBORG_KIT_SPLITK: "off" }, () => assert.equal(tuningFor(false).splitKWorkgroups, 0));
+  withEnv({ CYBORG_KIT_SPLITK: "1.5" }, () => assert.throws(() => tuningFor(false), /SPLITK/));
   withEnv({ CYBORG_KIT_CONV2D_MAX_M: "lots" }, () => {
     assert.throws(() => tuningFor(true), /CYBORG_KIT_CONV2D_MAX_M/);
   });
@@ -75,3 +77,31 @@ Deno.test("ImplicitGemmProgram rejects tiles whose loads would not cover the sta
   );
   assert.ok(new ImplicitGemmProgram({ ...spec, tile: { tm: 64, tn: 64, tk: 4 } }));
 });
+
+Deno.test("chooseSplitK: GPUs split small-output, long-K GEMMs into whole K tiles; llvmpipe never", () => {
+  const tile = { tm: 64, tn: 64, tk: 16 };
+  // ResNet50 layer1 3×3 weight gradient at 224 px, batch 32: M = 576, N = 64, K = 32·56·56.
+  const k = 32 * 56 * 56;
+  const s = chooseSplitK(576, 64, k, tile, GPU_TUNING);
+  assert.equal(s.splits, 30, "9 output tiles × 30 splits ≥ 264 workgroups");
+  assert.equal(s.kChunk % 16, 0);
+  assert.ok(s.kChunk * s.splits >= k && s.kChunk * (s.splits - 1) < k, "chunks cover K once");
+  assert.deepEqual(chooseSplitK(576, 64, k, tile, CPU_TUNING), { splits: 1, kChunk: k });
+  assert.equal(chooseSplitK(4096, 512, k, tile, GPU_TUNING).splits, 1, "512 tiles: enough");
+  assert.equal(chooseSplitK(576, 64, 300, tile, GPU_TUNING).splits, 1, "K shorter than 2 chunks");
+  assert.equal(new ImplicitGemmProgram({ ...spec(), splitK: 3 }).dispatch[2], 3);
+  assert.deepEqual(new ImplicitGemmProgram({ ...spec(), splitK: 3 }).outputShape, [3, 8, 8]);
+});
+
+function spec() {
+  return {
+    variableNames: ["a", "b"],
+    outputShape: [8, 8],
+    uniforms: "",
+    loaders: "",
+    key: "t",
+    m: 8,
+    n: 8,
+    k: 8,
+  };
+}

@@ -102,7 +102,7 @@ if [ "${DEVICE_SMALL:-}" != 1 ]; then
   step 45 "4 torch reference" python3 bench/device/torch_reference.py --size "$SIZE" --batch "$BIG"
 fi
 for v in CYBORG_KIT_SPLITK=off CYBORG_KIT_TK=32 CYBORG_KIT_CONV2D_MAX_M=all CYBORG_KIT_DX_MIN_M=0 \
-  CYBORG_KIT_TK=4; do
+  CYBORG_KIT_COALESCE=off CYBORG_KIT_TK=4; do
   step 45 "5 tuning $v" env "$v" "${B[@]}" --backbone "$NET" --size "$SIZE" --batch "$BIG" \
     --steps 3 --warmup 1 --no-profile
 done

@@ -80,6 +80,7 @@ export function conv2dProgram(info: backend_util.Conv2DInfo): ConvGemm {
     variableNames: ["x", "w"],
     outputShape: info.outShape,
     loaders: LOADERS,
+    aContiguous: kitTuning().coalesce ? "k" : "m", // im2col rows: channels along K
     key: "conv2d",
     m: info.batchSize * info.outHeight * info.outWidth,
     n: info.outChannels,

@@ -81,6 +81,8 @@ export function backpropInputProgram(info: backend_util.Conv2DInfo): ConvGemm {
     variableNames: ["dy", "w"],
     outputShape: info.inShape,
     loaders: LOADERS,
+    aContiguous: kitTuning().coalesce ? "k" : "m", // im2col rows: channels along K
+    bContiguous: kitTuning().coalesce ? "k" : "n", // w[kh, kw, ci, co]: co along K
     key: "convDerInput",
     m: info.batchSize * info.inHeight * info.inWidth,
     n: info.inChannels,

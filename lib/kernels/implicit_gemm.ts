@@ -86,6 +86,15 @@ export interface ImplicitGemmProgramSpec {
   tile?: GemmTile;
   /** K chunks reduced by separate workgroups (z); the output gains a leading `splitK` axis. */
   splitK?: number;
+  /**
+   * Which index of A is contiguous in memory, so that neighbouring invocations stage neighbouring
+   * addresses (coalesced loads on a GPU, vector loads on llvmpipe): `m` (default; e.g. the weight
+   * gradient's `im2col(x)ᵀ`, channels along M) or `k` (e.g. the forward convolution's
+   * `im2col(x)`, channels along K).
+   */
+  aContiguous?: "m" | "k";
+  /** The same for B: `n` (default; e.g. weights `w[k, n]`) or `k`. */
+  bContiguous?: "n" | "k";
 }
 
 /**
@@ -112,6 +121,10 @@ export class ImplicitGemmProgram {
   readonly tile: GemmTile;
   /** K chunks (workgroups along z). */
   readonly splitK: number;
+  /** Staging order of A (see {@linkcode ImplicitGemmProgramSpec.aContiguous}). */
+  readonly aContiguous: "m" | "k";
+  /** Staging order of B. */
+  readonly bContiguous: "n" | "k";
   readonly #loaders: string;
 
   /** Builds the program for one GEMM size. */
@@ -129,12 +142,16 @@ export class ImplicitGemmProgram {
     }
     this.tile = tile;
     this.splitK = spec.splitK ?? 1;
+    // k-major staging needs whole K columns per pass (threads a multiple of tk).
+    const kOk = threads % tile.tk === 0;
+    this.aContiguous = spec.aContiguous === "k" && kOk ? "k" : "m";
+    this.bContiguous = spec.bContiguous === "k" && kOk ? "k" : "n";
     this.variableNames = spec.variableNames;
     this.outputShape = this.splitK > 1 ? [this.splitK, ...spec.outputShape] : spec.outputShape;
     this.uniforms = `M : i32, N : i32, K : i32, kChunk : i32, ${spec.uniforms}`;
     this.#loaders = spec.loaders;
     this.shaderKey = `kitGemm_${spec.key}_${tile.tm}x${tile.tn}x${tile.tk}` +
-      (this.splitK > 1 ? "_splitK" : "");
+      `_${this.aContiguous}${this.bContiguous}` + (this.splitK > 1 ? "_splitK" : "");
     this.dispatchLayout = { x: [0], y: [1] };
     this.workgroupSize = [tile.tn / 4, tile.tm / 4, 1];
     this.dispatch = [Math.ceil(spec.n / tile.tn), Math.ceil(spec.m / tile.tm), this.splitK];
@@ -144,8 +161,8 @@ export class ImplicitGemmProgram {
   getUserCode(): string {
     const { tm, tn, tk } = this.tile;
     const threads = (tm / 4) * (tn / 4);
-    const aLoads = (tm * tk) / threads;
-    const bLoads = (tn * tk) / threads;
+    const a = staging("A", "rowA", "RowA", "M", "m0", tm, tk, threads, this.aContiguous === "k");
+    const b = staging("B", "colB", "ColB", "N", "n0", tn, tk, threads, this.bContiguous === "k");
     return `
 ${WGSL_FDIV}
 ${this.#loaders}
@@ -162,38 +179,14 @@ fn main() {
   var acc : array<vec4<f32>, 4>;
   for (var i = 0; i < 4; i++) { acc[i] = vec4<f32>(0.0); }
 
-  // This invocation always stages row mA of A and column nB of B (threads is a multiple of TM, TN).
-  let mmA = tid % ${tm};
-  let kkA = tid / ${tm};
-  let mA = m0 + mmA;
-  let rowOk = mA < uniforms.M;
-  let ra = rowA(min(mA, uniforms.M - 1));
-  let nnB = tid % ${tn};
-  let kkB = tid / ${tn};
-  let nB = n0 + nnB;
-  let colOk = nB < uniforms.N;
-  let cb = colB(min(nB, uniforms.N - 1));
-
+${a.setup}
+${b.setup}
   let kBegin = i32(workgroupId.z) * uniforms.kChunk;
   let kEnd = min(uniforms.K, kBegin + uniforms.kChunk);
   for (var k0 = kBegin; k0 < kEnd; k0 += ${tk}) {
     // tileA[kk][mm] = A[m0 + mm, k0 + kk]; tileB[kk][nn] = B[k0 + kk, n0 + nn].
-    for (var i = 0; i < ${aLoads}; i++) {
-      let kk = kkA + i * ${threads / tm};
-      let k = k0 + kk;
-      var v = 0.0;
-      if (rowOk && k < kEnd) { v = loadA(ra, k); }
-      let e = kk * ${tm} + mmA;
-      tileA[e / 4][e % 4] = v;
-    }
-    for (var i = 0; i < ${bLoads}; i++) {
-      let kk = kkB + i * ${threads / tn};
-      let k = k0 + kk;
-      var v = 0.0;
-      if (colOk && k < kEnd) { v = loadB(cb, k); }
-      let e = kk * ${tn} + nnB;
-      tileB[e / 4][e % 4] = v;
-    }
+${a.load}
+${b.load}
     workgroupBarrier();
     for (var kk = 0; kk < ${tk}; kk++) {
       let a = tileA[kk * ${tm / 4} + ty];
@@ -220,6 +213,70 @@ fn main() {
 }
 `;
   }
+}
+
+/**
+ * WGSL that stages one operand's `t × tk` tile into workgroup memory (`tile<op>[kk][i]`, i along
+ * M for A, N for B): `setup` runs once per invocation (decoding the rows it will load), `load`
+ * once per K step. Index-major: invocation `tid` stages row `tid % t` at K offsets
+ * `tid / t + j · threads / t`; K-major: K offset `tid % tk` of rows `tid / tk + j · threads / tk`,
+ * so neighbouring invocations read neighbouring K.
+ */
+function staging(
+  op: "A" | "B",
+  decode: string,
+  struct: string,
+  size: "M" | "N",
+  origin: string,
+  t: number,
+  tk: number,
+  threads: number,
+  kMajor: boolean,
+): { setup: string; load: string } {
+  const loads = (t * tk) / threads;
+  const load = `load${op}`;
+  if (!kMajor) {
+    const step = threads / t;
+    return {
+      setup: `
+  // This invocation stages index ii${op} of the ${op} tile at K offsets kk${op} + j * ${step}.
+  let ii${op} = tid % ${t};
+  let kk${op} = tid / ${t};
+  let ok${op} = ${origin} + ii${op} < uniforms.${size};
+  let dec${op} = ${decode}(min(${origin} + ii${op}, uniforms.${size} - 1));`,
+      load: `
+    for (var j = 0; j < ${loads}; j++) {
+      let kk = kk${op} + j * ${step};
+      let k = k0 + kk;
+      var v = 0.0;
+      if (ok${op} && k < kEnd) { v = ${load}(dec${op}, k); }
+      let e = kk * ${t} + ii${op};
+      tile${op}[e / 4][e % 4] = v;
+    }`,
+    };
+  }
+  const step = threads / tk;
+  return {
+    setup: `
+  // This invocation stages K offset kk${op} of the ${op} tile for indices ii${op} + j * ${step}.
+  let kk${op} = tid % ${tk};
+  let ii${op} = tid / ${tk};
+  var ok${op} : array<bool, ${loads}>;
+  var dec${op} : array<${struct}, ${loads}>;
+  for (var j = 0; j < ${loads}; j++) {
+    let i = ${origin} + ii${op} + j * ${step};
+    ok${op}[j] = i < uniforms.${size};
+    dec${op}[j] = ${decode}(min(i, uniforms.${size} - 1));
+  }`,
+    load: `
+    for (var j = 0; j < ${loads}; j++) {
+      let k = k0 + kk${op};
+      var v = 0.0;
+      if (ok${op}[j] && k < kEnd) { v = ${load}(dec${op}[j], k); }
+      let e = kk${op} * ${t} + ii${op} + j * ${step};
+      tile${op}[e / 4][e % 4] = v;
+    }`,
+  };
 }
 
 /**

@@ -15,7 +15,7 @@
  *   workgroups each reducing ~10⁵ products. On llvmpipe's 2 threads splitting only adds work.
  *
  * `CYBORG_KIT_TK=<4|8|16|…>`, `CYBORG_KIT_CONV2D_MAX_M=<n|all>`, `CYBORG_KIT_DX_MIN_M=<n|off>`
- * and `CYBORG_KIT_SPLITK=<workgroups|off>` override either profile, so one process per setting measures them side by side
+ * `CYBORG_KIT_SPLITK=<workgroups|off>` and `CYBORG_KIT_COALESCE=<on|off>` override either profile, so one process per setting measures them side by side
  * (`bench/device/run.sh` does that on a GPU).
  *
  * @module
@@ -41,6 +41,13 @@ export interface KitTuning {
   splitKWorkgroups: number;
   /** Smallest K chunk a split workgroup reduces. */
   splitKMinChunk: number;
+  /**
+   * Stage GEMM operands in the order their memory is contiguous (the forward and input-gradient
+   * convolutions read channels along K), so neighbouring invocations load neighbouring addresses:
+   * coalesced on a GPU; on llvmpipe it measured neutral (Conv2D 599–611 ms, input gradient
+   * 614–624 ms per ResNet50 step either way).
+   */
+  coalesce: boolean;
 }
 
 /** Measured on llvmpipe (see the module doc). */
@@ -51,6 +58,7 @@ export const CPU_TUNING: Readonly<KitTuning> = {
   dxMinM: 64,
   splitKWorkgroups: 0,
   splitKMinChunk: 256,
+  coalesce: true,
 };
 
 /** For real GPUs; not yet measured on one (see the module doc). */
@@ -61,6 +69,7 @@ export const GPU_TUNING: Readonly<KitTuning> = {
   dxMinM: Infinity,
   splitKWorkgroups: 264,
   splitKMinChunk: 256,
+  coalesce: true,
 };
 
 let current: KitTuning = { ...GPU_TUNING };
@@ -98,8 +107,8 @@ function readEnv(name: string): string | undefined {
 
 /**
  * The profile for an adapter (`fallbackAdapter`: a CPU rasteriser such as llvmpipe), with the
- * `CYBORG_KIT_TK`, `CYBORG_KIT_CONV2D_MAX_M`, `CYBORG_KIT_DX_MIN_M` and `CYBORG_KIT_SPLITK`
- * overrides applied. Throws with the variable's name
+ * `CYBORG_KIT_TK`, `CYBORG_KIT_CONV2D_MAX_M`, `CYBORG_KIT_DX_MIN_M`, `CYBORG_KIT_SPLITK` and
+ * `CYBORG_KIT_COALESCE` overrides applied. Throws with the variable's name
  * on a value that is not a number.
  */
 export function tuningFor(fallbackAdapter: boolean): KitTuning {
@@ -125,6 +134,14 @@ export function tuningFor(fallbackAdapter: boolean): KitTuning {
       throw new Error(`CYBORG_KIT_SPLITK: expected an integer or "off", got ${split}`);
     }
     t.name += `,splitK=${split}`;
+  }
+  const coalesce = readEnv("CYBORG_KIT_COALESCE");
+  if (coalesce) {
+    if (coalesce !== "on" && coalesce !== "off") {
+      throw new Error(`CYBORG_KIT_COALESCE: expected on or off, got ${coalesce}`);
+    }
+    t.coalesce = coalesce === "on";
+    t.name += `,coalesce=${coalesce}`;
   }
   const dxMin = readEnv("CYBORG_KIT_DX_MIN_M");
   if (dxMin) {

@@ -51,7 +51,8 @@ Deno.test("kit Conv2DBackpropInput GEMM program matches the cpu backend (cpu and
   try {
     const splitK = { ...GPU_TUNING, name: "splitK", splitKWorkgroups: 1000, splitKMinChunk: 8 };
     let splitRuns = 0;
-    for (const tuning of [CPU_TUNING, GPU_TUNING, splitK]) {
+    const indexMajor = { ...CPU_TUNING, name: "coalesce off", coalesce: false };
+    for (const tuning of [CPU_TUNING, GPU_TUNING, splitK, indexMajor]) {
       setKitTuning({ ...tuning, dxMinM: 0 });
       for (const c of CASES.filter((c) => c.stride === 1)) {
         const { ws, ys } = geometry(c);

@@ -35,7 +35,8 @@ Deno.test("kit implicit-GEMM Conv2D program on webgpu matches the cpu backend", 
   try {
     const splitK = { ...GPU_TUNING, name: "splitK", splitKWorkgroups: 1000, splitKMinChunk: 8 };
     let splitRuns = 0;
-    for (const tuning of [CPU_TUNING, GPU_TUNING, splitK]) {
+    const indexMajor = { ...CPU_TUNING, name: "coalesce off", coalesce: false };
+    for (const tuning of [CPU_TUNING, GPU_TUNING, splitK, indexMajor]) {
       for (const c of CASES) {
         setKitTuning(tuning);
         const { xv, wv } = inputs(c, rng);

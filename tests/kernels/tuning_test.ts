@@ -36,6 +36,8 @@ Deno.test("tuningFor picks the llvmpipe profile for fallback adapters and applie
   withEnv({ CYBORG_KIT_TK: "x" }, () => assert.throws(() => tuningFor(true), /CYBORG_KIT_TK/));
   withEnv({ CYBORG_KIT_DX_MIN_M: "x" }, () => assert.throws(() => tuningFor(true), /DX_MIN_M/));
   withEnv({ CYBORG_KIT_SPLITK: "off" }, () => assert.equal(tuningFor(false).splitKWorkgroups, 0));
+  withEnv({ CYBORG_KIT_COALESCE: "off" }, () => assert.equal(tuningFor(true).coalesce, false));
+  withEnv({ CYBORG_KIT_COALESCE: "no" }, () => assert.throws(() => tuningFor(true), /on or off/));
   withEnv({ CYBORG_KIT_SPLITK: "1.5" }, () => assert.throws(() => tuningFor(false), /SPLITK/));
   withEnv({ CYBORG_KIT_CONV2D_MAX_M: "lots" }, () => {
     assert.throws(() => tuningFor(true), /CYBORG_KIT_CONV2D_MAX_M/);
@@ -91,6 +93,13 @@ Deno.test("chooseSplitK: GPUs split small-output, long-K GEMMs into whole K tile
   assert.equal(chooseSplitK(576, 64, 300, tile, GPU_TUNING).splits, 1, "K shorter than 2 chunks");
   assert.equal(new ImplicitGemmProgram({ ...spec(), splitK: 3 }).dispatch[2], 3);
   assert.deepEqual(new ImplicitGemmProgram({ ...spec(), splitK: 3 }).outputShape, [3, 8, 8]);
+  // k-major staging needs the workgroup's invocations to be a multiple of the K step.
+  const kMajor = { ...spec(), aContiguous: "k" as const, bContiguous: "k" as const };
+  const p = new ImplicitGemmProgram({ ...kMajor, tile: { tm: 16, tn: 16, tk: 16 } });
+  assert.equal(p.aContiguous, "k");
+  assert.notEqual(p.shaderKey, new ImplicitGemmProgram({ ...spec(), tile: p.tile }).shaderKey);
+  const q = new ImplicitGemmProgram({ ...kMajor, tile: { tm: 16, tn: 16, tk: 32 } });
+  assert.equal(q.aContiguous, "m", "16 invocations cannot stage 32-deep columns: index-major");
 });
 
 function spec() {

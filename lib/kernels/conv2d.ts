@@ -15,6 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { backend_util, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { nhwcFloat32ConvInfo } from "./conv_info.ts";
 import { type ConvGemm, convGemm, MAX_FDIV_INDEX, runGemm } from "./implicit_gemm.ts";
 import type { WebGpuBackendLike } from "./webgpu_types.ts";
 import { kitTuning } from "./tuning.ts";
@@ -51,20 +52,10 @@ export function conv2dInfo(
   filter: TensorInfo,
   attrs: tf.Conv2DAttrs,
 ): backend_util.Conv2DInfo | string {
-  if (attrs.dataFormat === "NCHW") return "NCHW layout";
-  if (x.dtype !== "float32" || filter.dtype !== "float32") return "non-float32 input";
   const d = attrs.dilations ?? 1;
   if (!(d === 1 || (Array.isArray(d) && d[0] === 1 && d[1] === 1))) return "dilations";
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    "channelsLast",
-  );
+  const info = nhwcFloat32ConvInfo(x.shape, filter.shape, attrs, [x, filter]);
+  if (typeof info === "string") return info;
   if (info.filterHeight * info.filterWidth * info.inChannels >= MAX_FDIV_INDEX) {
     return "K too large";
   }

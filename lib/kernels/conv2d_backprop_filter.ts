@@ -11,6 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { backend_util, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { nhwcFloat32ConvInfo } from "./conv_info.ts";
 import { type ConvGemm, convGemm, MAX_FDIV_INDEX, runGemm } from "./implicit_gemm.ts";
 import type { WebGpuBackendLike } from "./webgpu_types.ts";
 
@@ -45,18 +46,8 @@ export function backpropFilterInfo(
   dy: TensorInfo,
   attrs: tf.Conv2DBackpropFilterAttrs,
 ): backend_util.Conv2DInfo | string {
-  if (attrs.dataFormat === "NCHW") return "NCHW layout";
-  if (x.dtype !== "float32" || dy.dtype !== "float32") return "non-float32 input";
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    "channelsLast",
-  );
+  const info = nhwcFloat32ConvInfo(x.shape, attrs.filterShape, attrs, [x, dy]);
+  if (typeof info === "string") return info;
   if (info.batchSize * info.outHeight * info.outWidth >= MAX_FDIV_INDEX) return "K too large";
   return info;
 }

@@ -15,6 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { backend_util, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { nhwcFloat32ConvInfo } from "./conv_info.ts";
 import { type ConvGemm, convGemm, MAX_FDIV_INDEX, runGemm } from "./implicit_gemm.ts";
 import type { WebGpuBackendLike } from "./webgpu_types.ts";
 import { kitTuning } from "./tuning.ts";
@@ -53,18 +54,8 @@ export function backpropInputInfo(
   filter: TensorInfo,
   attrs: tf.Conv2DBackpropInputAttrs,
 ): backend_util.Conv2DInfo | string {
-  if (attrs.dataFormat === "NCHW") return "NCHW layout";
-  if (dy.dtype !== "float32" || filter.dtype !== "float32") return "non-float32 input";
-  const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    "channelsLast",
-  );
+  const info = nhwcFloat32ConvInfo(attrs.inputShape, filter.shape, attrs, [dy, filter]);
+  if (typeof info === "string") return info;
   if (info.strideHeight !== 1 || info.strideWidth !== 1) return "stride > 1 (mostly zero taps)";
   if (info.batchSize * info.inHeight * info.inWidth < kitTuning().dxMinM) {
     return "few rows (stock is faster)";

@@ -44,6 +44,15 @@ async function dxThroughKernel(c: ConvCase, dyv: Float32Array, wv: Float32Array)
   return out;
 }
 
+/** Random dy and w for a case, and dx from the cpu backend (left active: switch back after). */
+async function cpuReference(c: ConvCase, rng: Rng) {
+  const { ws, ys } = geometry(c);
+  const dyv = randomArray(rng, ys.reduce((a, b) => a * b, 1));
+  const wv = randomArray(rng, ws.reduce((a, b) => a * b, 1));
+  await tf.setBackend("cpu");
+  return { dyv, wv, want: await dxThroughKernel(c, dyv, wv) };
+}
+
 Deno.test("kit Conv2DBackpropInput GEMM program matches the cpu backend (cpu and gpu tiles)", async () => {
   await initBackend("webgpu");
   const saved = { ...kitTuning() };
@@ -56,10 +65,7 @@ Deno.test("kit Conv2DBackpropInput GEMM program matches the cpu backend (cpu and
       setKitTuning({ ...tuning, dxMinM: 0 });
       for (const c of CASES.filter((c) => c.stride === 1)) {
         const { ws, ys } = geometry(c);
-        const dyv = randomArray(rng, ys.reduce((a, b) => a * b, 1));
-        const wv = randomArray(rng, ws.reduce((a, b) => a * b, 1));
-        await tf.setBackend("cpu");
-        const want = await dxThroughKernel(c, dyv, wv);
+        const { dyv, wv, want } = await cpuReference(c, rng);
         await tf.setBackend("webgpu");
         const dy = tf.tensor4d(dyv, ys);
         const w = tf.tensor4d(wv, ws);
@@ -113,11 +119,7 @@ Deno.test("registered Conv2DBackpropInput: kit at stride 1 from dxMinM rows, sto
     // Through the registered kernel (kit path and stock fallback) the values match the cpu backend.
     setKitTuning({ ...CPU_TUNING, dxMinM: 0 });
     for (const c of CASES) {
-      const { ws, ys } = geometry(c);
-      const dyv = randomArray(rng, ys.reduce((a, b) => a * b, 1));
-      const wv = randomArray(rng, ws.reduce((a, b) => a * b, 1));
-      await tf.setBackend("cpu");
-      const want = await dxThroughKernel(c, dyv, wv);
+      const { dyv, wv, want } = await cpuReference(c, rng);
       await tf.setBackend("webgpu");
       assertClose(await dxThroughKernel(c, dyv, wv), want, 1e-4, describeCase(c));
     }

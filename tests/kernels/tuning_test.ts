@@ -58,26 +58,16 @@ Deno.test("setKitTuning validates and drives chooseTile", () => {
 });
 
 Deno.test("ImplicitGemmProgram rejects tiles whose loads would not cover the staging tiles", () => {
-  const spec = {
-    variableNames: ["a", "b"],
-    outputShape: [8, 8],
-    uniforms: "",
-    loaders: "",
-    key: "t",
-    m: 8,
-    n: 8,
-    k: 8,
-  };
   // 128×128 tiles need 1024 invocations; 64×64×2 would leave half the A tile unstaged.
   assert.throws(
-    () => new ImplicitGemmProgram({ ...spec, tile: { tm: 128, tn: 128, tk: 4 } }),
+    () => new ImplicitGemmProgram({ ...spec(), tile: { tm: 128, tn: 128, tk: 4 } }),
     /256/,
   );
   assert.throws(
-    () => new ImplicitGemmProgram({ ...spec, tile: { tm: 64, tn: 64, tk: 2 } }),
+    () => new ImplicitGemmProgram({ ...spec(), tile: { tm: 64, tn: 64, tk: 2 } }),
     /tile/,
   );
-  assert.ok(new ImplicitGemmProgram({ ...spec, tile: { tm: 64, tn: 64, tk: 4 } }));
+  assert.ok(new ImplicitGemmProgram({ ...spec(), tile: { tm: 64, tn: 64, tk: 4 } }));
 });
 
 Deno.test("chooseSplitK: GPUs split small-output, long-K GEMMs into whole K tiles; llvmpipe never", () => {

@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { backend_util, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { nhwcFloat32ConvInfo } from "../conv_info.ts";
 import { imagesPerChunk } from "./conv2d_backprop_filter.ts";
 import { heapF32, runWasmKernel, type WasmBackendLike } from "./wasm_types.ts";
 
@@ -23,18 +24,7 @@ export function backpropInputGeometry(
   filter: TensorInfo,
   attrs: tf.Conv2DBackpropInputAttrs,
 ): backend_util.Conv2DInfo | string {
-  if (attrs.dataFormat === "NCHW") return "NCHW layout";
-  if (dy.dtype !== "float32" || filter.dtype !== "float32") return "non-float32 input";
-  return tf.backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    "channelsLast",
-  );
+  return nhwcFloat32ConvInfo(attrs.inputShape, filter.shape, attrs, [dy, filter]);
 }
 
 /** `W'[kh, kw, co, ci] = W[FH − 1 − kh, FW − 1 − kw, ci, co]`. */

@@ -24,6 +24,7 @@ import { exists, readJsonIfExists, writeAtomic, writeJson } from "./run_dir.ts";
 import { train } from "./train.ts";
 import { currentBackend, initBackend } from "./backend.ts";
 import { runJobsInChildren } from "./run_pool.ts";
+import { checkDataIdentity } from "./data_identity.ts";
 
 /** Names of the paper's four training strategies. */
 export type StrategyName = "baseline" | "cyborg" | "segmentation" | "data7x";
@@ -241,7 +242,8 @@ export type RunCallback = (info: RunInfo) => void;
 
 /**
  * Trains and evaluates every (variant, strategy, seed), resumably: finished runs are skipped,
- * interrupted ones continue from their last checkpoint, scored test sets are not rescored. With
+ * interrupted ones continue from their last checkpoint, scored test sets are not rescored. A
+ * variant folder trained on other data is refused (`data_identity.ts`). With
  * `jobs` > 1 the runs go to that many child processes at a time (`run_pool.ts`), with the same
  * results.
  */
@@ -261,6 +263,7 @@ export async function runExperiment(
   const total = spec.variants.length * strategies.length * seeds;
   const runs: { info: RunInfo; cfg: TrainConfig; testSets: TestSet[] }[] = [];
   for (const variant of spec.variants) {
+    await checkDataIdentity(spec.out, variant, { log: (l) => console.error(l) });
     const testSets = await listTestSets(variant.root);
     for (let seed = 0; seed < seeds; seed++) {
       for (const strategy of strategies) {
@@ -307,6 +310,7 @@ export async function writeMeanHumanMaps(
   network: string,
   inputSize: number,
 ): Promise<void> {
+  await checkDataIdentity(out, variant, { log: (l) => console.error(l) });
   const path = `${out}/${variant.name}/mean_human_map.json`;
   if (await exists(path)) return;
   const entry = getBackbone(network);

@@ -38,6 +38,7 @@ export * from "./data/csv.ts";
 export * from "./data/dataset.ts";
 export * from "./data/loader.ts";
 export * from "./experiment.ts";
+export * from "./data_identity.ts";
 export * from "./results.ts";
 export * from "./experiment_report.ts";
 export * from "./run_dir.ts";

@@ -2,7 +2,7 @@
  * `deno task reproduce`: the main job. Generates the embedded data when absent, trains the four
  * strategies × seeds on the shortcut benchmark and its control (or on `--data ROOT` in the paper's
  * layout), scores every test set, and writes `results/<preset>/report.html`. Resumable: run it
- * again to continue. The last line printed is `wall_s=<seconds>`.
+ * again to continue; runs trained on other data are refused unless `--fresh`. The last line printed is `wall_s=<seconds>`.
  *
  * @module
  */
@@ -23,6 +23,7 @@ import { writeReport } from "../lib/report.ts";
 import { aucResults, collectRuns } from "../lib/results.ts";
 import { exists, writeJson } from "../lib/run_dir.ts";
 import { defaultJobs } from "../lib/run_pool.ts";
+import { checkDataIdentity } from "../lib/data_identity.ts";
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -59,6 +60,11 @@ const OPTIONS: OptionSpec[] = [
     type: "string",
     help: "tensor backend (or env CYBORG_BACKEND)",
     choices: BACKEND_NAMES as string[],
+  },
+  {
+    name: "fresh",
+    type: "boolean",
+    help: "move runs trained on other data to <out>.stale/ and retrain them (otherwise refused)",
   },
   {
     name: "jobs",
@@ -107,7 +113,10 @@ export async function reproduce(args: string[]): Promise<string> {
     if (a["data-only"]) return variants[0].root;
   }
   const inputSize = preset.train.inputSize ?? getBackbone(network).spec.inputSize;
-  for (const v of variants) await writeMeanHumanMaps(v, out, network, inputSize);
+  for (const v of variants) {
+    await checkDataIdentity(out, v, { fresh: Boolean(a.fresh), log: (l) => console.error(l) });
+    await writeMeanHumanMaps(v, out, network, inputSize);
+  }
   await runExperiment({
     preset,
     network,

@@ -27,6 +27,8 @@ import {
 import { type BackendName, initBackend, parseBackendName } from "../lib/backend.ts";
 import { getBackbone } from "../lib/backbones/registry.ts";
 import { activeKitKernels } from "../lib/kernels/register.ts";
+import { stockKernelsRequested } from "../lib/kernels/stock_switch.ts";
+import { activeWasmKernels } from "../lib/kernels/wasm/register.ts";
 import { kitTuning } from "../lib/kernels/tuning.ts";
 import { installDawnFromEnv } from "../lib/webgpu_dawn.ts";
 import { Sgd } from "../lib/optim.ts";
@@ -199,7 +201,7 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
     await acc.steps.data();
   }
   const result: BenchResult = {
-    variant: activeKitKernels().length > 0 ? "kit" : "stock",
+    variant: stockKernelsRequested() ? "stock" : "kit",
     backend: info.name,
     adapter: info.adapter,
     options: opts,
@@ -219,9 +221,13 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
     apiMs: per.hostMs,
     syncMs: tDone - tEnqueued,
     leakedTensors: leaked,
-    kitKernels: activeKitKernels(),
+    kitKernels: info.name === "webgpu"
+      ? activeKitKernels()
+      : info.name === "wasm"
+      ? activeWasmKernels()
+      : [],
     config: [
-      activeKitKernels().length > 0 ? kitTuning().name : "stock",
+      stockKernelsRequested() ? "stock" : info.name === "webgpu" ? kitTuning().name : info.name,
       ...Object.entries(opts.flags ?? {}).map(([k, v]) => `${k}=${v}`),
     ].join(","),
     kernels,

@@ -302,7 +302,8 @@ export async function runExperiment(
 
 /**
  * Mean human map (at the CAM grid) over the training rows of `<root>/csvs/original.csv`, per
- * class: the reference panel of the average-CAM figure. Written to `<out>/<variant>/mean_human_map.json`.
+ * class: the reference panel of the average-CAM figure. Written to
+ * `<out>/<variant>/mean_human_map.json`, and kept while the CAM grid stays the same.
  */
 export async function writeMeanHumanMaps(
   variant: DataVariant,
@@ -312,9 +313,10 @@ export async function writeMeanHumanMaps(
 ): Promise<void> {
   await checkDataIdentity(out, variant, { log: (l) => console.error(l) });
   const path = `${out}/${variant.name}/mean_human_map.json`;
-  if (await exists(path)) return;
   const entry = getBackbone(network);
   const grid = entry.spec.camGrid(inputSize);
+  // Reused only at the same CAM grid (another network or input size rewrites it).
+  if ((await readJsonIfExists<{ grid: number }>(path))?.grid === grid) return;
   const ds = await openDataset({
     csv: `${variant.root}/csvs/original.csv`,
     imageRoot: variant.root,

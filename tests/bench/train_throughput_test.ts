@@ -91,3 +91,20 @@ Deno.test("the bench runs as one bundled file, --compare-stock and --flag includ
   assert.match(rows[2], /,stock,tinycnn,.*stock,WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=50"?$/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("measureTraining labels wasm runs by the kernel switch, not by the WebGPU kit kernels", async () => {
+  const r = await measureTraining({
+    backbone: "tinycnn",
+    size: 16,
+    batch: 2,
+    steps: 1,
+    warmup: 1,
+    backend: "wasm",
+    profile: false,
+  });
+  assert.equal(r.backend, "wasm");
+  assert.equal(r.variant, "kit");
+  assert.equal(r.config, "wasm");
+  assert.ok(r.kitKernels.includes("Conv2DBackpropFilter"), r.kitKernels.join(","));
+  assert.equal(r.dispatches, 0, "no WebGPU work on wasm");
+});

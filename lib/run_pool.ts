@@ -24,7 +24,7 @@ export interface RunJob {
 
 /** The child's entry module. */
 export const CHILD_MODULE = new URL("./run_pool_child.ts", import.meta.url);
-const CONFIG = new URL("../deno.json", import.meta.url);
+const CONFIG_PATH = decodeURIComponent(new URL("../deno.json", import.meta.url).pathname);
 
 /** How much of a failed child's stderr the error keeps. */
 const STDERR_TAIL = 4000;
@@ -51,7 +51,7 @@ export async function runJobsInChildren(
       hooks.onStart?.(i);
       const t0 = performance.now();
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--quiet", "--config", CONFIG.pathname, CHILD_MODULE.pathname],
+        args: ["run", "-A", "--quiet", "--config", CONFIG_PATH, CHILD_MODULE.href],
         stdin: "piped",
         stdout: "null",
         stderr: "piped",

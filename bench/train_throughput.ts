@@ -417,7 +417,7 @@ function parseArgs(args: string[]): CliOptions {
       case "-h":
         console.log(
           "bench:train [--backbone resnet50] [--size 64] [--batch 4] [--steps 3] [--warmup 1]\n" +
-            "  [--backend webgpu|cpu|auto] [--no-profile] [--compare-stock] [--csv path|'']\n" +
+            "  [--backend webgpu|wasm|cpu|auto] [--no-profile] [--compare-stock] [--csv path|'']\n" +
             "  [--flag TFJS_FLAG=value]... (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=200)",
         );
         Deno.exit(0);

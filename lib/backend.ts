@@ -75,10 +75,10 @@ function isFallbackAdapter(adapter: GPUAdapter): boolean {
  * What `auto` runs on, given the WebGPU adapter found (`null`: none): `webgpu` on a real GPU, else
  * `wasm`. Why: on a CPU-only machine (2 cores, `deno task bench:cpu`, batch 20, CYBORG step, see
  * bench/results/cpu_options.csv) the single-threaded wasm backend (XNNPACK SIMD, plus the kit's
- * `lib/kernels/wasm/` kernels) trains minicnn at 32 px at ~1,020 img/s and smallcnn at 64 px at
- * ~150 img/s, against ~82 and ~13 img/s for WebGPU with the kit's kernels on llvmpipe (Mesa's
+ * `lib/kernels/wasm/` kernels) trains minicnn at 32 px at ~1,330 img/s and smallcnn at 64 px at
+ * ~157 img/s, against ~124 and ~23 img/s for WebGPU with the kit's kernels on llvmpipe (Mesa's
  * software rasteriser: each of ~170–200 dispatches per step costs CPU time, and its shaders reach
- * ~1 GFLOP/s) and ~9 and 0.3 img/s for tfjs's pure-JS `cpu` backend. Large networks too: ResNet18
+ * a few GFLOP/s; quiet machine, 2026-11-28) and ~9 and 0.3 img/s for tfjs's pure-JS `cpu` backend. Large networks too: ResNet18
  * at 224 px, batch 4: 1.8 img/s (~20 GFLOP/s) on wasm against 0.2 on llvmpipe.
  */
 export function autoBackend(adapter: { fallback: boolean } | null): "webgpu" | "wasm" {

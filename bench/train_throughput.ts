@@ -31,6 +31,7 @@ import { stockKernelsRequested } from "../lib/kernels/stock_switch.ts";
 import { activeWasmKernels } from "../lib/kernels/wasm/register.ts";
 import { kitTuning } from "../lib/kernels/tuning.ts";
 import { installDawnFromEnv } from "../lib/webgpu_dawn.ts";
+import { type PrecompileResult, precompileWebGpu } from "../lib/kernels/precompile.ts";
 import { Sgd } from "../lib/optim.ts";
 import { Rng } from "../lib/rng.ts";
 import { StepAccumulators, trainStep } from "../lib/train_step.ts";
@@ -51,6 +52,8 @@ export interface BenchOptions {
   backend: BackendName;
   /** Also run one profiled step for per-kernel times. */
   profile: boolean;
+  /** Compile every pipeline first, in parallel, from a throwaway copy (`lib/kernels/precompile.ts`). */
+  precompile?: boolean;
   /** tfjs environment flags set after the backend starts (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE). */
   flags?: Record<string, number | boolean>;
 }
@@ -95,6 +98,8 @@ export interface BenchResult {
   bindGroups: number;
   /** Pipelines created per timed step (0 once every shader is compiled). */
   pipelines: number;
+  /** With `--precompile`: pipelines compiled and ms, before the warm-up. */
+  precompile?: PrecompileResult;
   /** Wall time of the untimed warm-up steps, device sync included (shader compilation). */
   warmupMs: number;
   /** Pipelines created (shaders compiled) during the warm-up. */
@@ -141,12 +146,8 @@ function tracedStep(step: () => void, label: string): void {
   );
 }
 
-/** Runs the measurement in this process (the backend's kernels as currently registered). */
-export async function measureTraining(opts: BenchOptions): Promise<BenchResult> {
-  await installDawnFromEnv(); // before the counters wrap the WebGPU classes (CYBORG_DAWN_NODE)
-  installGpuCounters();
-  const info = await initBackend(opts.backend);
-  for (const [k, v] of Object.entries(opts.flags ?? {})) tf.env().set(k, v);
+/** A model, optimizer, accumulators and random batch for one benchmark, with its step. */
+function benchSetup(opts: BenchOptions) {
   const entry = getBackbone(opts.backbone);
   const model = entry.build({ seed: 1, inputSize: opts.size, numClasses: 2 });
   const opt = new Sgd(model.store.trainable(), { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
@@ -163,8 +164,37 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
     maps: tf.tensor3d(rng.fillUniform(new Float32Array(b * g * g), 0, 1), [b, g, g]),
     hasMap: tf.ones([b]) as tf.Tensor1D,
   };
-  const step = () =>
-    trainStep(model, opt, batch, acc, { alpha: 0.5, camTap: "paper", camClass: "pred" });
+  return {
+    acc,
+    step: () =>
+      trainStep(model, opt, batch, acc, { alpha: 0.5, camTap: "paper", camClass: "pred" }),
+    dispose: () => {
+      tf.dispose([batch.x, batch.y, batch.maps, batch.hasMap]);
+      acc.dispose();
+      opt.dispose();
+      model.store.dispose();
+    },
+  };
+}
+
+/** Runs the measurement in this process (the backend's kernels as currently registered). */
+export async function measureTraining(opts: BenchOptions): Promise<BenchResult> {
+  await installDawnFromEnv(); // before the counters wrap the WebGPU classes (CYBORG_DAWN_NODE)
+  installGpuCounters();
+  const info = await initBackend(opts.backend);
+  for (const [k, v] of Object.entries(opts.flags ?? {})) tf.env().set(k, v);
+  let precompile: PrecompileResult | undefined;
+  if (opts.precompile) {
+    // A throwaway copy with the same shapes: compile-only mode leaves its tensors uninitialised.
+    const scratch = benchSetup(opts);
+    precompile = await precompileWebGpu(scratch.step);
+    scratch.dispose();
+    console.error(
+      `  precompile: ${precompile.pipelines} pipelines in ${precompile.ms.toFixed(0)} ms ` +
+        "(compile-only step on a throwaway model)",
+    );
+  }
+  const { acc, step, dispose } = benchSetup(opts);
 
   const w0 = gpuCounts();
   const tw = performance.now();
@@ -205,7 +235,7 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
     backend: info.name,
     adapter: info.adapter,
     options: opts,
-    imgPerSec: (opts.steps * b) / seconds,
+    imgPerSec: (opts.steps * opts.batch) / seconds,
     stepMs: (seconds * 1000) / opts.steps,
     dispatches: per.dispatches,
     readbacks: per.mapAsync,
@@ -214,6 +244,7 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
     writeBuffers: per.writeBuffer,
     bindGroups: per.bindGroups,
     pipelines: per.pipelines,
+    precompile,
     warmupMs,
     warmupPipelines: warm.pipelines,
     warmupPipelineMs: warm.hostMs.pipeline,
@@ -228,15 +259,13 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
       : [],
     config: [
       stockKernelsRequested() ? "stock" : info.name === "webgpu" ? kitTuning().name : info.name,
+      ...(opts.precompile ? ["precompile"] : []),
       ...Object.entries(opts.flags ?? {}).map(([k, v]) => `${k}=${v}`),
     ].join(","),
     kernels,
     kernelMs: kernels.reduce((s, k) => s + k.ms, 0),
   };
-  tf.dispose([batch.x, batch.y, batch.maps, batch.hasMap]);
-  acc.dispose();
-  opt.dispose();
-  model.store.dispose();
+  dispose();
   return result;
 }
 
@@ -256,6 +285,9 @@ export function formatResult(r: BenchResult, topKernels = 8): string[] {
     API_GROUPS.filter((g) => r.apiMs[g] >= 0.05).map((g) => `${g} ${r.apiMs[g].toFixed(1)}`)
       .join(", ") +
     `); then ${r.syncMs.toFixed(0)} ms waiting for the GPU after the last step`,
+    (r.precompile
+      ? `  precompile: ${r.precompile.pipelines} pipelines in ${r.precompile.ms.toFixed(0)} ms\n`
+      : "") +
     `  warm-up: ${r.warmupMs.toFixed(0)} ms for ${o.warmup} step(s), ${r.warmupPipelines} ` +
     `pipelines compiled (${r.warmupPipelineMs.toFixed(0)} ms host); ${r.pipelines} per timed step`,
   ];
@@ -391,6 +423,9 @@ function parseArgs(args: string[]): CliOptions {
       case "--no-profile":
         o.profile = false;
         break;
+      case "--precompile":
+        o.precompile = true;
+        break;
       case "--flag": {
         const kv = value() ?? "";
         const m = /^([A-Z0-9_]+)=(.+)$/.exec(kv);
@@ -418,7 +453,7 @@ function parseArgs(args: string[]): CliOptions {
         console.log(
           "bench:train [--backbone resnet50] [--size 64] [--batch 4] [--steps 3] [--warmup 1]\n" +
             "  [--backend webgpu|wasm|cpu|auto] [--no-profile] [--compare-stock] [--csv path|'']\n" +
-            "  [--flag TFJS_FLAG=value]... (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=200)",
+            "  [--flag TFJS_FLAG=value]... (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=200) [--precompile]",
         );
         Deno.exit(0);
         break;
@@ -449,6 +484,7 @@ async function runStockChild(o: CliOptions): Promise<BenchResult> {
     "--backend",
     o.backend,
     ...(o.profile ? [] : ["--no-profile"]),
+    ...(o.precompile ? ["--precompile"] : []),
     ...Object.entries(o.flags ?? {}).flatMap(([k, v]) => ["--flag", `${k}=${v}`]),
   ];
   const out = await new Deno.Command(Deno.execPath(), {

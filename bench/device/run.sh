@@ -106,6 +106,8 @@ for v in CYBORG_KIT_SPLITK=off CYBORG_KIT_TK=32 CYBORG_KIT_CONV2D_MAX_M=all CYBO
   step 45 "5 tuning $v" env "$v" "${B[@]}" --backbone "$NET" --size "$SIZE" --batch "$BIG" \
     --steps 3 --warmup 1 --no-profile
 done
+step 45 "5 tuning precompile (parallel shader compilation first)" "${B[@]}" --backbone "$NET" \
+  --size "$SIZE" --batch "$BIG" --steps 3 --warmup 1 --no-profile --precompile
 step 45 "5 tuning submit batch 200" "${B[@]}" --backbone "$NET" --size "$SIZE" --batch "$BIG" \
   --steps 3 --warmup 1 --no-profile --flag WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=200
 step 90 "6 small ${NET} 64px batch 4 vs stock" "${B[@]}" --backbone "$NET" --size "$SMALL" \

@@ -108,3 +108,20 @@ Deno.test("measureTraining labels wasm runs by the kernel switch, not by the Web
   assert.ok(r.kitKernels.includes("Conv2DBackpropFilter"), r.kitKernels.join(","));
   assert.equal(r.dispatches, 0, "no WebGPU work on wasm");
 });
+
+Deno.test("measureTraining --precompile: every pipeline compiled before the warm-up", async () => {
+  const r = await measureTraining({
+    backbone: "minicnn",
+    size: 24,
+    batch: 2,
+    steps: 1,
+    warmup: 1,
+    backend: "webgpu",
+    profile: false,
+    precompile: true,
+  });
+  assert.ok(r.precompile && r.precompile.pipelines > 0, JSON.stringify(r.precompile));
+  assert.equal(r.warmupPipelines, 0, "the warm-up compiled nothing");
+  assert.equal(r.leakedTensors, 0);
+  assert.match(r.config, /,precompile$/);
+});

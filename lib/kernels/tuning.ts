@@ -105,51 +105,67 @@ function readEnv(name: string): string | undefined {
   }
 }
 
+/** One `CYBORG_KIT_*` override: the variable, the field it sets and how its value is read. */
+interface Override {
+  env: string;
+  key: keyof KitTuning;
+  label: string;
+  expected: string;
+  parse(value: string): number | boolean | undefined;
+}
+
+/** An integer, or `word` standing for `value`. */
+const integerOr = (word?: string, value?: number) => (v: string) =>
+  v === word ? value : Number.isInteger(Number(v)) ? Number(v) : undefined;
+
+/** The environment overrides, in the order they are applied (and named in the tuning's name). */
+const OVERRIDES: readonly Override[] = [
+  { env: "CYBORG_KIT_TK", key: "tk", label: "tk", expected: "an integer", parse: integerOr() },
+  {
+    env: "CYBORG_KIT_CONV2D_MAX_M",
+    key: "conv2dMaxM",
+    label: "conv2dMaxM",
+    expected: 'an integer or "all"',
+    parse: integerOr("all", Infinity),
+  },
+  {
+    env: "CYBORG_KIT_SPLITK",
+    key: "splitKWorkgroups",
+    label: "splitK",
+    expected: 'an integer or "off"',
+    parse: integerOr("off", 0),
+  },
+  {
+    env: "CYBORG_KIT_COALESCE",
+    key: "coalesce",
+    label: "coalesce",
+    expected: "on or off",
+    parse: (v) => (v === "on" ? true : v === "off" ? false : undefined),
+  },
+  {
+    env: "CYBORG_KIT_DX_MIN_M",
+    key: "dxMinM",
+    label: "dxMinM",
+    expected: 'an integer or "off"',
+    parse: integerOr("off", Infinity),
+  },
+];
+
 /**
  * The profile for an adapter (`fallbackAdapter`: a CPU rasteriser such as llvmpipe), with the
- * `CYBORG_KIT_TK`, `CYBORG_KIT_CONV2D_MAX_M`, `CYBORG_KIT_DX_MIN_M`, `CYBORG_KIT_SPLITK` and
- * `CYBORG_KIT_COALESCE` overrides applied. Throws with the variable's name
- * on a value that is not a number.
+ * `CYBORG_KIT_TK`, `CYBORG_KIT_CONV2D_MAX_M`, `CYBORG_KIT_SPLITK`, `CYBORG_KIT_COALESCE` and
+ * `CYBORG_KIT_DX_MIN_M` overrides applied (each appended to the name). Throws with the
+ * variable's name on a value it cannot read.
  */
 export function tuningFor(fallbackAdapter: boolean): KitTuning {
-  const t = { ...(fallbackAdapter ? CPU_TUNING : GPU_TUNING) };
-  const tk = readEnv("CYBORG_KIT_TK");
-  if (tk) {
-    t.tk = Number(tk);
-    if (!Number.isInteger(t.tk)) throw new Error(`CYBORG_KIT_TK: expected an integer, got ${tk}`);
-    t.name += `,tk=${tk}`;
-  }
-  const maxM = readEnv("CYBORG_KIT_CONV2D_MAX_M");
-  if (maxM) {
-    t.conv2dMaxM = maxM === "all" ? Infinity : Number(maxM);
-    if (Number.isNaN(t.conv2dMaxM)) {
-      throw new Error(`CYBORG_KIT_CONV2D_MAX_M: expected an integer or "all", got ${maxM}`);
-    }
-    t.name += `,conv2dMaxM=${maxM}`;
-  }
-  const split = readEnv("CYBORG_KIT_SPLITK");
-  if (split) {
-    t.splitKWorkgroups = split === "off" ? 0 : Number(split);
-    if (!Number.isInteger(t.splitKWorkgroups)) {
-      throw new Error(`CYBORG_KIT_SPLITK: expected an integer or "off", got ${split}`);
-    }
-    t.name += `,splitK=${split}`;
-  }
-  const coalesce = readEnv("CYBORG_KIT_COALESCE");
-  if (coalesce) {
-    if (coalesce !== "on" && coalesce !== "off") {
-      throw new Error(`CYBORG_KIT_COALESCE: expected on or off, got ${coalesce}`);
-    }
-    t.coalesce = coalesce === "on";
-    t.name += `,coalesce=${coalesce}`;
-  }
-  const dxMin = readEnv("CYBORG_KIT_DX_MIN_M");
-  if (dxMin) {
-    t.dxMinM = dxMin === "off" ? Infinity : Number(dxMin);
-    if (Number.isNaN(t.dxMinM)) {
-      throw new Error(`CYBORG_KIT_DX_MIN_M: expected an integer or "off", got ${dxMin}`);
-    }
-    t.name += `,dxMinM=${dxMin}`;
+  const t: KitTuning = { ...(fallbackAdapter ? CPU_TUNING : GPU_TUNING) };
+  for (const o of OVERRIDES) {
+    const raw = readEnv(o.env);
+    if (!raw) continue;
+    const v = o.parse(raw);
+    if (v === undefined) throw new Error(`${o.env}: expected ${o.expected}, got ${raw}`);
+    (t as unknown as Record<string, number | boolean>)[o.key] = v;
+    t.name += `,${o.label}=${raw}`;
   }
   return t;
 }

@@ -19,6 +19,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendName, initBackend, parseBackendName } from "../lib/backend.ts";
 import { getBackbone } from "../lib/backbones/registry.ts";
+import { appendCsv, csvField } from "../lib/csv_out.ts";
 import { ForwardContext } from "../lib/nn.ts";
 import { Sgd } from "../lib/optim.ts";
 import { Rng } from "../lib/rng.ts";
@@ -152,11 +153,6 @@ export async function benchBackbone(
 
 const HEADER = "date,backbone,backend,adapter,mode,batch,size,img_per_s,peak_tensor_mb,rss_mb";
 
-function csvField(v: string | number): string {
-  const s = String(v);
-  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
 /** One CSV row for bench/results/backbones.csv. */
 export function csvRow(r: BackboneBenchRow, date = new Date().toISOString()): string {
   return [
@@ -171,18 +167,6 @@ export function csvRow(r: BackboneBenchRow, date = new Date().toISOString()): st
     r.peakTensorMb.toFixed(1),
     r.rssMb.toFixed(0),
   ].map(csvField).join(",");
-}
-
-/** Appends rows to a CSV file, writing the header first when the file is new. */
-export async function appendCsv(path: string, rows: string[]): Promise<void> {
-  let exists = true;
-  try {
-    await Deno.stat(path);
-  } catch {
-    exists = false;
-  }
-  const text = (exists ? "" : HEADER + "\n") + rows.map((r) => r + "\n").join("");
-  await Deno.writeTextFile(path, text, { append: true });
 }
 
 /** Parses the command line (`--key value` pairs), naming the bad option in errors. */
@@ -258,7 +242,7 @@ if (import.meta.main) {
           `RSS ${r.rssMb.toFixed(0)} MB`,
       );
     }
-    await appendCsv(out, rows.map((r) => csvRow(r)));
+    await appendCsv(out, HEADER, rows.map((r) => csvRow(r)));
   }
   console.log(`appended to ${out}`);
 }

@@ -26,7 +26,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { getBackbone } from "../lib/backbones/registry.ts";
 import { initBackend, parseBackendName } from "../lib/backend.ts";
 import { ForwardContext } from "../lib/nn.ts";
-import { appendCsv, type BenchResult, measureTraining } from "./train_throughput.ts";
+import { type BenchResult, measureTraining } from "./train_throughput.ts";
+import { appendCsv, csvField } from "../lib/csv_out.ts";
 
 /** One CPU option: a backend and whether the kit's kernels are on. */
 export interface CpuOption {
@@ -306,11 +307,10 @@ async function main() {
           `${r.stepMs.toFixed(0).padStart(6)} ms/step ${r.gflops.toFixed(2).padStart(6)} GFLOP/s ` +
           `${r.dispatches.toFixed(0).padStart(5)} dispatches  ${r.status}`,
       );
-      const q = (s: string) => (/[",]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
       rows.push(
         [
           date,
-          q(cpu),
+          csvField(cpu),
           cores,
           opt.name,
           backbone,
@@ -321,8 +321,8 @@ async function main() {
           r.stepMs.toFixed(1),
           r.gflops.toFixed(3),
           r.dispatches.toFixed(1),
-          q(r.adapter),
-          q(r.status),
+          csvField(r.adapter),
+          csvField(r.status),
         ].join(","),
       );
       const b = best.get(backbone);

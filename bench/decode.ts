@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { appendCsv, csvField } from "../lib/csv_out.ts";
 import sharp from "sharp";
 import { openDataset } from "../lib/data/dataset.ts";
 import { decodeImage } from "../lib/data/image.ts";
@@ -172,14 +173,7 @@ const row = {
   wait_ms_sync_prefetch1: p1.waitMs.toFixed(0),
   wait_ms_sync_prefetch1_workers: p1w.waitMs.toFixed(0),
 };
-await Deno.mkdir("bench/results", { recursive: true });
-let header = "";
-try {
-  await Deno.stat(RESULTS);
-} catch {
-  header = Object.keys(row).join(",") + "\n";
-}
-await Deno.writeTextFile(RESULTS, header + Object.values(row).join(",") + "\n", { append: true });
+await appendCsv(RESULTS, Object.keys(row).join(","), [Object.values(row).map(csvField).join(",")]);
 console.log(
   `decode+resize ${N} images ${SRC}x${SRC} -> ${SIZE}x${SIZE}, batch ${BATCH}, ${row.cpus} cpus ` +
     `(load ${row.load1}):\n` +

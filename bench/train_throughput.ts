@@ -31,6 +31,7 @@ import { stockKernelsRequested } from "../lib/kernels/stock_switch.ts";
 import { activeWasmKernels } from "../lib/kernels/wasm/register.ts";
 import { kitTuning } from "../lib/kernels/tuning.ts";
 import { installDawnFromEnv } from "../lib/webgpu_dawn.ts";
+import { appendCsv, csvField } from "../lib/csv_out.ts";
 import { type PrecompileResult, precompileWebGpu } from "../lib/kernels/precompile.ts";
 import { Sgd } from "../lib/optim.ts";
 import { Rng } from "../lib/rng.ts";
@@ -310,12 +311,7 @@ const CSV_HEADER = "date,adapter,backend,variant,backbone,size,batch,steps,img_p
   "dispatches_per_step,readbacks_per_step,staging_buffers_per_step,buffers_created_per_step," +
   "kernel_ms,top_kernels,enqueue_ms,api_ms,sync_ms,warmup_ms,warmup_pipelines,warmup_pipeline_ms,config";
 
-function csvField(v: string | number): string {
-  const s = String(v);
-  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-/** One CSV row (matching the header written by {@linkcode appendCsv}). */
+/** One CSV row (matching `CSV_HEADER`). */
 export function csvRow(r: BenchResult, date = new Date().toISOString()): string {
   const o = r.options;
   const top = r.kernels.slice(0, 5).map((k) => `${k.name}:${k.ms.toFixed(1)}`).join(" ");
@@ -345,28 +341,6 @@ export function csvRow(r: BenchResult, date = new Date().toISOString()): string 
     r.warmupPipelineMs.toFixed(0),
     r.config,
   ].map(csvField).join(",");
-}
-
-/**
- * Appends rows to a CSV (header written when the file is new), via a temporary file and a rename
- * so a crash never leaves it half-written.
- */
-export async function appendCsv(path: string, header: string, rows: string[]): Promise<void> {
-  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-  await Deno.mkdir(dir, { recursive: true });
-  let existing = "";
-  try {
-    existing = await Deno.readTextFile(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  if (existing && !existing.startsWith(header)) {
-    throw new Error(`${path}:1: header differs from this benchmark's; move the old file away`);
-  }
-  const body = (existing || header + "\n") + rows.map((r) => r + "\n").join("");
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, body);
-  await Deno.rename(tmp, path);
 }
 
 interface CliOptions extends BenchOptions {

@@ -17,6 +17,7 @@ import { basename } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../lib/backend.ts";
 import { BACKBONES, getBackbone } from "../lib/backbones/registry.ts";
 import { HelpRequested, type OptionSpec, parseArgs } from "../lib/cli_args.ts";
+import { csvField } from "../lib/csv_out.ts";
 import { openDataset } from "../lib/data/dataset.ts";
 import { predict } from "../lib/evaluate.ts";
 import { accuracy, rocAuc } from "../lib/metrics.ts";
@@ -82,10 +83,6 @@ export interface ScoreOptions {
   cacheDir?: string | false;
   /** Progress display (default: one on stderr). */
   progress?: Progress;
-}
-
-function csvField(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 /** Scores a split and writes the output CSV atomically. The backend must be initialised. */

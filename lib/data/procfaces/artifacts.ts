@@ -347,6 +347,13 @@ export const HAIR_HALO: ArtifactFamily = {
 
 // ---------------------------------------------------------------- skin families
 
+/** A period-2 checkerboard (`±1`). */
+const checker2 = (x: number, y: number) => ((x + y) & 1 ? 1 : -1);
+
+/** Period-4 dark grid lines through `(ox, oy)` (zero mean: `-1` on the lines, `7/9` elsewhere). */
+const grid4 = (ox: number, oy: number) => (x: number, y: number) =>
+  (x + ox) % 4 === 0 || (y + oy) % 4 === 0 ? -1 : 7 / 9;
+
 /** Seen: period-2 checkerboard (transposed-convolution upsampling) on a skin patch. */
 export const SKIN_CHECKER2: ArtifactFamily = {
   name: "skin_checker2",
@@ -355,7 +362,7 @@ export const SKIN_CHECKER2: ArtifactFamily = {
   applicable: always,
   post(r, f, rng, s) {
     const { e, w } = skinPatch(r, f, rng);
-    addPattern(r, w, 0.035 + 0.035 * s, (x, y) => ((x + y) & 1 ? 1 : -1));
+    addPattern(r, w, 0.035 + 0.035 * s, checker2);
     return [e];
   },
 };
@@ -369,18 +376,10 @@ export const SKIN_GRID4: ArtifactFamily = {
   post(r, f, rng, s) {
     const { e, w } = skinPatch(r, f, rng);
     const ox = rng.int(4), oy = rng.int(4);
-    addPattern(
-      r,
-      w,
-      0.04 + 0.04 * s,
-      (x, y) => ((x + ox) % 4 === 0 || (y + oy) % 4 === 0 ? -1 : 7 / 9),
-    );
+    addPattern(r, w, 0.04 + 0.04 * s, grid4(ox, oy));
     return [e];
   },
 };
-
-/** A period-2 checkerboard (`±1`). */
-const checker2 = (x: number, y: number) => ((x + y) & 1 ? 1 : -1);
 
 /** Seen: period-2 checkerboard over one eye region. */
 export const EYE_CHECKER2: ArtifactFamily = {
@@ -404,12 +403,7 @@ export const MOUTH_GRID4: ArtifactFamily = {
   post(r, f, rng, s) {
     const e = landmarks(f).mouth;
     const ox = rng.int(4), oy = rng.int(4);
-    addPattern(
-      r,
-      ellipseMask(r.image.size, e, 1),
-      0.04 + 0.04 * s,
-      (x, y) => ((x + ox) % 4 === 0 || (y + oy) % 4 === 0 ? -1 : 7 / 9),
-    );
+    addPattern(r, ellipseMask(r.image.size, e, 1), 0.04 + 0.04 * s, grid4(ox, oy));
     return [e];
   },
 };

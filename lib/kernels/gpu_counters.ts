@@ -68,18 +68,23 @@ function zeroHost(): Record<ApiGroup, number> {
   return Object.fromEntries(API_GROUPS.map((g) => [g, 0])) as Record<ApiGroup, number>;
 }
 
-const counts: GpuCounts = {
-  dispatches: 0,
-  buffersCreated: 0,
-  mappedAtCreation: 0,
-  buffersDestroyed: 0,
-  mapAsync: 0,
-  writeBuffer: 0,
-  submits: 0,
-  bindGroups: 0,
-  pipelines: 0,
-  hostMs: zeroHost(),
-};
+/** All-zero counts (the state before anything was counted). */
+export function zeroCounts(): GpuCounts {
+  return {
+    dispatches: 0,
+    buffersCreated: 0,
+    mappedAtCreation: 0,
+    buffersDestroyed: 0,
+    mapAsync: 0,
+    writeBuffer: 0,
+    submits: 0,
+    bindGroups: 0,
+    pipelines: 0,
+    hostMs: zeroHost(),
+  };
+}
+
+const counts: GpuCounts = zeroCounts();
 let installed = false;
 
 // deno-lint-ignore no-explicit-any

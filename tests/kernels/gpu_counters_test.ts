@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/backend.ts";
 import {
-  API_GROUPS,
   countsDelta,
   gpuCounts,
   installGpuCounters,
   totalHostMs,
+  zeroCounts,
 } from "../../lib/kernels/gpu_counters.ts";
 
 Deno.test("GPU counters count dispatches and readbacks of tfjs ops", async () => {
@@ -36,21 +36,7 @@ Deno.test("GPU counters count dispatches and readbacks of tfjs ops", async () =>
 });
 
 Deno.test("countsDelta divides differences", () => {
-  const z = {
-    dispatches: 0,
-    buffersCreated: 0,
-    mappedAtCreation: 0,
-    buffersDestroyed: 0,
-    mapAsync: 0,
-    writeBuffer: 0,
-    submits: 0,
-    bindGroups: 0,
-    pipelines: 0,
-    hostMs: Object.fromEntries(API_GROUPS.map((g) => [g, 0])) as Record<
-      typeof API_GROUPS[number],
-      number
-    >,
-  };
+  const z = zeroCounts();
   const d = countsDelta(z, {
     ...z,
     dispatches: 30,

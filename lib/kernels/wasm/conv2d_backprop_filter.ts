@@ -13,6 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { backend_util, KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { nhwcFloat32ConvInfo } from "../conv_info.ts";
 import { heapF32, runWasmKernel, type WasmBackendLike } from "./wasm_types.ts";
 
 let colBudget = 8 * 1024 * 1024;
@@ -60,16 +61,9 @@ export function backpropFilterGeometry(
       `wasm Conv2DBackpropFilter: float32 inputs required, got x ${x.dtype}, dy ${dy.dtype}`,
     );
   }
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    "channelsLast",
-  );
+  // NCHW and dtypes were refused above with this kernel's own messages, so this is geometry.
+  const info = nhwcFloat32ConvInfo(x.shape, attrs.filterShape, attrs, [x, dy]);
+  if (typeof info === "string") throw new Error(`wasm Conv2DBackpropFilter: ${info}`);
   const want = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
   if (dy.shape.join() !== want.join()) {
     throw new Error(

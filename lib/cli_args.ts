@@ -26,6 +26,23 @@ export type ParsedArgs = Record<string, string | number | boolean | null | undef
 /** Thrown for `--help`: its message is the help text. */
 export class HelpRequested extends Error {}
 
+/**
+ * Runs a tool's main function as a command: `--help` ({@linkcode HelpRequested}) prints its text to
+ * stdout and exits 0; any other error prints `<label>: <message>` to stderr and exits 1.
+ */
+export async function runCli(main: () => Promise<unknown>, label = "error"): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    if (e instanceof HelpRequested) {
+      console.log(e.message);
+      Deno.exit(0);
+    }
+    console.error(`${label}: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
+
 /** Builds the `--help` text. */
 export function helpText(usage: string, specs: readonly OptionSpec[]): string {
   const rows = specs.map((s) => {

@@ -53,3 +53,25 @@ Deno.test("--help lists every option with its default", () => {
     }
   }
 });
+
+Deno.test("runCli: --help prints to stdout and exits 0; an error prints 'label: message' and exits 1", async () => {
+  const lib = new URL("../lib/cli_args.ts", import.meta.url).href;
+  const run = async (code: string) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", `import { HelpRequested, runCli } from "${lib}"; ${code}`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  };
+  const help = await run(`await runCli(() => { throw new HelpRequested("usage: x"); });`);
+  assert.equal(help.code, 0);
+  assert.equal(help.stdout.trim(), "usage: x");
+  const bad = await run(`await runCli(async () => { throw new Error("--x: bad"); }, "tool");`);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr.trim(), "tool: --x: bad");
+  const ok = await run(`await runCli(async () => { console.log("done"); }); console.log("after");`);
+  assert.equal(ok.code, 0);
+  assert.equal(ok.stdout.trim(), "done\nafter");
+});

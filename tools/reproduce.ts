@@ -8,7 +8,7 @@
  */
 import { BACKEND_NAMES, type BackendName, initBackend } from "../lib/backend.ts";
 import { BACKBONES, getBackbone } from "../lib/backbones/registry.ts";
-import { HelpRequested, type OptionSpec, parseArgs } from "../lib/cli_args.ts";
+import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
 import {
   type DataVariant,
   ensureEmbeddedData,
@@ -147,15 +147,6 @@ export async function reproduce(args: string[]): Promise<string> {
 
 if (import.meta.main) {
   const t0 = performance.now();
-  try {
-    await reproduce(Deno.args);
-  } catch (e) {
-    if (e instanceof HelpRequested) {
-      console.log(e.message);
-      Deno.exit(0);
-    }
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
+  await runCli(() => reproduce(Deno.args));
   console.log(`wall_s=${((performance.now() - t0) / 1000).toFixed(1)}`);
 }

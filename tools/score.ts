@@ -16,7 +16,7 @@
 import { basename } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../lib/backend.ts";
 import { BACKBONES, getBackbone } from "../lib/backbones/registry.ts";
-import { HelpRequested, type OptionSpec, parseArgs } from "../lib/cli_args.ts";
+import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
 import { csvField } from "../lib/csv_out.ts";
 import { openDataset } from "../lib/data/dataset.ts";
 import { predict } from "../lib/evaluate.ts";
@@ -161,15 +161,4 @@ export async function main(args: string[]): Promise<ScoreSummary> {
   return summary;
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (e) {
-    if (e instanceof HelpRequested) {
-      console.log(e.message);
-    } else {
-      console.error(`score: ${(e as Error).message}`);
-      Deno.exit(1);
-    }
-  }
-}
+if (import.meta.main) await runCli(() => main(Deno.args), "score");

@@ -6,7 +6,7 @@
  */
 import { BACKEND_NAMES, type BackendName, initBackend } from "../lib/backend.ts";
 import { BACKBONES } from "../lib/backbones/registry.ts";
-import { HelpRequested, type OptionSpec, parseArgs } from "../lib/cli_args.ts";
+import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "../lib/config.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
 import { type ResumeMode, train } from "../lib/train.ts";
@@ -165,7 +165,7 @@ export function configFromArgs(
 }
 
 if (import.meta.main) {
-  try {
+  await runCli(async () => {
     const { cfg, output, resume, backend, saveWeights } = configFromArgs(Deno.args);
     if (cfg.csv.startsWith(`${EMBEDDED}/`) && !(await Deno.stat(cfg.csv).then(() => 1, () => 0))) {
       throw new Error(
@@ -180,12 +180,5 @@ if (import.meta.main) {
     const summary = await train(cfg, { output, resume });
     if (saveWeights) await Deno.copyFile(`${output}/checkpoints/best.safetensors`, saveWeights);
     console.log(JSON.stringify(summary, null, 2));
-  } catch (e) {
-    if (e instanceof HelpRequested) {
-      console.log(e.message);
-      Deno.exit(0);
-    }
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
+  });
 }

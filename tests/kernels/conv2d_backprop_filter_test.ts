@@ -4,17 +4,7 @@ import { initBackend } from "../../lib/backend.ts";
 import { registerKitKernels, unregisterKitKernels } from "../../lib/kernels/register.ts";
 import { CPU_TUNING, GPU_TUNING, kitTuning, setKitTuning } from "../../lib/kernels/tuning.ts";
 import { Rng } from "../../lib/rng.ts";
-import { assertClose, type ConvCase, describeCase, randomArray } from "./helpers.ts";
-
-const CASES: ConvCase[] = [
-  { batch: 2, size: [9, 7], inC: 3, outC: 5, kernel: [3, 3], stride: 1, pad: 1 },
-  { batch: 1, size: [11, 11], inC: 5, outC: 7, kernel: [3, 3], stride: 2, pad: 1 },
-  { batch: 3, size: [8, 8], inC: 16, outC: 33, kernel: [1, 1], stride: 1, pad: 0 },
-  { batch: 2, size: [9, 9], inC: 17, outC: 8, kernel: [1, 1], stride: 2, pad: 0 },
-  { batch: 2, size: [13, 15], inC: 3, outC: 64, kernel: [7, 7], stride: 2, pad: 3 },
-  { batch: 1, size: [6, 5], inC: 70, outC: 66, kernel: [3, 3], stride: 1, pad: "same" },
-  { batch: 2, size: [7, 7], inC: 4, outC: 3, kernel: [2, 3], stride: 2, pad: "valid" },
-];
+import { assertClose, CONV_CASES, type ConvCase, describeCase, randomArray } from "./helpers.ts";
 
 async function backpropFilter(c: ConvCase, xv: Float32Array, dyv: Float32Array) {
   const x = tf.tensor4d(xv, [c.batch, c.size[0], c.size[1], c.inC]);
@@ -46,7 +36,7 @@ Deno.test("kit Conv2DBackpropFilter on webgpu matches the cpu backend (cpu and g
     const splitK = { ...GPU_TUNING, name: "splitK", splitKWorkgroups: 1000, splitKMinChunk: 8 };
     for (const tuning of [CPU_TUNING, GPU_TUNING, { ...GPU_TUNING, name: "tk8", tk: 8 }, splitK]) {
       setKitTuning(tuning);
-      for (const c of CASES) {
+      for (const c of CONV_CASES) {
         const xv = randomArray(rng, c.batch * c.size[0] * c.size[1] * c.inC);
         const dyv = randomArray(rng, c.batch * c.size[0] * c.size[1] * c.outC);
         await tf.setBackend("cpu");

@@ -11,16 +11,13 @@ import { activeKitKernels, registerKitKernels } from "../../lib/kernels/register
 import { CPU_TUNING, GPU_TUNING, kitTuning, setKitTuning } from "../../lib/kernels/tuning.ts";
 import type { WebGpuBackendLike } from "../../lib/kernels/webgpu_types.ts";
 import { Rng } from "../../lib/rng.ts";
-import { assertClose, type ConvCase, describeCase, randomArray } from "./helpers.ts";
+import { assertClose, CONV_CASES, type ConvCase, describeCase, randomArray } from "./helpers.ts";
 
 // Odd sizes, 1×1 / 3×3 / 7×7 / 2×3 filters, padding modes; the stride-2 cases check the fallback.
 const CASES: ConvCase[] = [
-  { batch: 2, size: [9, 7], inC: 3, outC: 5, kernel: [3, 3], stride: 1, pad: 1 },
-  { batch: 3, size: [8, 8], inC: 16, outC: 33, kernel: [1, 1], stride: 1, pad: 0 },
-  { batch: 1, size: [6, 5], inC: 70, outC: 66, kernel: [3, 3], stride: 1, pad: "same" },
+  ...CONV_CASES,
   { batch: 2, size: [13, 15], inC: 3, outC: 64, kernel: [7, 7], stride: 1, pad: 3 },
   { batch: 2, size: [7, 9], inC: 4, outC: 3, kernel: [2, 3], stride: 1, pad: "valid" },
-  { batch: 1, size: [11, 11], inC: 5, outC: 7, kernel: [3, 3], stride: 2, pad: 1 },
 ];
 
 function geometry(c: ConvCase) {

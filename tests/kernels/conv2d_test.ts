@@ -8,18 +8,14 @@ import { registerKitKernels } from "../../lib/kernels/register.ts";
 import type { WebGpuBackendLike } from "../../lib/kernels/webgpu_types.ts";
 import { CPU_TUNING, GPU_TUNING, kitTuning, setKitTuning } from "../../lib/kernels/tuning.ts";
 import { Rng } from "../../lib/rng.ts";
-import { assertClose, type ConvCase, describeCase, randomArray } from "./helpers.ts";
+import { assertClose, CONV_CASES, type ConvCase, describeCase, randomArray } from "./helpers.ts";
 
 // Strides 1 and 2, padding, 1×1 / 3×3 / 7×7, odd sizes. The GEMM program is run directly (the
 // registered kernel serves outputs up to kitTuning().conv2dMaxM rows, see tuning.ts).
 const CASES: ConvCase[] = [
-  { batch: 2, size: [9, 7], inC: 3, outC: 5, kernel: [3, 3], stride: 1, pad: 1 },
-  { batch: 1, size: [11, 11], inC: 5, outC: 7, kernel: [3, 3], stride: 2, pad: 1 },
+  ...CONV_CASES,
   { batch: 3, size: [5, 5], inC: 16, outC: 33, kernel: [1, 1], stride: 1, pad: 0 },
-  { batch: 2, size: [9, 9], inC: 17, outC: 8, kernel: [1, 1], stride: 2, pad: 0 },
-  { batch: 2, size: [13, 15], inC: 3, outC: 64, kernel: [7, 7], stride: 2, pad: 3 },
   { batch: 1, size: [3, 2], inC: 70, outC: 66, kernel: [3, 3], stride: 1, pad: "same" },
-  { batch: 2, size: [7, 7], inC: 4, outC: 3, kernel: [2, 3], stride: 2, pad: "valid" },
 ];
 
 function inputs(c: ConvCase, rng: Rng) {

@@ -7,8 +7,8 @@ import {
   setColumnBudget,
 } from "../../../lib/kernels/wasm/conv2d_backprop_filter.ts";
 import { Rng } from "../../../lib/rng.ts";
-import { assertClose, type ConvCase, describeCase, randomArray } from "../helpers.ts";
-import { CONV_CASES, cpuThenWasm, runKernel } from "./helpers.ts";
+import { assertClose, CONV_CASES, type ConvCase, describeCase, randomArray } from "../helpers.ts";
+import { cpuThenWasm, runKernel } from "./helpers.ts";
 
 function filterGrad(c: ConvCase, xv: Float32Array, dyv: Float32Array) {
   return async () => {

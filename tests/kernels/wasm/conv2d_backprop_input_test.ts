@@ -6,8 +6,8 @@ import {
   col2imAdd,
 } from "../../../lib/kernels/wasm/conv2d_backprop_input.ts";
 import { Rng } from "../../../lib/rng.ts";
-import { assertClose, type ConvCase, describeCase, randomArray } from "../helpers.ts";
-import { CONV_CASES, cpuThenWasm, runKernel } from "./helpers.ts";
+import { assertClose, CONV_CASES, type ConvCase, describeCase, randomArray } from "../helpers.ts";
+import { cpuThenWasm, runKernel } from "./helpers.ts";
 
 function inputGrad(c: ConvCase, wv: Float32Array, dyv: Float32Array) {
   return async () => {

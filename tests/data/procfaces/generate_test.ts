@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exists } from "../../../lib/run_dir.ts";
 import {
   generate,
   type GenerateOptions,
@@ -85,15 +86,6 @@ Deno.test("generate: deterministic (same seed, any worker count → same bytes),
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("generate: idempotent (reruns write nothing, no mtime changes; tampering is repaired)", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exists } from "../../../lib/run_dir.ts";
 import {
   COMPLETE_MARKER,
   DatasetWriter,
@@ -7,15 +8,6 @@ import {
 } from "../../../lib/data/procfaces/writer.ts";
 
 const enc = new TextEncoder();
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("writer: PNG round trip (RGB and grayscale), deterministic bytes", async () => {
   const rgb = new Uint8Array(8 * 8 * 3).map((_, i) => (i * 37) & 255);

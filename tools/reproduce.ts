@@ -2,7 +2,8 @@
  * `deno task reproduce`: the main job. Generates the embedded data when absent, trains the four
  * strategies × seeds on the shortcut benchmark and its control (or on `--data ROOT` in the paper's
  * layout), scores every test set, and writes `results/<preset>/report.html`. Resumable: run it
- * again to continue; runs trained on other data are refused unless `--fresh`. The last line printed is `wall_s=<seconds>`.
+ * again to continue; runs trained on other data are refused unless `--fresh`. The last line
+ * printed is `wall_s=<seconds>`.
  *
  * @module
  */

@@ -21,11 +21,10 @@
  *
  * @module
  */
-import type { backend_util } from "@tensorflow/tfjs-core";
-import { type KitTuning, kitTuning } from "./tuning.ts";
+import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
 import { ElementwiseProgram } from "./elementwise.ts";
+import { type KitTuning, kitTuning } from "./tuning.ts";
 import type { WebGpuBackendLike } from "./webgpu_types.ts";
-import type { TensorInfo } from "@tensorflow/tfjs-core";
 
 /** Tile shape of an {@linkcode ImplicitGemmProgram}. */
 export interface GemmTile {
@@ -66,7 +65,7 @@ export interface ImplicitGemmProgramSpec {
   variableNames: string[];
   /** Shape of the output tensor (its row-major flattening must be C[M, N]). */
   outputShape: number[];
-  /** Extra uniform fields (WGSL struct members, scalars only), after `M`, `N`, `K`. */
+  /** Extra uniform fields (WGSL struct members, scalars only), after `M`, `N`, `K`, `kChunk`. */
   uniforms: string;
   /**
    * WGSL defining `struct RowA`, `fn rowA(m : i32) -> RowA`, `fn loadA(r : RowA, k : i32) -> f32`,
@@ -349,16 +348,14 @@ export interface ConvGemm {
 
 /**
  * Builds a {@linkcode ConvGemm}: the spec's GEMM with the convolution geometry as uniforms, split
- * along K per {@linkcode chooseSplitK} unless the spec says how.
+ * along K per {@linkcode chooseSplitK}.
  */
 export function convGemm(
   info: backend_util.Conv2DInfo,
-  spec: Omit<ImplicitGemmProgramSpec, "uniforms">,
+  spec: Omit<ImplicitGemmProgramSpec, "uniforms" | "splitK">,
 ): ConvGemm {
   const tile = spec.tile ?? chooseTile(spec.m, spec.n);
-  const split = spec.splitK !== undefined
-    ? { splits: spec.splitK, kChunk: Math.ceil(spec.k / spec.splitK / tile.tk) * tile.tk }
-    : chooseSplitK(spec.m, spec.n, spec.k, tile);
+  const split = chooseSplitK(spec.m, spec.n, spec.k, tile);
   const program = new ImplicitGemmProgram({
     ...spec,
     tile,

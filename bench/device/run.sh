@@ -62,15 +62,19 @@ if [ ! -e /usr/share/vulkan/icd.d/nvidia_icd.json ] &&
   echo "VK_DRIVER_FILES=$VK_DRIVER_FILES"
 fi
 
-DENO=/tmp/deno-device
-if [ ! -x "$DENO" ]; then
+# unxz <src.xz> <dst>: with xz if the image has it, else Python's lzma; once per machine.
+unxz() {
+  [ -s "$2" ] && return
   if command -v xz >/dev/null; then
-    xz -dc .device/deno.xz >"$DENO"
+    xz -dc "$1" >"$2"
   else
-    python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('.device/deno.xz'),open('$DENO','wb'))"
+    python3 -c "import lzma,shutil,sys;shutil.copyfileobj(lzma.open(sys.argv[1]),open(sys.argv[2],'wb'))" "$1" "$2"
   fi
-  chmod +x "$DENO"
-fi
+}
+
+DENO=/tmp/deno-device
+unxz .device/deno.xz "$DENO"
+chmod +x "$DENO"
 "$DENO" --version | head -1
 B=("$DENO" run -A .device/train.js --csv "$CSV")
 
@@ -93,8 +97,7 @@ step 150 "2 kit $NET ${SIZE}px batch $BIG" "${B[@]}" --backbone "$NET" --size "$
 step 150 "3 stock $NET ${SIZE}px batch $MID" env CYBORG_STOCK_KERNELS=1 "${B[@]}" --backbone "$NET" \
   --size "$SIZE" --batch "$MID" --steps 1 --warmup 1 --no-profile
 if [ -s .device/dawn.node.xz ]; then
-  [ -s /tmp/dawn.node ] || xz -dc .device/dawn.node.xz >/tmp/dawn.node 2>/dev/null ||
-    python3 -c "import lzma,shutil;shutil.copyfileobj(lzma.open('.device/dawn.node.xz'),open('/tmp/dawn.node','wb'))"
+  unxz .device/dawn.node.xz /tmp/dawn.node
   step 90 "7 dawn kit $NET ${SIZE}px batch $BIG" env CYBORG_DAWN_NODE=/tmp/dawn.node "${B[@]}" \
     --backbone "$NET" --size "$SIZE" --batch "$BIG" --steps 3 --warmup 2 --no-profile
 fi

@@ -26,6 +26,10 @@ mkdir -p "$OUT"
 LOG="$OUT/log.txt"
 CSV="$OUT/train.csv"
 BUDGET_S=${BUDGET_S:-540}
+if ! [[ $BUDGET_S =~ ^[0-9]+$ ]]; then
+  echo "BUDGET_S: expected whole seconds, got '$BUDGET_S'" >&2
+  exit 2
+fi
 export NO_COLOR=1
 exec > >(tee -a "$LOG") 2>&1
 

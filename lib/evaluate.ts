@@ -11,6 +11,7 @@ import { iterateBatches } from "./data/loader.ts";
 import type { Dataset } from "./data/types.ts";
 import { ForwardContext } from "./nn.ts";
 import type { Progress } from "./progress.ts";
+import { csvField } from "./csv_out.ts";
 
 /** Results of {@linkcode predict}. */
 export interface Predictions {
@@ -95,5 +96,5 @@ export async function predict(
 /** Predictions as `path,label,score` CSV text (the format `results.ts` reads back). */
 export function scoresCsv(p: Predictions): string {
   return "path,label,score\n" +
-    p.paths.map((path, i) => `${path},${p.labels[i]},${p.scores[i]}`).join("\n") + "\n";
+    p.paths.map((path, i) => `${csvField(path)},${p.labels[i]},${p.scores[i]}`).join("\n") + "\n";
 }

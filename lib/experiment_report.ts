@@ -132,6 +132,7 @@ export async function buildExperimentReport(
       seed: r.seed,
       train: r.epochs.map((e) => e.train_acc),
       val: r.epochs.map((e) => e.val_acc),
+      steps: r.epochs.map((e) => e.steps),
     }));
     if (curves.length && sameLengthPerStrategy(curves)) {
       blocks.push({
@@ -139,7 +140,8 @@ export async function buildExperimentReport(
         figure: accuracyCurvesFigure(curves, {
           title: `Train and validation accuracy (${variant})`,
         }),
-        caption: "Mean over seeds, band = ±1 sd (the paper's Figure 3 analog).",
+        caption: "Mean over seeds, band = ±1 sd (the paper's Figure 3 analog). The x axis is " +
+          "training steps, so the 7× data runs (7× larger epochs) line up by compute.",
       });
     }
     blocks.push(...rocAndHistogramBlocks(mine));

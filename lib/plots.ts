@@ -57,6 +57,21 @@ export interface RunCurves {
   train: readonly number[];
   /** Validation accuracy per epoch. */
   val: readonly number[];
+  /**
+   * Training steps done at the end of each epoch. When every run has them, the x axis is training
+   * steps, so runs whose epochs differ in size (the 7× data runs) line up by compute.
+   */
+  steps?: readonly number[];
+}
+
+/**
+ * A y range that fits the curves: the data's span plus 10 % of it on each side (at least 0.02
+ * wide), clipped to [0, 1.005] — curves near 0.99 are not drawn flat against a 0–1 axis.
+ */
+export function accuracyRange(lo: number, hi: number): [number, number] {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [0, 1.005];
+  const pad = Math.max(0.1 * (hi - lo), 0.01);
+  return [Math.max(0, lo - pad), Math.min(1.005, hi + pad)];
 }
 
 /** Options shared by the builders. */
@@ -80,7 +95,10 @@ export function accuracyCurvesFigure(
 ): Figure {
   if (runs.length === 0) throw new Error("accuracyCurvesFigure: no runs");
   const strategies = unique(runs.map((r) => r.strategy));
+  const bySteps = runs.every((r) => r.steps && r.steps.length === r.val.length);
   const data: Trace[] = [];
+  let yLo = Infinity;
+  let yHi = -Infinity;
   for (const strategy of strategies) {
     const group = runs.filter((r) => r.strategy === strategy);
     const color = colorFor(strategies, strategy, options.colors);
@@ -97,7 +115,14 @@ export function accuracyCurvesFigure(
       }
       if (len === 0) continue;
       const { mean, sd } = meanSdSeries(group.map((r) => r[split]));
-      const epochs = mean.map((_, i) => i + 1);
+      const epochs = bySteps
+        ? meanSdSeries(group.map((r) => r.steps as readonly number[])).mean
+        : mean.map((_, i) => i + 1);
+      for (let i = 0; i < mean.length; i++) {
+        const spread = Number.isFinite(sd[i]) ? sd[i] : 0; // one seed: no sd
+        yLo = Math.min(yLo, mean[i] - spread);
+        yHi = Math.max(yHi, mean[i] + spread);
+      }
       const name = `${strategy} ${split}`;
       if (group.length > 1) {
         const upper = mean.map((m, i) => m + sd[i]);
@@ -125,7 +150,9 @@ export function accuracyCurvesFigure(
         line: { color, dash: split === "train" ? "dash" : "solid" },
         marker: { size: 4, color },
         customdata: sd,
-        hovertemplate: `${name}<br>epoch %{x}<br>%{y:.4f} ± %{customdata:.4f}<extra></extra>`,
+        hovertemplate: `${name}<br>${
+          bySteps ? "step" : "epoch"
+        } %{x}<br>%{y:.4f} ± %{customdata:.4f}<extra></extra>`,
       });
     }
   }
@@ -133,8 +160,10 @@ export function accuracyCurvesFigure(
     data,
     layout: {
       title: { text: options.title ?? "Accuracy per epoch (mean ± 1 sd over seeds)" },
-      xaxis: { title: { text: "epoch" }, dtick: 1 },
-      yaxis: { title: { text: "accuracy" }, range: [0, 1.02] },
+      xaxis: bySteps
+        ? { title: { text: "training steps" } }
+        : { title: { text: "epoch" }, dtick: 1 },
+      yaxis: { title: { text: "accuracy" }, range: accuracyRange(yLo, yHi) },
       height: options.height ?? 450,
       legend: { orientation: "v" },
     },
@@ -159,7 +188,10 @@ export interface RocFigureOptions extends FigureOptions {
   fdrTargets?: readonly number[];
 }
 
-/** ROC curves (TDR vs FDR) with the chance diagonal. */
+/** Left end of the log FDR axis (10^-4 = 0.01 %). */
+const LOG_FDR_MIN = -4;
+
+/** ROC curves (TDR vs FDR) with the chance line (TDR = FDR). */
 export function rocFigure(curves: readonly RocSeries[], options: RocFigureOptions = {}): Figure {
   if (curves.length === 0) throw new Error("rocFigure: no curves");
   const names = unique(curves.map((c) => c.name));
@@ -177,13 +209,16 @@ export function rocFigure(curves: readonly RocSeries[], options: RocFigureOption
       hovertemplate: "FDR %{x:.4f}<br>TDR %{y:.4f}<extra>" + c.name + "</extra>",
     };
   });
-  const lo = 1e-4;
+  // Chance is TDR = FDR. On a log FDR axis that is a curve, so it is sampled densely.
+  const chance = options.logFdr
+    ? Array.from({ length: 81 }, (_, i) => 10 ** (LOG_FDR_MIN + (-LOG_FDR_MIN * i) / 80))
+    : [0, 1];
   data.push({
     type: "scatter",
     mode: "lines",
-    x: options.logFdr ? [lo, 1] : [0, 1],
-    y: options.logFdr ? [lo, 1] : [0, 1],
-    name: "chance",
+    x: chance,
+    y: chance,
+    name: "chance (TDR = FDR)",
     line: { color: "#999", dash: "dot", width: 1 },
     hoverinfo: "skip",
   });
@@ -193,7 +228,13 @@ export function rocFigure(curves: readonly RocSeries[], options: RocFigureOption
     layout: {
       title: { text: options.title ?? "ROC" },
       xaxis: options.logFdr
-        ? { title: { text: "FDR (false detection rate, reals)" }, type: "log", range: [-4, 0] }
+        ? {
+          title: { text: "FDR (false detection rate, reals), log scale" },
+          type: "log",
+          range: [LOG_FDR_MIN, 0],
+          tickvals: [1e-4, 1e-3, 1e-2, 1e-1, 1],
+          ticktext: ["0.01%", "0.1%", "1%", "10%", "100%"],
+        }
         : { title: { text: "FDR (false detection rate, reals)" }, range: [0, 1] },
       yaxis: { title: { text: "TDR (true detection rate, synthetic)" }, range: [0, 1.02] },
       shapes: options.logFdr
@@ -206,6 +247,20 @@ export function rocFigure(curves: readonly RocSeries[], options: RocFigureOption
           y0: 0,
           y1: 1,
           line: { color: "#bbb", width: 1, dash: "dot" },
+        }))
+        : [],
+      // Each dotted line is an FDR at which the report gives the TDR (TDR@FDR).
+      annotations: options.logFdr
+        ? targets.map((t) => ({
+          x: Math.log10(t),
+          xref: "x",
+          y: 1,
+          yref: "paper",
+          yanchor: "bottom",
+          text: `TDR@${+(t * 100).toPrecision(3)}%`,
+          showarrow: false,
+          font: { size: 10, color: "#777" },
+          textangle: -45,
         }))
         : [],
       height: options.height ?? 500,
@@ -414,34 +469,44 @@ export function heatmapGridFigure(
   const cols = Math.max(0, ...grid.map((r) => r.length));
   if (rows === 0 || cols === 0) throw new Error("heatmapGridFigure: empty grid");
   const [zmin, zmax] = options.zRange ?? [0, 1];
-  const gap = 0.06;
-  const colW = (1 - gap * (cols - 1)) / cols;
-  const rowH = (1 - gap * (rows - 1)) / rows;
+  // Geometry in pixels, so gaps and captions keep their size whatever the number of rows.
+  const cell = options.cellSize ?? 200;
+  const caption = 22; // caption band above each cell
+  const colGap = 16;
+  const rowGap = 10;
+  const margin = { l: 20, r: 90, t: options.title ? 60 : 16, b: 16 };
+  const plotW = cols * cell + (cols - 1) * colGap;
+  const plotH = rows * (caption + cell) + (rows - 1) * rowGap;
   const data: Trace[] = [];
   const layout: Record<string, unknown> = {};
   const annotations: Record<string, unknown>[] = [];
   let axis = 0;
   grid.forEach((row, r) =>
-    row.forEach((cell, c) => {
+    row.forEach((cell_, c) => {
       axis++;
       const suffix = axis === 1 ? "" : String(axis);
-      const x0 = c * (colW + gap);
-      const y1 = 1 - r * (rowH + gap);
+      const x0 = (c * (cell + colGap)) / plotW;
+      const x1 = (c * (cell + colGap) + cell) / plotW;
+      const top = r * (caption + cell + rowGap); // pixels from the top of the plot area
+      const y1 = 1 - (top + caption) / plotH; // the map's top edge, below its caption
+      const y0 = 1 - (top + caption + cell) / plotH;
       data.push({
         type: "heatmap",
-        z: rowsOfMap(cell.map, `heatmapGridFigure: cell (${r}, ${c}) "${cell.title}"`),
+        z: rowsOfMap(cell_.map, `heatmapGridFigure: cell (${r}, ${c}) "${cell_.title}"`),
         zmin,
         zmax,
         colorscale: options.colorscale ?? "Jet",
         showscale: axis === 1,
-        colorbar: axis === 1 ? { len: 0.9, thickness: 12 } : undefined,
+        colorbar: axis === 1
+          ? { len: Math.min(1, 400 / plotH), y: 1, yanchor: "top", thickness: 12 }
+          : undefined,
         xaxis: `x${suffix}`,
         yaxis: `y${suffix}`,
-        name: cell.title,
-        hovertemplate: `${cell.title}<br>(%{y}, %{x}): %{z:.3f}<extra></extra>`,
+        name: cell_.title,
+        hovertemplate: `${cell_.title}<br>(%{y}, %{x}): %{z:.3f}<extra></extra>`,
       });
       layout[`xaxis${suffix}`] = {
-        domain: [x0, x0 + colW],
+        domain: [x0, x1],
         anchor: `y${suffix}`,
         showticklabels: false,
         ticks: "",
@@ -449,7 +514,7 @@ export function heatmapGridFigure(
         zeroline: false,
       };
       layout[`yaxis${suffix}`] = {
-        domain: [y1 - rowH, y1],
+        domain: [y0, y1],
         anchor: `x${suffix}`,
         autorange: "reversed",
         scaleanchor: `x${suffix}`,
@@ -459,10 +524,10 @@ export function heatmapGridFigure(
         zeroline: false,
       };
       annotations.push({
-        text: cell.title,
+        text: cell_.title,
         xref: "paper",
         yref: "paper",
-        x: x0 + colW / 2,
+        x: (x0 + x1) / 2,
         y: y1,
         xanchor: "center",
         yanchor: "bottom",
@@ -471,16 +536,15 @@ export function heatmapGridFigure(
       });
     })
   );
-  const cell = options.cellSize ?? 200;
   return {
     data,
     layout: {
       ...layout,
       title: options.title ? { text: options.title } : undefined,
       annotations,
-      height: options.height ?? rows * (cell + 30) + 80,
-      width: cols * cell + 160,
-      margin: { l: 20, r: 20, t: options.title ? 70 : 40, b: 20 },
+      height: options.height ?? plotH + margin.t + margin.b,
+      width: plotW + margin.l + margin.r,
+      margin,
     },
   };
 }
@@ -495,17 +559,45 @@ export interface CamComparisonRow {
   human: Map2D;
 }
 
-/** Average CAM next to the mean human saliency map, one row per strategy (or class). */
+/** Options of {@linkcode camComparisonFigure}. */
+export interface CamComparisonOptions extends HeatmapGridOptions {
+  /** Cells per row when every row shares one human map (default 4). */
+  columns?: number;
+}
+
+function sameMap(a: Map2D, b: Map2D): boolean {
+  if (a === b) return true;
+  if (a.height !== b.height || a.width !== b.width) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}
+
+/**
+ * Average CAMs beside the mean human saliency map. When every row has the same human map (the
+ * usual case: one map of the training fakes), it is drawn once, first, and the CAMs follow,
+ * `columns` to a row; otherwise each row is a (CAM, human map) pair.
+ */
 export function camComparisonFigure(
   rows: readonly CamComparisonRow[],
-  options: HeatmapGridOptions = {},
+  options: CamComparisonOptions = {},
 ): Figure {
   if (rows.length === 0) throw new Error("camComparisonFigure: no rows");
+  const opts = { title: "Model CAM vs human saliency", ...options };
+  if (rows.every((r) => sameMap(r.human, rows[0].human))) {
+    const cells: HeatmapCell[] = [
+      { title: "mean human map", map: rows[0].human },
+      ...rows.map((r) => ({ title: `${r.label}: mean CAM`, map: r.cam })),
+    ];
+    const columns = Math.max(1, Math.min(options.columns ?? 4, cells.length));
+    const grid: HeatmapCell[][] = [];
+    for (let i = 0; i < cells.length; i += columns) grid.push(cells.slice(i, i + columns));
+    return heatmapGridFigure(grid, opts);
+  }
   return heatmapGridFigure(
     rows.map((r) => [
       { title: `${r.label}: mean CAM`, map: r.cam },
       { title: `${r.label}: mean human map`, map: r.human },
     ]),
-    { title: "Model CAM vs human saliency", ...options },
+    opts,
   );
 }

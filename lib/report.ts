@@ -88,8 +88,8 @@ export async function displayTable(table: Table): Promise<void> {
 }
 
 /**
- * AUC table: one row per strategy, one column per generator plus "all generators" (the mean of
- * the per-seed mean AUC over generators), cells "mean ± sd (n)" over seeds; the best mean per
+ * AUC table: one row per strategy, one column per generator plus "mean of the N generators" (the
+ * mean over seeds of each seed's mean AUC over exactly the generators shown), cells "mean ± sd (n)" over seeds; the best mean per
  * column in bold.
  */
 export function aucTable(records: readonly AucRecord[], digits = 3): Table {
@@ -137,7 +137,7 @@ export function aucTable(records: readonly AucRecord[], digits = 3): Table {
     if (best >= 0 && strategies.length > 1) bold.push([best, j + 1]);
   }
   return {
-    columns: ["strategy", ...generators, "all generators"],
+    columns: ["strategy", ...generators, `mean of the ${generators.length} generators`],
     rows,
     caption: "AUC, mean ± sample sd over seeds (number of seeds); best mean per column in bold.",
     bold,

@@ -54,6 +54,7 @@ export function runCurves(runs: readonly RunResult[]): RunCurves[] {
       seed: r.seed,
       train: r.epochs.map((e) => e.train_acc),
       val: r.epochs.map((e) => e.val_acc),
+      steps: r.epochs.map((e) => e.steps),
     }));
 }
 

@@ -143,9 +143,10 @@ Deno.test("heatmap grids: image orientation, square cells, shared colour bar, me
   const mean = meanMap([a, b]);
   assert.deepEqual(Array.from(mean.data), [0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
   assert.throws(() => meanMap([a, { data: [1], height: 1, width: 1 }]), /map 1 is 1×1/);
+  // Per-row human maps (e.g. Real and Synthetic rows): (CAM, human map) pairs.
   const fig = camComparisonFigure([
     { label: "CE", cam: a, human: mean },
-    { label: "CYBORG", cam: b, human: mean },
+    { label: "CYBORG", cam: b, human: a },
   ]);
   jsonRoundTrip(fig);
   assert.equal(fig.data.length, 4);
@@ -167,6 +168,104 @@ Deno.test("heatmap grids: image orientation, square cells, shared colour bar, me
     () => heatmapGridFigure([[{ title: "bad", map: { data: [1, 2, 3], height: 2, width: 2 } }]]),
     /cell \(0, 0\) "bad": 3 values for a 2×2 map/,
   );
+});
+
+Deno.test("camComparisonFigure: one shared human map is drawn once, CAMs wrap into columns", () => {
+  const human = { data: [0, 1, 1, 0], height: 2, width: 2 };
+  const rows = Array.from({ length: 12 }, (_, i) => ({
+    label: `m${i}`,
+    cam: { data: [i / 12, 0, 0, 1], height: 2, width: 2 },
+    human: { ...human, data: [...human.data] }, // equal content, distinct arrays
+  }));
+  const fig = camComparisonFigure(rows, { columns: 4 });
+  const titles = (fig.layout.annotations as { text: string }[]).map((a) => a.text);
+  assert.equal(titles.filter((t) => t.includes("human")).length, 1);
+  assert.equal(titles[0], "mean human map");
+  assert.equal(fig.data.length, 13);
+  // 13 cells, 4 to a row: 4 rows, the last holding one cell.
+  const tops = new Set(
+    Object.entries(fig.layout).filter(([k]) => /^yaxis\d*$/.test(k))
+      .map(([, v]) => (v as { domain: number[] }).domain[1].toFixed(6)),
+  );
+  assert.equal(tops.size, 4);
+});
+
+Deno.test("heatmapGridFigure geometry: square cells and fixed pixel gaps for any number of rows", () => {
+  const m = { data: [0, 1, 1, 0], height: 2, width: 2 };
+  for (const rows of [1, 3, 12]) {
+    const cellSize = 150;
+    const grid = Array.from({ length: rows }, (_, r) => [
+      { title: `r${r}a`, map: m },
+      { title: `r${r}b`, map: m },
+    ]);
+    const fig = heatmapGridFigure(grid, { cellSize, title: "t" });
+    const margin = fig.layout.margin as { t: number; b: number; l: number; r: number };
+    const plotH = (fig.layout.height as number) - margin.t - margin.b;
+    const plotW = (fig.layout.width as number) - margin.l - margin.r;
+    const ys: number[][] = [];
+    const xs: number[][] = [];
+    for (let i = 1; i <= 2 * rows; i++) {
+      const suffix = i === 1 ? "" : String(i);
+      ys.push((fig.layout[`yaxis${suffix}`] as { domain: number[] }).domain);
+      xs.push((fig.layout[`xaxis${suffix}`] as { domain: number[] }).domain);
+    }
+    for (let i = 0; i < ys.length; i++) {
+      const hPx = (ys[i][1] - ys[i][0]) * plotH;
+      const wPx = (xs[i][1] - xs[i][0]) * plotW;
+      assert.ok(Math.abs(hPx - cellSize) < 1e-6, `${rows} rows: cell ${i} is ${hPx} px tall`);
+      assert.ok(Math.abs(wPx - cellSize) < 1e-6, `${rows} rows: cell ${i} is ${wPx} px wide`);
+    }
+    // The maps fill most of the height, whatever the number of rows (captions and gaps are
+    // fixed pixels, not a fixed fraction of the figure).
+    assert.ok(
+      (rows * cellSize) / plotH > 0.8,
+      `${rows} rows: maps fill ${(rows * cellSize) / plotH}`,
+    );
+    for (let r = 1; r < rows; r++) {
+      const gapPx = (ys[2 * (r - 1)][0] - ys[2 * r][1]) * plotH;
+      assert.ok(gapPx > 20 && gapPx < 40, `${rows} rows: caption band + gap ${gapPx} px`);
+    }
+    assert.ok(xs[0][1] < xs[1][0], "columns do not overlap");
+  }
+});
+
+Deno.test("rocFigure on a log FDR axis: the chance line is TDR = FDR along the whole axis", () => {
+  const fig = rocFigure([{ name: "a", roc: { fpr: [0, 0.001, 1], tpr: [0, 0.5, 1] } }], {
+    logFdr: true,
+  });
+  const chance = fig.data[fig.data.length - 1];
+  const x = chance.x as number[];
+  const y = chance.y as number[];
+  assert.ok(x.length >= 20, "sampled densely, not two points joined by a straight segment");
+  assert.deepEqual(y, x);
+  // Successive points are evenly spaced in log10, so every drawn segment is short on the axis.
+  for (let i = 1; i < x.length; i++) {
+    assert.ok(Math.log10(x[i]) - Math.log10(x[i - 1]) <= 0.05 + 1e-12);
+  }
+  assert.ok(Math.abs(x[0] - 1e-4) < 1e-12 && x[x.length - 1] === 1);
+  const xaxis = fig.layout.xaxis as { ticktext: string[]; tickvals: number[] };
+  assert.deepEqual(xaxis.ticktext, ["0.01%", "0.1%", "1%", "10%", "100%"]);
+  const notes = (fig.layout.annotations as { text: string }[]).map((a) => a.text);
+  assert.deepEqual(notes, ["TDR@0.1%", "TDR@0.2%", "TDR@1%", "TDR@5%"]);
+  const linear = rocFigure([{ name: "a", roc: { fpr: [0, 1], tpr: [0, 1] } }]);
+  assert.deepEqual(linear.data[1].x, [0, 1]);
+});
+
+Deno.test("accuracyCurvesFigure: y range fits the data; x is training steps when given", () => {
+  const high = [
+    { strategy: "a", seed: 0, train: [0.985, 0.99], val: [0.988, 0.992], steps: [10, 20] },
+    { strategy: "b", seed: 0, train: [0.99, 0.995], val: [0.99, 0.994], steps: [70, 140] },
+  ];
+  const fig = accuracyCurvesFigure(high);
+  const range = (fig.layout.yaxis as { range: number[] }).range;
+  assert.ok(range[0] > 0.95 && range[0] < 0.985, `y from ${range[0]}`);
+  assert.ok(range[1] >= 0.995 && range[1] <= 1.005, `y to ${range[1]}`);
+  assert.equal((fig.layout.xaxis as { title: { text: string } }).title.text, "training steps");
+  assert.deepEqual(fig.data.find((t) => t.name === "b val (n=1)")?.x, [70, 140]);
+  const byEpoch = accuracyCurvesFigure(RUNS);
+  assert.equal((byEpoch.layout.xaxis as { title: { text: string } }).title.text, "epoch");
+  const r = (byEpoch.layout.yaxis as { range: number[] }).range;
+  assert.ok(r[0] < 0.5 && r[1] > 0.85 && r[1] <= 1.005);
 });
 
 Deno.test("PNG encoding through sharp round-trips pixels; image grids", async () => {

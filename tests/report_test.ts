@@ -126,7 +126,7 @@ Deno.test("aucTable: mean ± sd (n) per strategy and generator, best in bold", (
     { strategy: "B", generator: "g1", seed: 2, auc: 0.95 },
   ];
   const t = aucTable(records);
-  assert.deepEqual(t.columns, ["strategy", "g1", "g2", "all generators"]);
+  assert.deepEqual(t.columns, ["strategy", "g1", "g2", "mean of the 2 generators"]);
   assert.deepEqual(t.rows[0], ["A", "0.750 ± 0.071 (2)", "0.900 ± 0.000 (2)", "0.825 ± 0.035 (2)"]);
   assert.deepEqual(t.rows[1], ["B", "0.925 ± 0.035 (2)", "–", "–"]);
   assert.deepEqual(t.bold, [[1, 1], [0, 2], [0, 3]]);
@@ -181,8 +181,9 @@ Deno.test("report.html is self-contained and headless Chromium draws every figur
   assert.equal(count(dom, /class="cyborg-plot js-plotly-plot"/g), figures, "every figure drawn");
   assert.ok(count(dom, /class="main-svg"/g) >= 2 * figures, "Plotly SVG layers present");
   assert.equal(count(dom, /class="cyborg-plot[^"]*">plotly\.js is not loaded/g), 0);
-  // The image grid (6 layout images) and 4 heatmaps render as SVG <image> elements.
-  assert.ok(count(dom, /<image\b/g) >= 6 + 4, `svg images: ${count(dom, /<image\b/g)}`);
+  // The image grid (6 layout images) and the CAM comparison's 3 heatmaps (two CAMs and their
+  // shared human map, drawn once) render as SVG <image> elements.
+  assert.ok(count(dom, /<image\b/g) >= 6 + 3, `svg images: ${count(dom, /<image\b/g)}`);
   assert.equal(count(dom, /<td><b>/g) >= 1, true, "AUC table rendered");
 
   const shot = `${dir}/report.png`;

@@ -54,8 +54,34 @@ export function parseBackendName(value: string, source = "--backend"): BackendNa
   );
 }
 
+/**
+ * Vulkan's window-system probe (libwayland) prints `error: XDG_RUNTIME_DIR is invalid or not set`
+ * twice when that variable is unset, as on servers and in containers, although no window is ever
+ * opened. Before the first adapter request, point it at a private folder (mode 0700, owned by this
+ * user) under the temporary directory; leave it alone when it is set or the folder is not ours.
+ */
+export function quietWindowSystemProbe(): void {
+  if (Deno.build.os !== "linux" || Deno.env.get("XDG_RUNTIME_DIR")) return;
+  const uid = Deno.uid();
+  if (uid === null) return;
+  const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/cyborg-kit-runtime-${uid}`;
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) return;
+  }
+  try {
+    const st = Deno.lstatSync(dir);
+    if (!st.isDirectory || st.uid !== uid || ((st.mode ?? 0) & 0o077) !== 0) return;
+  } catch {
+    return;
+  }
+  Deno.env.set("XDG_RUNTIME_DIR", dir);
+}
+
 async function webgpuAdapter(): Promise<GPUAdapter | null> {
   if (typeof navigator === "undefined" || !("gpu" in navigator)) return null;
+  quietWindowSystemProbe();
   try {
     return await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   } catch {

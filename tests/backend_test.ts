@@ -62,3 +62,38 @@ Deno.test("wasm initialises with the kit's kernels; auto picks it on this machin
   assert.equal(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1), want);
   await initBackend("cpu");
 });
+
+Deno.test("probing WebGPU without XDG_RUNTIME_DIR prints nothing on stderr", async () => {
+  const env = Deno.env.toObject();
+  delete env.XDG_RUNTIME_DIR;
+  const tmp = await Deno.makeTempDir({ prefix: "cyborg-xdg-test-" });
+  try {
+    // A private TMPDIR, so the test also covers creating the runtime folder.
+    env.TMPDIR = tmp;
+    const script = `${tmp}/probe.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { initBackend } from ${
+        JSON.stringify(new URL("../lib/backend.ts", import.meta.url).href)
+      };\n` +
+        `const info = await initBackend("auto");\nconsole.log(info.name);\n`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `--config=${new URL("../deno.json", import.meta.url).pathname}`, script],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.doesNotMatch(stderr, /XDG_RUNTIME_DIR/);
+    const uid = Deno.uid();
+    if (uid !== null) {
+      const st = await Deno.stat(`${tmp}/cyborg-kit-runtime-${uid}`);
+      assert.equal((st.mode ?? 0) & 0o777, 0o700);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -195,6 +195,19 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
     const totals = { loss: 0, ce: 0, cam: 0, correct: 0, images: 0 };
     let sinceRead = 0;
     const bar = new Progress(`epoch ${epoch + 1}/${cfg.epochs}`, "img", opts.progress);
+    // Images this epoch will train on: all of them, unless --max-steps stops it early.
+    const epochImages = cfg.maxSteps === null
+      ? train.items.length
+      : Math.min(train.items.length, Math.max(0, cfg.maxSteps - meta.steps) * cfg.batchSize);
+    const barState = () => ({
+      done: totals.images,
+      total: epochImages,
+      note: totals.images
+        ? `loss ${(totals.loss / totals.images).toFixed(4)} acc ${
+          (totals.correct / totals.images).toFixed(3)
+        }`
+        : undefined,
+    });
     const readSums = async () => {
       const s = await acc.read();
       if (s.firstBadStep >= 0) {
@@ -231,13 +244,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
           acc: s.correct / sinceRead,
         });
         sinceRead = 0;
-        await bar.update({
-          done: totals.images,
-          total: train.items.length,
-          note: `loss ${(totals.loss / totals.images).toFixed(4)} acc ${
-            (totals.correct / totals.images).toFixed(3)
-          }`,
-        });
+        await bar.update(barState());
       }
       if (stop) {
         meta.finished = true;
@@ -245,7 +252,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
       }
     }
     if (sinceRead > 0) await readSums();
-    await bar.done({ done: totals.images, total: train.items.length });
+    await bar.done(barState());
 
     // Validate, keep the last and the best (ties go to the later epoch, as the paper's >=).
     const p = await predict(model, val, { batchSize: Math.max(cfg.batchSize, 32) });

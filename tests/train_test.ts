@@ -205,3 +205,20 @@ Deno.test("a map grid that does not match the network's CAM grid is a clear erro
   );
   model.store.dispose();
 });
+
+Deno.test("the progress bar ends at 100 % of the images --max-steps trains, with loss and accuracy", async () => {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => lines.push(args.join(" "));
+  try {
+    await train(config({ epochs: 1, maxSteps: 2, batchSize: 4 }), {
+      output: `${await tmp()}/run`,
+      progress: "plain",
+    });
+  } finally {
+    console.error = original;
+  }
+  const last = lines.filter((l) => l.startsWith("epoch 1/1")).at(-1) ?? "";
+  assert.match(last, /100% 8\/8 /);
+  assert.match(last, /loss \d+\.\d{4} acc \d\.\d{3}$/);
+});

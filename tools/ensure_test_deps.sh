@@ -7,7 +7,8 @@
 #
 # Installs (apt, as root or through passwordless sudo; `apt-get update` once, only when a package
 # is missing): jupyter-nbconvert jupyter-client python3-nbclient jupyter-notebook python3-ipykernel
-# chromium. Never installs torch: the tests do not need it.
+# chromium. Never installs torch: the tests do not need it. Installs deno@2.9.6 globally through npm
+# when no `deno` is on PATH, so every later command of the README finds one.
 #
 # Kernelspec: tools/jupyter/kernels/deno/kernel.json (git-ignored: it holds this machine's deno
 # path). Point Jupyter at it with JUPYTER_PATH=<repo>/tools/jupyter; tools/run_notebook.py does.
@@ -38,7 +39,22 @@ if ((${#missing[@]})); then
   "${APT[@]}" install -y --no-install-recommends "${missing[@]}"
 fi
 
-DENO="${DENO_BIN:-$(command -v deno || true)}"
+# A `deno` on PATH for every later command (the README's npx form leaves none): install the pinned
+# version globally through npm when there is none. The kernelspec then points at a stable path,
+# not into npx's cache.
+DENO_VERSION=2.9.6
+if ! command -v deno >/dev/null; then
+  echo "ensure_test_deps: no deno on PATH; installing deno@$DENO_VERSION globally through npm" >&2
+  if [[ "$(id -u)" == 0 ]]; then
+    npm install -g --no-fund --no-audit "deno@$DENO_VERSION" >&2
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo -n npm install -g --no-fund --no-audit "deno@$DENO_VERSION" >&2
+  else
+    echo "ensure_test_deps: not root; run: npm install -g deno@$DENO_VERSION" >&2
+  fi
+fi
+DENO="${DENO_BIN:-}"
+if command -v deno >/dev/null; then DENO="$(command -v deno)"; fi
 if [[ -z "$DENO" || ! -x "$DENO" ]]; then
   echo "ensure_test_deps: no deno binary found (set DENO_BIN or put deno on PATH)" >&2
   exit 1

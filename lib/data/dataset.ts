@@ -5,8 +5,10 @@
  * same mechanism with another folder.
  *
  * Everything that can be checked cheaply is checked when the dataset is opened, so a bad CSV fails
- * before any training starts: the options, the split being non-empty, every image file existing,
- * and (when maps are requested) every map existing. Errors name the CSV `file:line` and the
+ * before any training starts: the options, the split being non-empty, every image file existing
+ * inside the image root (CSV paths are resolved through `..` and symbolic links; one leading
+ * outside the root is an error), and (when maps are requested) every map existing inside its
+ * folder. Errors name the CSV `file:line` and the
  * missing path. Decoding happens per batch (a corrupt image fails then, naming the file and the
  * CSV line); decoded uint8 pixels are cached on disk (lib/data/cache.ts) and converted to float32
  * only for the batch being built, so memory does not grow with the dataset.
@@ -16,7 +18,7 @@
  *
  * @module
  */
-import { basename, join, resolve } from "node:path";
+import { basename, join, resolve, sep } from "node:path";
 import { readSplitCsv } from "./csv.ts";
 import { DEFAULT_CACHE_DIR, PixelCache } from "./cache.ts";
 import { DecodePool } from "./decode_pool.ts";
@@ -102,12 +104,25 @@ async function mapLimit<T, R>(
   return out;
 }
 
-async function isFile(path: string): Promise<boolean> {
+/**
+ * Where `path` really is when it is a file inside `root` (both resolved through `..` and symbolic
+ * links): `"missing"` when there is no file, `"outside"` when it resolves outside `root`.
+ */
+async function locate(path: string, realRoot: string): Promise<"ok" | "missing" | "outside"> {
+  let real: string;
   try {
-    return (await Deno.stat(path)).isFile;
+    real = await Deno.realPath(path);
+    if (!(await Deno.stat(real)).isFile) return "missing";
   } catch {
-    return false;
+    return "missing";
   }
+  return isInside(real, realRoot) ? "ok" : "outside";
+}
+
+/** True when `path` is `root` or lies below it (both absolute, resolved). */
+export function isInside(path: string, root: string): boolean {
+  const r = root.endsWith(sep) ? root : root + sep;
+  return path === root || path.startsWith(r);
 }
 
 async function requireDir(path: string, option: string): Promise<void> {
@@ -172,20 +187,33 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<FileDataset
     throw new Error(`${opts.csv}: the "${opts.split}" split is empty (no rows with that split)`);
   }
 
+  // Every path must resolve (through `..` and symbolic links) to a file inside its root.
+  const realRoot = await Deno.realPath(opts.imageRoot);
   const imagePaths = rows.map((r) => resolveImagePath(opts.imageRoot, r.path));
-  const found = await mapLimit(imagePaths, IO_CONCURRENCY, isFile);
+  const found = await mapLimit(imagePaths, IO_CONCURRENCY, (p) => locate(p, realRoot));
+  const outside = rows.flatMap((r, i) =>
+    found[i] === "outside"
+      ? [`${r.csv}:${r.line}: image path ${JSON.stringify(r.path)} leads outside ${opts.imageRoot}`]
+      : []
+  );
+  if (outside.length) throw new Error(listProblems(outside, "image path(s) outside the data root"));
   const missing = rows.flatMap((r, i) =>
-    found[i] ? [] : [`${r.csv}:${r.line}: image not found: ${imagePaths[i]}`]
+    found[i] === "ok" ? [] : [`${r.csv}:${r.line}: image not found: ${imagePaths[i]}`]
   );
   if (missing.length) throw new Error(listProblems(missing, "missing image file(s)"));
 
   let mapPaths: (string | undefined)[] = rows.map(() => undefined);
   if (opts.maps) {
     const dir = opts.maps.dir;
+    const realDir = await Deno.realPath(dir);
     const candidates = rows.map((r) => mapPathFor(dir, r.path));
-    const have = await mapLimit(candidates, IO_CONCURRENCY, isFile);
+    const have = await mapLimit(candidates, IO_CONCURRENCY, (p) => locate(p, realDir));
+    const away = rows.flatMap((r, i) =>
+      have[i] === "outside" ? [`${r.csv}:${r.line}: map ${candidates[i]} leads outside ${dir}`] : []
+    );
+    if (away.length) throw new Error(listProblems(away, "map(s) outside the map folder"));
     const absent = rows.flatMap((r, i) =>
-      have[i] ? [] : [`${r.csv}:${r.line}: map not found: ${candidates[i]}`]
+      have[i] === "ok" ? [] : [`${r.csv}:${r.line}: map not found: ${candidates[i]}`]
     );
     if (absent.length && !opts.maps.allowMissing) {
       throw new Error(
@@ -193,7 +221,7 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<FileDataset
           "\n(pass allowMissing / --allow-missing-maps to train those samples with CE only)",
       );
     }
-    mapPaths = candidates.map((p, i) => (have[i] ? p : undefined));
+    mapPaths = candidates.map((p, i) => (have[i] === "ok" ? p : undefined));
   }
 
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;

@@ -27,13 +27,17 @@ import { Sgd, stepLr } from "./optim.ts";
 import { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
 import {
+  checkDeletable,
+  clearFolder,
   type EpochRecord,
   exists,
   readJsonIfExists,
+  requireRunFolder,
   RunDir,
   writeAtomic,
   writeJson,
 } from "./run_dir.ts";
+import { lockFolder } from "./folder_lock.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { importStateDict } from "./state_dict.ts";
 import { StepAccumulators, trainStep } from "./train_step.ts";
@@ -45,7 +49,7 @@ export type ResumeMode = "auto" | "must" | "fresh";
 export interface TrainOptions {
   /** Run folder, e.g. `results/resnet50_cyborg_s0`. */
   output: string;
-  /** `auto` resumes a matching run or starts one; `must` fails without a checkpoint; `fresh` deletes the folder first. */
+  /** `auto` resumes a matching run or starts one; `must` fails without a checkpoint; `fresh` empties the folder first (only one the kit created: it holds the kit's marker and not the data). */
   resume?: ResumeMode;
   /** Progress display mode (default: chosen by the environment). */
   progress?: "tty" | "jupyter" | "plain" | "silent";
@@ -93,20 +97,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   const grid = entry.spec.camGrid(inputSize);
   const run = new RunDir(opts.output);
   const mode = opts.resume ?? "auto";
-  const existing = await readJsonIfExists<ConfigFile>(run.config);
-  if (existing && mode !== "fresh") {
-    const diffs = configDifferences(existing.config, cfg);
-    if (diffs.length) {
-      throw new Error(
-        `--output: ${opts.output} holds a run with a different config; resume refused ` +
-          `(use --fresh to overwrite, or another --output):\n  ${diffs.join("\n  ")}`,
-      );
-    }
-  }
-  const hasCheckpoint = mode !== "fresh" && (await exists(run.lastCheckpoint));
-  if (mode === "must" && !hasCheckpoint) {
-    throw new Error(`--resume: ${opts.output} has no checkpoint to resume from`);
-  }
+  // Checked again under the folder's lock (step 4); here to fail before the data is read.
+  let { existing, hasCheckpoint } = await openRunState(run, cfg, mode);
 
   // 2. Data: every file and map is checked now, so a bad CSV fails before the run folder exists.
   const { mean, std } = entry.spec;
@@ -135,9 +127,18 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   if (cfg.initWeights) await loadInitWeights(model, cfg.initWeights);
   checkCamGrid(model, cfg, grid);
 
-  // 4. Run folder, optimizer, resume.
-  if (mode === "fresh") await Deno.remove(opts.output, { recursive: true }).catch(() => {});
+  // 4. Run folder (locked against a second writer until this function returns), optimizer, resume.
+  try {
+    await Deno.mkdir(opts.output, { recursive: true });
+  } catch (e) {
+    throw new Error(`--output: cannot create ${opts.output}: ${(e as Error).message}`);
+  }
+  await using _lock = await lockFolder(opts.output, "--output: the run folder");
+  ({ existing, hasCheckpoint } = await openRunState(run, cfg, mode));
+  if (mode === "fresh") await clearFolder(opts.output);
   await run.create();
+  // Steps of a first epoch that never finished are dropped.
+  if (!hasCheckpoint && (await exists(run.log))) await run.truncateLog(0);
   if (!existing || mode === "fresh") {
     await writeJson(
       run.config,
@@ -310,6 +311,47 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   await writeJson(run.summary, summary);
   dispose(model, opt, acc);
   return summary;
+}
+
+/**
+ * What the output folder holds for this config: the existing config (undefined when the run is
+ * new, or never finished an epoch: a first attempt that failed may be rerun with other options),
+ * and whether a checkpoint can be resumed. Refuses a run of another config, a folder `--fresh`
+ * may not delete (`checkDeletable`) and `must` without a checkpoint.
+ */
+async function openRunState(
+  run: RunDir,
+  cfg: TrainConfig,
+  mode: ResumeMode,
+): Promise<{ existing?: ConfigFile; hasCheckpoint: boolean }> {
+  if (mode === "fresh") {
+    await checkDeletable(run.root, [
+      cfg.dataset,
+      cfg.csv,
+      cfg.valCsv,
+      cfg.heatmaps,
+      cfg.initWeights,
+    ]);
+    return { existing: undefined, hasCheckpoint: false };
+  }
+  await requireRunFolder(run.root);
+  const hasCheckpoint = await exists(run.lastCheckpoint);
+  let existing = await readJsonIfExists<ConfigFile>(run.config);
+  const started = hasCheckpoint || (await run.readLog()).some((r) => r.type === "epoch");
+  if (existing && !started) existing = undefined;
+  if (existing) {
+    const diffs = configDifferences(existing.config, cfg);
+    if (diffs.length) {
+      throw new Error(
+        `--output: ${run.root} holds a run with a different config; resume refused ` +
+          `(use --fresh to overwrite, or another --output):\n  ${diffs.join("\n  ")}`,
+      );
+    }
+  }
+  if (mode === "must" && !hasCheckpoint) {
+    throw new Error(`--resume: ${run.root} has no checkpoint to resume from`);
+  }
+  return { existing, hasCheckpoint };
 }
 
 /** Uploads a batch (one upload per array; no reads). */

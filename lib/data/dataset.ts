@@ -72,6 +72,11 @@ export interface FileDataset extends Dataset {
   readonly pool?: DecodePool;
   /** Stops the decode workers (if any) now. Safe to call more than once. */
   close(): void;
+  /**
+   * Decodes every image and map once (through the pixel cache, so training then reads them from
+   * it) and returns one `csv:line: problem` per file that does not decode, in CSV order.
+   */
+  checkDecodes(): Promise<string[]>;
 }
 
 /** How many files are checked or decoded at once. */
@@ -291,33 +296,60 @@ class FolderDataset implements FileDataset {
     const hasMap = g !== undefined ? new Uint8Array(n) : undefined;
     const paths = indices.map((i) => this.items[i].path);
     await mapLimit(indices, IO_CONCURRENCY, async (idx, k) => {
-      const ref = this.items[idx];
-      const file = this.imagePaths[idx];
-      let rgb: Uint8Array;
-      try {
-        const load = this.pool ? () => this.pool!.loadRgb(file, s) : () => loadImageRgb(file, s);
-        rgb = await this.#pixels(file, `rgb:${s}`, px, load);
-      } catch (e) {
-        throw new Error(`${ref.csv}:${ref.line}: ${describe(e, file)}`);
-      }
-      normalizeInto(rgb, this.#table, x, k * px);
-      y[k] = ref.label;
-      const mapFile = this.mapPaths[idx];
-      if (g !== undefined && mapFile !== undefined) {
-        let m: Uint8Array;
-        try {
-          const load = this.pool
-            ? () => this.pool!.loadMap(mapFile, g)
-            : () => loadMapGray(mapFile, g);
-          m = await this.#pixels(mapFile, `L:${g}`, g * g, load);
-        } catch (e) {
-          throw new Error(`${ref.csv}:${ref.line}: map: ${describe(e, mapFile)}`);
-        }
-        normalizeMapInto(m, maps!, k * g * g);
+      normalizeInto(await this.#rgb(idx), this.#table, x, k * px);
+      y[k] = this.items[idx].label;
+      if (g !== undefined && this.mapPaths[idx] !== undefined) {
+        normalizeMapInto(await this.#map(idx, g), maps!, k * g * g);
         hasMap![k] = 1;
       }
     });
     return { n, x, y, maps, hasMap, paths };
+  }
+
+  /** The resized pixels of item `idx` (errors name the CSV line and the file). */
+  async #rgb(idx: number): Promise<Uint8Array> {
+    const s = this.inputSize;
+    const ref = this.items[idx];
+    const file = this.imagePaths[idx];
+    try {
+      const load = this.pool ? () => this.pool!.loadRgb(file, s) : () => loadImageRgb(file, s);
+      return await this.#pixels(file, `rgb:${s}`, s * s * 3, load);
+    } catch (e) {
+      throw new Error(`${ref.csv}:${ref.line}: ${describe(e, file)}`);
+    }
+  }
+
+  /** The map of item `idx` at the `g × g` grid (errors name the CSV line and the file). */
+  async #map(idx: number, g: number): Promise<Uint8Array> {
+    const ref = this.items[idx];
+    const mapFile = this.mapPaths[idx]!;
+    try {
+      const load = this.pool ? () => this.pool!.loadMap(mapFile, g) : () => loadMapGray(mapFile, g);
+      return await this.#pixels(mapFile, `L:${g}`, g * g, load);
+    } catch (e) {
+      throw new Error(`${ref.csv}:${ref.line}: map: ${describe(e, mapFile)}`);
+    }
+  }
+
+  async checkDecodes(): Promise<string[]> {
+    const g = this.mapGrid;
+    const found = await mapLimit(this.items, IO_CONCURRENCY, async (_, idx) => {
+      const problems: string[] = [];
+      try {
+        await this.#rgb(idx);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+      if (g !== undefined && this.mapPaths[idx] !== undefined) {
+        try {
+          await this.#map(idx, g);
+        } catch (e) {
+          problems.push((e as Error).message);
+        }
+      }
+      return problems;
+    });
+    return found.flat();
   }
 }
 

@@ -267,3 +267,22 @@ Deno.test("openDataset: CSV paths leading outside the image root (.., symlinks) 
     await cleanup();
   }
 });
+
+Deno.test("checkDecodes lists every image and map that does not decode, by CSV line", async () => {
+  const { dir, cleanup } = await tempDir("dataset_test_");
+  try {
+    const opts = await makeLayout(dir);
+    const ds = await openDataset(opts);
+    assert.deepEqual(await ds.checkDecodes(), []);
+    const png = await Deno.readFile(`${dir}/images/real/r0.png`);
+    await Deno.writeFile(`${dir}/images/real/r0.png`, png.subarray(0, png.length - 12));
+    await Deno.writeFile(`${dir}/heatmaps/r1.png`, new TextEncoder().encode("not an image"));
+    const again = await openDataset(opts);
+    const problems = await again.checkDecodes();
+    assert.equal(problems.length, 2, problems.join("\n"));
+    assert.match(problems[0], /split\.csv:1: image: cannot decode .*r0\.png: PNG ends before IEND/);
+    assert.match(problems[1], /split\.csv:5: map: image: cannot decode .*heatmaps\/r1\.png/);
+  } finally {
+    await cleanup();
+  }
+});

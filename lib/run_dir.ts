@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { resolve, sep as SEP } from "node:path";
+import { dirname, resolve, sep as SEP } from "node:path";
 import { LOCK_FILE } from "./folder_lock.ts";
 
 /** The per-epoch line of log.jsonl. */
@@ -235,5 +235,38 @@ export async function checkDeletable(
 export async function clearFolder(dir: string): Promise<void> {
   for await (const e of Deno.readDir(dir)) {
     if (e.name !== LOCK_FILE) await Deno.remove(`${dir}/${e.name}`, { recursive: true });
+  }
+}
+
+/**
+ * Checks that `path` (a file or folder to be written, existing or not) can be written: the
+ * nearest existing folder on its way takes a probe file. A folder where a file is expected (or the
+ * reverse) is an error naming `option`.
+ */
+export async function checkWritable(
+  path: string,
+  option: string,
+  kind: "file" | "folder" = "folder",
+): Promise<void> {
+  let dir = kind === "file" ? dirname(resolve(path)) : resolve(path);
+  const st = await Deno.stat(path).catch(() => undefined);
+  if (st && kind === "file" && st.isDirectory) throw new Error(`${option}: ${path} is a folder`);
+  if (st && kind === "folder" && !st.isDirectory) throw new Error(`${option}: ${path} is a file`);
+  for (;;) {
+    const s = await Deno.stat(dir).catch(() => undefined);
+    if (s) {
+      if (!s.isDirectory) throw new Error(`${option}: cannot write ${path}: ${dir} is a file`);
+      break;
+    }
+    if (dirname(dir) === dir) break;
+    if (kind === "file") throw new Error(`${option}: cannot write ${path}: ${dir} does not exist`);
+    dir = dirname(dir);
+  }
+  const probe = `${dir}/.write-test-${Deno.pid}`;
+  try {
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new Error(`${option}: cannot write ${path}: ${(e as Error).message}`);
   }
 }

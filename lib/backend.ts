@@ -173,10 +173,39 @@ export async function initBackend(name?: BackendName): Promise<BackendInfo> {
   return current;
 }
 
+/** The native TensorFlow packages, in order of preference, and the version that matches tfjs. */
+const TENSORFLOW_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;
+const TENSORFLOW_VERSION = "4.22.0";
+
+/**
+ * The tensorflow packages declared in the project's import map (`deno.json` `imports`). Only a
+ * declared package is imported: importing an undeclared `npm:` specifier would install it and
+ * rewrite `deno.lock`.
+ */
+export function declaredTensorflowPackages(): string[] {
+  return TENSORFLOW_PACKAGES.filter((name) => {
+    try {
+      import.meta.resolve(name);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 async function initTensorflow(): Promise<BackendInfo> {
-  // Kept out of deno.json on purpose: its install script downloads libtensorflow from a host many
+  // Not in deno.json by default: its install script downloads libtensorflow from a host many
   // machines cannot reach. A non-literal specifier keeps `deno check` from resolving it.
-  const candidates = ["npm:@tensorflow/tfjs-node-gpu@4.22.0", "npm:@tensorflow/tfjs-node@4.22.0"];
+  const candidates = declaredTensorflowPackages();
+  if (candidates.length === 0) {
+    throw new Error(
+      "--backend tensorflow: the native TensorFlow backend is not installed. It is optional: add " +
+        `it with \`deno add npm:@tensorflow/tfjs-node@${TENSORFLOW_VERSION}\` (or ` +
+        `npm:@tensorflow/tfjs-node-gpu@${TENSORFLOW_VERSION} for CUDA 11.2; the install script ` +
+        "downloads libtensorflow 2.9.1 from outside the npm registry), or use --backend " +
+        "webgpu|wasm|cpu.",
+    );
+  }
   const errors: string[] = [];
   for (const spec of candidates) {
     const warn = console.warn;
@@ -197,10 +226,9 @@ async function initTensorflow(): Promise<BackendInfo> {
     }
   }
   throw new Error(
-    "backend tensorflow: the native TensorFlow library is not available. It needs " +
-      "@tensorflow/tfjs-node-gpu (CUDA 11.2) or @tensorflow/tfjs-node, whose install script " +
-      "downloads libtensorflow 2.9.1 from outside the npm registry at install time. Install one " +
-      "where that download works, or use --backend webgpu|cpu.\n  " + errors.join("\n  "),
+    "--backend tensorflow: the native TensorFlow library does not load (tfjs-node-gpu needs CUDA " +
+      "11.2; both need libtensorflow 2.9.1, which their install script downloads). Use " +
+      "--backend webgpu|wasm|cpu.\n  " + errors.join("\n  "),
   );
 }
 

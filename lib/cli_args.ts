@@ -10,8 +10,8 @@
 export interface OptionSpec {
   /** Kebab-case name without dashes, e.g. `batch-size`. */
   name: string;
-  /** Value type; `boolean` options take no value. */
-  type: "string" | "number" | "boolean";
+  /** Value type; `boolean` options take no value; `integer` is a number without a fraction. */
+  type: "string" | "number" | "integer" | "boolean";
   /** One-line help. */
   help: string;
   /** Default shown in help (and used when absent). */
@@ -79,10 +79,13 @@ export function parseArgs(
     }
     const raw = eq >= 0 ? arg.slice(eq + 1) : args[++i];
     if (raw === undefined) throw new Error(`--${name} needs a value`);
-    if (spec.type === "number") {
+    if (spec.type === "number" || spec.type === "integer") {
       const v = Number(raw);
       if (raw.trim() === "" || !Number.isFinite(v)) {
         throw new Error(`--${name}: "${raw}" is not a number`);
+      }
+      if (spec.type === "integer" && !Number.isSafeInteger(v)) {
+        throw new Error(`--${name}: "${raw}" is not an integer`);
       }
       out[name] = v;
     } else {

@@ -1,10 +1,12 @@
 /**
- * The run folder `results/<run>/`: config.json, log.jsonl (one JSON object per line), checkpoints/
+ * The run folder `results/<run>/`: .cyborg-kit (the marker of a folder the kit created), config.json, log.jsonl (one JSON object per line), checkpoints/
  * (last.safetensors, best.safetensors), val_scores.csv, summary.json. Every file is written
  * atomically; log lines are appended.
  *
  * @module
  */
+import { dirname, resolve, sep as SEP } from "node:path";
+import { LOCK_FILE } from "./folder_lock.ts";
 
 /** The per-epoch line of log.jsonl. */
 export interface EpochRecord {
@@ -70,10 +72,15 @@ export class RunDir {
     return `${this.root}/summary.json`;
   }
 
-  /** Creates the folder (and checkpoints/), failing with a clear message if it cannot be written. */
+  /**
+   * Creates the folder (and checkpoints/) with the kit's marker when it is new or empty, failing
+   * with a clear message if it cannot be written or holds something other than a run.
+   */
   async create(): Promise<void> {
+    const kind = await requireRunFolder(this.root);
     try {
       await Deno.mkdir(this.checkpoints, { recursive: true });
+      if (kind === "absent" || kind === "empty") await markKitFolder(this.root, "run");
       const probe = `${this.root}/.write-test-${Deno.pid}`;
       await Deno.writeTextFile(probe, "");
       await Deno.remove(probe);
@@ -137,5 +144,129 @@ export async function readJsonIfExists<T>(path: string): Promise<T | undefined> 
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw new Error(`${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The marker file of a folder the kit created (a run or an experiment folder). `--fresh` deletes
+ * only folders that hold it.
+ */
+export const KIT_MARKER = ".cyborg-kit";
+
+/** What a folder given as an output is: see {@linkcode inspectFolder}. */
+export type FolderKind = "absent" | "empty" | "kit" | "legacy" | "foreign";
+
+/**
+ * `absent` (nothing there), `empty` (a folder holding nothing but a lock file), `kit` (holds
+ * {@linkcode KIT_MARKER}), `legacy` (a run folder of an older kit: config.json, no marker) or
+ * `foreign` (anything else). A path that is not a folder is an error naming `option`.
+ */
+export async function inspectFolder(dir: string, option = "--output"): Promise<FolderKind> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(dir);
+  } catch (e) {
+    // Not there (or below a file: creating it then fails with a clear message).
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      return "absent";
+    }
+    throw new Error(`${option}: cannot read ${dir}: ${(e as Error).message}`);
+  }
+  if (!st.isDirectory) throw new Error(`${option}: ${dir} is not a folder`);
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  if (names.includes(KIT_MARKER)) return "kit";
+  if (names.every((n) => n === LOCK_FILE)) return "empty";
+  if (names.includes("config.json") && names.includes("checkpoints")) return "legacy";
+  return "foreign";
+}
+
+/**
+ * {@linkcode inspectFolder}, refusing a folder that holds something other than a run (the kit
+ * writes its files only into a new or empty folder, or one it created).
+ */
+export async function requireRunFolder(dir: string, option = "--output"): Promise<FolderKind> {
+  const kind = await inspectFolder(dir, option);
+  if (kind === "foreign") {
+    throw new Error(
+      `${option}: ${dir} is not empty and is not a run folder of the kit; choose a new or empty ` +
+        "folder",
+    );
+  }
+  return kind;
+}
+
+/** Writes the kit's marker into `dir` (a folder the kit just created). */
+export async function markKitFolder(dir: string, kind: "run" | "experiment"): Promise<void> {
+  await writeJson(`${dir}/${KIT_MARKER}`, { kind, created: new Date().toISOString() });
+}
+
+/**
+ * Refuses (with an error naming `option`) to delete `dir` unless the kit created it (it holds
+ * {@linkcode KIT_MARKER}) and none of `keep` (the data the job reads: data root, CSVs, maps,
+ * weights) lies inside it. Nothing there, or an empty folder, is fine.
+ */
+export async function checkDeletable(
+  dir: string,
+  keep: readonly (string | null | undefined)[],
+  option = "--fresh",
+): Promise<void> {
+  const kind = await inspectFolder(dir, option);
+  if (kind === "absent" || kind === "empty") return;
+  if (kind !== "kit") {
+    throw new Error(
+      `${option}: refusing to delete ${dir}: it was not created by the kit (no ${KIT_MARKER} ` +
+        "marker). Choose another output folder, or delete it yourself.",
+    );
+  }
+  const real = await Deno.realPath(dir);
+  for (const p of keep) {
+    if (!p) continue;
+    const target = await Deno.realPath(p).catch(() => resolve(p));
+    if (target === real || target.startsWith(real + SEP)) {
+      throw new Error(
+        `${option}: refusing to delete ${dir}: it holds the data this job reads (${p})`,
+      );
+    }
+  }
+}
+
+/** Deletes everything inside `dir` except its lock file (the caller holds the lock). */
+export async function clearFolder(dir: string): Promise<void> {
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name !== LOCK_FILE) await Deno.remove(`${dir}/${e.name}`, { recursive: true });
+  }
+}
+
+/**
+ * Checks that `path` (a file or folder to be written, existing or not) can be written: the
+ * nearest existing folder on its way takes a probe file. A folder where a file is expected (or the
+ * reverse) is an error naming `option`.
+ */
+export async function checkWritable(
+  path: string,
+  option: string,
+  kind: "file" | "folder" = "folder",
+): Promise<void> {
+  let dir = kind === "file" ? dirname(resolve(path)) : resolve(path);
+  const st = await Deno.stat(path).catch(() => undefined);
+  if (st && kind === "file" && st.isDirectory) throw new Error(`${option}: ${path} is a folder`);
+  if (st && kind === "folder" && !st.isDirectory) throw new Error(`${option}: ${path} is a file`);
+  for (;;) {
+    const s = await Deno.stat(dir).catch(() => undefined);
+    if (s) {
+      if (!s.isDirectory) throw new Error(`${option}: cannot write ${path}: ${dir} is a file`);
+      break;
+    }
+    if (dirname(dir) === dir) break;
+    if (kind === "file") throw new Error(`${option}: cannot write ${path}: ${dir} does not exist`);
+    dir = dirname(dir);
+  }
+  const probe = `${dir}/.write-test-${Deno.pid}`;
+  try {
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new Error(`${option}: cannot write ${path}: ${(e as Error).message}`);
   }
 }

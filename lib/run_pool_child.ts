@@ -22,7 +22,7 @@ if (import.meta.main) {
     const job = JSON.parse(await new Response(Deno.stdin.readable).text()) as RunJob;
     await runJob(job);
   } catch (e) {
-    console.error(`error: ${(e as Error).stack ?? e}`);
+    console.error(`error: ${e instanceof Error ? e.message : e}`);
     Deno.exit(1);
   }
   Deno.exit(0);

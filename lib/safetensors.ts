@@ -38,6 +38,9 @@ const BYTES: Record<SafetensorsDtype, number> = {
   U8: 1,
 };
 
+/** Largest header accepted (the reference reader's limit is 100 MB). */
+const MAX_HEADER = 100_000_000;
+
 function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
@@ -52,21 +55,49 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): Safete
   if (bytes.length < 8) throw new Error(`${source}: not a safetensors file (too short)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen <= 0 || 8 + headerLen > bytes.length) {
+  if (headerLen <= 0 || headerLen > MAX_HEADER) {
     throw new Error(`${source}: not a safetensors file (header length ${headerLen} out of range)`);
   }
-  let header: Record<string, unknown>;
+  if (8 + headerLen > bytes.length) {
+    throw new Error(
+      `${source}: truncated safetensors file (a ${headerLen}-byte header announced, the file has ` +
+        `${bytes.length} bytes)`,
+    );
+  }
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
   } catch (e) {
-    throw new Error(`${source}: unreadable safetensors header: ${(e as Error).message}`);
+    throw new Error(`${source}: not a safetensors header (not JSON: ${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) {
+    throw new Error(
+      `${source}: not a safetensors header (expected a JSON object, got ${
+        JSON.stringify(header).slice(0, 40)
+      })`,
+    );
   }
   const base = 8 + headerLen;
   const tensors = new Map<string, NamedArray>();
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const metadata = ((header as Record<string, unknown>).__metadata__ ?? {}) as Record<
+    string,
+    string
+  >;
   for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") continue;
     const info = raw as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+    if (
+      info === null || typeof info !== "object" || typeof info.dtype !== "string" ||
+      !Array.isArray(info.shape) || !info.shape.every(isCount) ||
+      !Array.isArray(info.data_offsets) || info.data_offsets.length !== 2 ||
+      !info.data_offsets.every(isCount) || info.data_offsets[1] < info.data_offsets[0]
+    ) {
+      throw new Error(
+        `${source}: not a safetensors header (entry "${name}" is not {dtype, shape, ` +
+          `data_offsets}: ${JSON.stringify(raw)?.slice(0, 60)})`,
+      );
+    }
     const dtype = info.dtype as SafetensorsDtype;
     if (!(dtype in BYTES)) {
       throw new Error(
@@ -76,8 +107,14 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): Safete
     }
     const [start, end] = info.data_offsets;
     const n = info.shape.reduce((a, b) => a * b, 1);
-    if (end - start !== n * BYTES[dtype] || base + end > bytes.length) {
+    if (end - start !== n * BYTES[dtype]) {
       throw new Error(`${source}: tensor "${name}" has inconsistent offsets [${start}, ${end}]`);
+    }
+    if (base + end > bytes.length) {
+      throw new Error(
+        `${source}: truncated safetensors file (tensor "${name}" ends at byte ${base + end}, ` +
+          `the file has ${bytes.length})`,
+      );
     }
     const dv = new DataView(bytes.buffer, bytes.byteOffset + base + start, end - start);
     const out = new Float32Array(n);

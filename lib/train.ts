@@ -17,7 +17,7 @@ import { getBackbone } from "./backbones/registry.ts";
 import type { Backbone } from "./backbones/types.ts";
 import { type CheckpointMeta, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { configDifferences, type TrainConfig, validateConfig } from "./config.ts";
-import { openDataset } from "./data/dataset.ts";
+import { type FileDataset, openDataset } from "./data/dataset.ts";
 import { iterateBatches } from "./data/loader.ts";
 import type { Batch, Dataset } from "./data/types.ts";
 import { predict, scoresCsv } from "./evaluate.ts";
@@ -27,13 +27,18 @@ import { Sgd, stepLr } from "./optim.ts";
 import { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
 import {
+  checkDeletable,
+  checkWritable,
+  clearFolder,
   type EpochRecord,
   exists,
   readJsonIfExists,
+  requireRunFolder,
   RunDir,
   writeAtomic,
   writeJson,
 } from "./run_dir.ts";
+import { lockFolder } from "./folder_lock.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { importStateDict } from "./state_dict.ts";
 import { StepAccumulators, trainStep } from "./train_step.ts";
@@ -45,7 +50,7 @@ export type ResumeMode = "auto" | "must" | "fresh";
 export interface TrainOptions {
   /** Run folder, e.g. `results/resnet50_cyborg_s0`. */
   output: string;
-  /** `auto` resumes a matching run or starts one; `must` fails without a checkpoint; `fresh` deletes the folder first. */
+  /** `auto` resumes a matching run or starts one; `must` fails without a checkpoint; `fresh` empties the folder first (only one the kit created: it holds the kit's marker and not the data). */
   resume?: ResumeMode;
   /** Progress display mode (default: chosen by the environment). */
   progress?: "tty" | "jupyter" | "plain" | "silent";
@@ -93,51 +98,30 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   const grid = entry.spec.camGrid(inputSize);
   const run = new RunDir(opts.output);
   const mode = opts.resume ?? "auto";
-  const existing = await readJsonIfExists<ConfigFile>(run.config);
-  if (existing && mode !== "fresh") {
-    const diffs = configDifferences(existing.config, cfg);
-    if (diffs.length) {
-      throw new Error(
-        `--output: ${opts.output} holds a run with a different config; resume refused ` +
-          `(use --fresh to overwrite, or another --output):\n  ${diffs.join("\n  ")}`,
-      );
-    }
-  }
-  const hasCheckpoint = mode !== "fresh" && (await exists(run.lastCheckpoint));
-  if (mode === "must" && !hasCheckpoint) {
-    throw new Error(`--resume: ${opts.output} has no checkpoint to resume from`);
-  }
+  // Checked again under the folder's lock (step 4); here to fail before the data is read.
+  let { existing, hasCheckpoint } = await openRunState(run, cfg, mode);
 
-  // 2. Data: every file and map is checked now, so a bad CSV fails before the run folder exists.
-  const { mean, std } = entry.spec;
-  const train = await openDataset({
-    csv: cfg.csv,
-    imageRoot: cfg.dataset,
-    split: "train",
-    inputSize,
-    mean,
-    std,
-    maps: cfg.alpha < 1
-      ? { dir: cfg.heatmaps!, grid, allowMissing: cfg.allowMissingMaps }
-      : undefined,
-  });
-  const val = await openDataset({
-    csv: cfg.valCsv ?? cfg.csv,
-    imageRoot: cfg.dataset,
-    split: "test",
-    inputSize,
-    mean,
-    std,
-  });
+  // 2. Data: every CSV row, file and map is checked and every image decoded now (through the
+  // pixel cache), so bad input fails before the run folder exists, with all its problems listed.
+  const { train, val } = await openInputs(cfg, inputSize, grid);
 
   // 3. Model, initial weights, and a check that the CAM grid is what the maps were resized to.
   const model = entry.build({ seed: cfg.seed, inputSize });
   if (cfg.initWeights) await loadInitWeights(model, cfg.initWeights);
   checkCamGrid(model, cfg, grid);
 
-  // 4. Run folder, optimizer, resume.
-  if (mode === "fresh") await Deno.remove(opts.output, { recursive: true }).catch(() => {});
+  // 4. Run folder (locked against a second writer until this function returns), optimizer, resume.
+  try {
+    await Deno.mkdir(opts.output, { recursive: true });
+  } catch (e) {
+    throw new Error(`--output: cannot create ${opts.output}: ${(e as Error).message}`);
+  }
+  await using _lock = await lockFolder(opts.output, "--output: the run folder");
+  ({ existing, hasCheckpoint } = await openRunState(run, cfg, mode));
+  if (mode === "fresh") await clearFolder(opts.output);
   await run.create();
+  // Steps of a first epoch that never finished are dropped.
+  if (!hasCheckpoint && (await exists(run.log))) await run.truncateLog(0);
   if (!existing || mode === "fresh") {
     await writeJson(
       run.config,
@@ -317,6 +301,129 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   await writeJson(run.summary, summary);
   dispose(model, opt, acc);
   return summary;
+}
+
+/**
+ * Opens the training and validation splits and decodes every image and map once (filling the
+ * pixel cache the epochs then read), and reads `initWeights`. Every problem found is listed in one
+ * error: CSV rows (file:line), missing or escaping paths, files that do not decode, weights.
+ */
+async function openInputs(
+  cfg: TrainConfig,
+  inputSize: number,
+  grid: number,
+): Promise<{ train: FileDataset; val: FileDataset }> {
+  const { mean, std } = getBackbone(cfg.network).spec;
+  const problems: string[] = [];
+  const attempt = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (e) {
+      problems.push((e as Error).message);
+      return undefined;
+    }
+  };
+  const train = await attempt(() =>
+    openDataset({
+      csv: cfg.csv,
+      imageRoot: cfg.dataset,
+      split: "train",
+      inputSize,
+      mean,
+      std,
+      maps: cfg.alpha < 1
+        ? { dir: cfg.heatmaps!, grid, allowMissing: cfg.allowMissingMaps }
+        : undefined,
+    })
+  );
+  const val = await attempt(() =>
+    openDataset({
+      csv: cfg.valCsv ?? cfg.csv,
+      imageRoot: cfg.dataset,
+      split: "test",
+      inputSize,
+      mean,
+      std,
+    })
+  );
+  if (cfg.initWeights) await attempt(() => readSafetensors(cfg.initWeights!));
+  for (const ds of [train, val]) if (ds) problems.push(...(await ds.checkDecodes()));
+  if (problems.length === 1) throw new Error(problems[0]);
+  if (problems.length) {
+    throw new Error(`${problems.length} problems with the inputs:\n${problems.join("\n")}`);
+  }
+  return { train: train!, val: val! };
+}
+
+/** What {@linkcode checkTrainInputs} found. */
+export interface InputCheck {
+  /** Training images (all decoded). */
+  trainImages: number;
+  /** Of them, with a map. */
+  maps: number;
+  /** Validation images (all decoded). */
+  valImages: number;
+}
+
+/**
+ * Everything {@linkcode train} checks before its first step, without training or writing: the
+ * config, the output folder (a run of another config, a folder `--fresh` may not delete, one that
+ * is not a run folder or cannot be written), every CSV row, image and map (decoded), the initial
+ * weights. Throws one error listing the problems.
+ */
+export async function checkTrainInputs(cfg: TrainConfig, opts: TrainOptions): Promise<InputCheck> {
+  const problems = validateConfig(cfg);
+  if (problems.length) throw new Error(problems.join("\n"));
+  const entry = getBackbone(cfg.network);
+  const inputSize = cfg.inputSize ?? entry.spec.inputSize;
+  const run = new RunDir(opts.output);
+  await openRunState(run, cfg, opts.resume ?? "auto");
+  await checkWritable(opts.output, "--output");
+  const { train, val } = await openInputs(cfg, inputSize, entry.spec.camGrid(inputSize));
+  train.close();
+  val.close();
+  return { trainImages: train.items.length, maps: train.mapCount, valImages: val.items.length };
+}
+
+/**
+ * What the output folder holds for this config: the existing config (undefined when the run is
+ * new, or never finished an epoch: a first attempt that failed may be rerun with other options),
+ * and whether a checkpoint can be resumed. Refuses a run of another config, a folder `--fresh`
+ * may not delete (`checkDeletable`) and `must` without a checkpoint.
+ */
+async function openRunState(
+  run: RunDir,
+  cfg: TrainConfig,
+  mode: ResumeMode,
+): Promise<{ existing?: ConfigFile; hasCheckpoint: boolean }> {
+  if (mode === "fresh") {
+    await checkDeletable(run.root, [
+      cfg.dataset,
+      cfg.csv,
+      cfg.valCsv,
+      cfg.heatmaps,
+      cfg.initWeights,
+    ]);
+    return { existing: undefined, hasCheckpoint: false };
+  }
+  await requireRunFolder(run.root);
+  const hasCheckpoint = await exists(run.lastCheckpoint);
+  let existing = await readJsonIfExists<ConfigFile>(run.config);
+  const started = hasCheckpoint || (await run.readLog()).some((r) => r.type === "epoch");
+  if (existing && !started) existing = undefined;
+  if (existing) {
+    const diffs = configDifferences(existing.config, cfg);
+    if (diffs.length) {
+      throw new Error(
+        `--output: ${run.root} holds a run with a different config; resume refused ` +
+          `(use --fresh to overwrite, or another --output):\n  ${diffs.join("\n  ")}`,
+      );
+    }
+  }
+  if (mode === "must" && !hasCheckpoint) {
+    throw new Error(`--resume: ${run.root} has no checkpoint to resume from`);
+  }
+  return { existing, hasCheckpoint };
 }
 
 /** Uploads a batch (one upload per array; no reads). */

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { autoBackend, initBackend, parseBackendName } from "../lib/backend.ts";
+import {
+  autoBackend,
+  declaredTensorflowPackages,
+  initBackend,
+  parseBackendName,
+} from "../lib/backend.ts";
 
 Deno.test("backend names are checked, naming the source", () => {
   assert.equal(parseBackendName("cpu"), "cpu");
@@ -22,16 +27,23 @@ Deno.test("webgpu reports its adapter and whether it is a fallback (llvmpipe her
   assert.equal(cpu.name, "cpu");
 });
 
-Deno.test("the opt-in tensorflow backend fails with a clear message when libtensorflow is absent", async () => {
+Deno.test("the opt-in tensorflow backend, not declared, is refused naming how to add it; deno.lock stays", async () => {
+  const lockBefore = await Deno.readTextFile(new URL("../deno.lock", import.meta.url));
   let loaded = false;
   try {
     await initBackend("tensorflow");
     loaded = true;
   } catch (e) {
     const m = (e as Error).message;
-    assert.match(m, /backend tensorflow: the native TensorFlow library is not available/);
-    assert.match(m, /--backend webgpu\|cpu/);
+    if (declaredTensorflowPackages().length === 0) {
+      assert.match(m, /--backend tensorflow: the native TensorFlow backend is not installed/);
+      assert.match(m, /deno add npm:@tensorflow\/tfjs-node@4\.22\.0/);
+    } else {
+      assert.match(m, /--backend tensorflow: the native TensorFlow library does not load/);
+    }
+    assert.match(m, /--backend webgpu\|wasm\|cpu/);
   }
+  assert.equal(await Deno.readTextFile(new URL("../deno.lock", import.meta.url)), lockBefore);
   if (loaded) await initBackend("cpu"); // a machine with libtensorflow installed: also fine
 });
 

@@ -75,3 +75,15 @@ Deno.test("runCli: --help prints to stdout and exits 0; an error prints 'label: 
   assert.equal(ok.code, 0);
   assert.equal(ok.stdout.trim(), "done\nafter");
 });
+
+Deno.test("integer options refuse a fraction; their values are kept exactly", () => {
+  const specs: OptionSpec[] = [{ name: "seed", type: "integer", help: "seed", default: 0 }];
+  assert.equal(parseArgs(["--seed", "7"], specs, "u").seed, 7);
+  assert.equal(parseArgs(["--seed=-3"], specs, "u").seed, -3);
+  assert.throws(() => parseArgs(["--seed", "1.5"], specs, "u"), /--seed: "1\.5" is not an integer/);
+  assert.throws(
+    () => parseArgs(["--seed", "1e300"], specs, "u"),
+    /--seed: "1e300" is not an integer/,
+  );
+  assert.throws(() => parseArgs(["--seed", "x"], specs, "u"), /--seed: "x" is not a number/);
+});

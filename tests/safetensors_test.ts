@@ -71,3 +71,34 @@ Deno.test("writeSafetensors is atomic: no temporary file remains", async () => {
   assert.equal((await readSafetensors(`${dir}/w.safetensors`)).tensors.get("x")!.data[0], 3);
   await Deno.remove(dir, { recursive: true });
 });
+
+function withHeader(json: string, data = new Uint8Array(0)): Uint8Array {
+  const header = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + header.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(header.length), true);
+  out.set(header, 8);
+  out.set(data, 8 + header.length);
+  return out;
+}
+
+Deno.test("bad files are named as what they are: not a safetensors header, truncated", () => {
+  for (const json of ["null", "[1,2,3]", '"x"', '{"t": 5}', '{"t": {"dtype": "F32"}}', "{oops"]) {
+    assert.throws(
+      () => decodeSafetensors(withHeader(json), "h.st"),
+      /^Error: h\.st: not a safetensors header/,
+      json,
+    );
+  }
+  const whole = encodeSafetensors(
+    new Map([["w", { shape: [4], data: Float32Array.from([1, 2, 3, 4]) }]]),
+  );
+  // Cut inside the data, and inside the header.
+  assert.throws(
+    () => decodeSafetensors(whole.subarray(0, whole.length - 3), "t.st"),
+    /t\.st: truncated safetensors file \(tensor "w" ends at byte \d+, the file has \d+\)/,
+  );
+  assert.throws(
+    () => decodeSafetensors(whole.subarray(0, 20), "t.st"),
+    /t\.st: truncated safetensors file \(a \d+-byte header announced, the file has 20 bytes\)/,
+  );
+});

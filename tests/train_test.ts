@@ -36,6 +36,7 @@ Deno.test("a run writes config, JSONL log, checkpoints, validation scores and su
   assert.equal(s.epochs_done, 3);
   const files = [...Deno.readDirSync(out)].map((e) => e.name).sort();
   assert.deepEqual(files, [
+    ".cyborg-kit",
     "checkpoints",
     "config.json",
     "log.jsonl",

@@ -45,7 +45,7 @@ const OPTIONS: OptionSpec[] = [
     help: "a data root in the paper's layout (default: the embedded benchmark, both variants)",
   },
   { name: "out", type: "string", help: "experiment folder (default: results/<preset>)" },
-  { name: "seeds", type: "number", help: "seeds per strategy (default: the preset's)" },
+  { name: "seeds", type: "integer", help: "seeds per strategy (default: the preset's)" },
   {
     name: "strategies",
     type: "string",
@@ -69,7 +69,7 @@ const OPTIONS: OptionSpec[] = [
   },
   {
     name: "jobs",
-    type: "number",
+    type: "integer",
     help: "runs trained at a time, each in its own process (default: 1 on a GPU, else the " +
       "CPU cores, at most 4)",
   },

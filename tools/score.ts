@@ -35,8 +35,8 @@ export const SCORE_OPTIONS: OptionSpec[] = [
   { name: "csv", type: "string", help: "split CSV; its 'test' rows are scored in order" },
   { name: "images", type: "string", help: "image root the CSV paths are relative to" },
   { name: "out", type: "string", help: "output CSV (path,score)" },
-  { name: "batch-size", type: "number", help: "images per forward pass", default: 32 },
-  { name: "input-size", type: "number", help: "input size in pixels (default: the network's)" },
+  { name: "batch-size", type: "integer", help: "images per forward pass", default: 32 },
+  { name: "input-size", type: "integer", help: "input size in pixels (default: the network's)" },
   {
     name: "backend",
     type: "string",

@@ -9,7 +9,8 @@ import { BACKBONES } from "../lib/backbones/registry.ts";
 import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "../lib/config.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
-import { type ResumeMode, train } from "../lib/train.ts";
+import { checkWritable } from "../lib/run_dir.ts";
+import { checkTrainInputs, type ResumeMode, train } from "../lib/train.ts";
 
 const EMBEDDED = "data/procfaces";
 const D = DEFAULT_CONFIG;
@@ -28,7 +29,7 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
     help: `backbone (${Object.keys(BACKBONES).join(", ")})`,
     default: D.network,
   },
-  { name: "input-size", type: "number", help: "input size in pixels (default: the network's)" },
+  { name: "input-size", type: "integer", help: "input size in pixels (default: the network's)" },
   {
     name: "alpha",
     type: "number",
@@ -60,15 +61,15 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
     type: "string",
     help: "run folder (default: results/<network>_a<alpha>_s<seed>)",
   },
-  { name: "epochs", type: "number", help: "epochs", default: D.epochs },
-  { name: "batch-size", type: "number", help: "batch size", default: D.batchSize },
+  { name: "epochs", type: "integer", help: "epochs", default: D.epochs },
+  { name: "batch-size", type: "integer", help: "batch size", default: D.batchSize },
   { name: "lr", type: "number", help: "learning rate", default: D.lr },
   { name: "momentum", type: "number", help: "SGD momentum", default: D.momentum },
   { name: "weight-decay", type: "number", help: "SGD weight decay", default: D.weightDecay },
-  { name: "lr-step-size", type: "number", help: "StepLR step in epochs", default: D.lrStepSize },
+  { name: "lr-step-size", type: "integer", help: "StepLR step in epochs", default: D.lrStepSize },
   { name: "lr-gamma", type: "number", help: "StepLR factor", default: D.lrGamma },
-  { name: "seed", type: "number", help: "seed for init and shuffling", default: D.seed },
-  { name: "max-steps", type: "number", help: "stop after this many steps in total" },
+  { name: "seed", type: "integer", help: "seed for init and shuffling", default: D.seed },
+  { name: "max-steps", type: "integer", help: "stop after this many steps in total" },
   {
     name: "cam-class",
     type: "string",
@@ -87,7 +88,7 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
   { name: "save-weights", type: "string", help: "also write the best weights (safetensors) here" },
   {
     name: "log-every",
-    type: "number",
+    type: "integer",
     help: "read losses back every N steps",
     default: D.logEvery,
   },
@@ -96,7 +97,16 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
     type: "boolean",
     help: "require a checkpoint to resume (a matching run resumes anyway)",
   },
-  { name: "fresh", type: "boolean", help: "delete the run folder and start over" },
+  {
+    name: "fresh",
+    type: "boolean",
+    help: "empty the run folder (only one the kit created) and start over",
+  },
+  {
+    name: "check",
+    type: "boolean",
+    help: "only check every input (CSVs, images decode, maps, output), then exit",
+  },
   {
     name: "backend",
     type: "string",
@@ -118,6 +128,7 @@ export function configFromArgs(
   resume: ResumeMode;
   backend?: BackendName;
   saveWeights?: string;
+  check: boolean;
 } {
   const a = parseArgs(args, TRAIN_OPTIONS, USAGE);
   const given = new Set(
@@ -161,24 +172,38 @@ export function configFromArgs(
     resume: a.resume ? "must" : a.fresh ? "fresh" : "auto",
     backend: a.backend as BackendName | undefined,
     saveWeights: a["save-weights"] as string | undefined,
+    check: Boolean(a.check),
   };
 }
 
 if (import.meta.main) {
   await runCli(async () => {
-    const { cfg, output, resume, backend, saveWeights } = configFromArgs(Deno.args);
+    const { cfg, output, resume, backend, saveWeights, check } = configFromArgs(Deno.args);
     if (cfg.csv.startsWith(`${EMBEDDED}/`) && !(await Deno.stat(cfg.csv).then(() => 1, () => 0))) {
       throw new Error(
         `--csv: ${cfg.csv} does not exist; generate the embedded data first with \`deno task data\`` +
           " (or pass --csv/--dataset/--heatmaps for your own data)",
       );
     }
+    if (saveWeights) await checkWritable(saveWeights, "--save-weights", "file");
+    if (check) {
+      const c = await checkTrainInputs(cfg, { output, resume });
+      console.log(
+        `inputs ok: ${c.trainImages} training images (${c.maps} with a map), ` +
+          `${c.valImages} validation images decoded; ${output} can be written`,
+      );
+      return;
+    }
     const info = await initBackend(backend);
     console.error(
       `backend ${info.name} (${info.adapter}${info.fallbackAdapter ? ", fallback adapter" : ""})`,
     );
     const summary = await train(cfg, { output, resume });
-    if (saveWeights) await Deno.copyFile(`${output}/checkpoints/best.safetensors`, saveWeights);
+    if (saveWeights) {
+      const tmp = `${saveWeights}.${Deno.pid}.tmp`;
+      await Deno.copyFile(`${output}/checkpoints/best.safetensors`, tmp);
+      await Deno.rename(tmp, saveWeights);
+    }
     console.log(JSON.stringify(summary, null, 2));
   });
 }

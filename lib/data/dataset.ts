@@ -5,8 +5,10 @@
  * same mechanism with another folder.
  *
  * Everything that can be checked cheaply is checked when the dataset is opened, so a bad CSV fails
- * before any training starts: the options, the split being non-empty, every image file existing,
- * and (when maps are requested) every map existing. Errors name the CSV `file:line` and the
+ * before any training starts: the options, the split being non-empty, every image file existing
+ * inside the image root (CSV paths are resolved through `..` and symbolic links; one leading
+ * outside the root is an error), and (when maps are requested) every map existing inside its
+ * folder. Errors name the CSV `file:line` and the
  * missing path. Decoding happens per batch (a corrupt image fails then, naming the file and the
  * CSV line); decoded uint8 pixels are cached on disk (lib/data/cache.ts) and converted to float32
  * only for the batch being built, so memory does not grow with the dataset.
@@ -16,7 +18,7 @@
  *
  * @module
  */
-import { basename, join, resolve } from "node:path";
+import { basename, join, resolve, sep } from "node:path";
 import { readSplitCsv } from "./csv.ts";
 import { DEFAULT_CACHE_DIR, PixelCache } from "./cache.ts";
 import { DecodePool } from "./decode_pool.ts";
@@ -70,6 +72,11 @@ export interface FileDataset extends Dataset {
   readonly pool?: DecodePool;
   /** Stops the decode workers (if any) now. Safe to call more than once. */
   close(): void;
+  /**
+   * Decodes every image and map once (through the pixel cache, so training then reads them from
+   * it) and returns one `csv:line: problem` per file that does not decode, in CSV order.
+   */
+  checkDecodes(): Promise<string[]>;
 }
 
 /** How many files are checked or decoded at once. */
@@ -102,12 +109,25 @@ async function mapLimit<T, R>(
   return out;
 }
 
-async function isFile(path: string): Promise<boolean> {
+/**
+ * Where `path` really is when it is a file inside `root` (both resolved through `..` and symbolic
+ * links): `"missing"` when there is no file, `"outside"` when it resolves outside `root`.
+ */
+async function locate(path: string, realRoot: string): Promise<"ok" | "missing" | "outside"> {
+  let real: string;
   try {
-    return (await Deno.stat(path)).isFile;
+    real = await Deno.realPath(path);
+    if (!(await Deno.stat(real)).isFile) return "missing";
   } catch {
-    return false;
+    return "missing";
   }
+  return isInside(real, realRoot) ? "ok" : "outside";
+}
+
+/** True when `path` is `root` or lies below it (both absolute, resolved). */
+export function isInside(path: string, root: string): boolean {
+  const r = root.endsWith(sep) ? root : root + sep;
+  return path === root || path.startsWith(r);
 }
 
 async function requireDir(path: string, option: string): Promise<void> {
@@ -172,20 +192,33 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<FileDataset
     throw new Error(`${opts.csv}: the "${opts.split}" split is empty (no rows with that split)`);
   }
 
+  // Every path must resolve (through `..` and symbolic links) to a file inside its root.
+  const realRoot = await Deno.realPath(opts.imageRoot);
   const imagePaths = rows.map((r) => resolveImagePath(opts.imageRoot, r.path));
-  const found = await mapLimit(imagePaths, IO_CONCURRENCY, isFile);
+  const found = await mapLimit(imagePaths, IO_CONCURRENCY, (p) => locate(p, realRoot));
+  const outside = rows.flatMap((r, i) =>
+    found[i] === "outside"
+      ? [`${r.csv}:${r.line}: image path ${JSON.stringify(r.path)} leads outside ${opts.imageRoot}`]
+      : []
+  );
+  if (outside.length) throw new Error(listProblems(outside, "image path(s) outside the data root"));
   const missing = rows.flatMap((r, i) =>
-    found[i] ? [] : [`${r.csv}:${r.line}: image not found: ${imagePaths[i]}`]
+    found[i] === "ok" ? [] : [`${r.csv}:${r.line}: image not found: ${imagePaths[i]}`]
   );
   if (missing.length) throw new Error(listProblems(missing, "missing image file(s)"));
 
   let mapPaths: (string | undefined)[] = rows.map(() => undefined);
   if (opts.maps) {
     const dir = opts.maps.dir;
+    const realDir = await Deno.realPath(dir);
     const candidates = rows.map((r) => mapPathFor(dir, r.path));
-    const have = await mapLimit(candidates, IO_CONCURRENCY, isFile);
+    const have = await mapLimit(candidates, IO_CONCURRENCY, (p) => locate(p, realDir));
+    const away = rows.flatMap((r, i) =>
+      have[i] === "outside" ? [`${r.csv}:${r.line}: map ${candidates[i]} leads outside ${dir}`] : []
+    );
+    if (away.length) throw new Error(listProblems(away, "map(s) outside the map folder"));
     const absent = rows.flatMap((r, i) =>
-      have[i] ? [] : [`${r.csv}:${r.line}: map not found: ${candidates[i]}`]
+      have[i] === "ok" ? [] : [`${r.csv}:${r.line}: map not found: ${candidates[i]}`]
     );
     if (absent.length && !opts.maps.allowMissing) {
       throw new Error(
@@ -193,7 +226,7 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<FileDataset
           "\n(pass allowMissing / --allow-missing-maps to train those samples with CE only)",
       );
     }
-    mapPaths = candidates.map((p, i) => (have[i] ? p : undefined));
+    mapPaths = candidates.map((p, i) => (have[i] === "ok" ? p : undefined));
   }
 
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
@@ -263,33 +296,60 @@ class FolderDataset implements FileDataset {
     const hasMap = g !== undefined ? new Uint8Array(n) : undefined;
     const paths = indices.map((i) => this.items[i].path);
     await mapLimit(indices, IO_CONCURRENCY, async (idx, k) => {
-      const ref = this.items[idx];
-      const file = this.imagePaths[idx];
-      let rgb: Uint8Array;
-      try {
-        const load = this.pool ? () => this.pool!.loadRgb(file, s) : () => loadImageRgb(file, s);
-        rgb = await this.#pixels(file, `rgb:${s}`, px, load);
-      } catch (e) {
-        throw new Error(`${ref.csv}:${ref.line}: ${describe(e, file)}`);
-      }
-      normalizeInto(rgb, this.#table, x, k * px);
-      y[k] = ref.label;
-      const mapFile = this.mapPaths[idx];
-      if (g !== undefined && mapFile !== undefined) {
-        let m: Uint8Array;
-        try {
-          const load = this.pool
-            ? () => this.pool!.loadMap(mapFile, g)
-            : () => loadMapGray(mapFile, g);
-          m = await this.#pixels(mapFile, `L:${g}`, g * g, load);
-        } catch (e) {
-          throw new Error(`${ref.csv}:${ref.line}: map: ${describe(e, mapFile)}`);
-        }
-        normalizeMapInto(m, maps!, k * g * g);
+      normalizeInto(await this.#rgb(idx), this.#table, x, k * px);
+      y[k] = this.items[idx].label;
+      if (g !== undefined && this.mapPaths[idx] !== undefined) {
+        normalizeMapInto(await this.#map(idx, g), maps!, k * g * g);
         hasMap![k] = 1;
       }
     });
     return { n, x, y, maps, hasMap, paths };
+  }
+
+  /** The resized pixels of item `idx` (errors name the CSV line and the file). */
+  async #rgb(idx: number): Promise<Uint8Array> {
+    const s = this.inputSize;
+    const ref = this.items[idx];
+    const file = this.imagePaths[idx];
+    try {
+      const load = this.pool ? () => this.pool!.loadRgb(file, s) : () => loadImageRgb(file, s);
+      return await this.#pixels(file, `rgb:${s}`, s * s * 3, load);
+    } catch (e) {
+      throw new Error(`${ref.csv}:${ref.line}: ${describe(e, file)}`);
+    }
+  }
+
+  /** The map of item `idx` at the `g × g` grid (errors name the CSV line and the file). */
+  async #map(idx: number, g: number): Promise<Uint8Array> {
+    const ref = this.items[idx];
+    const mapFile = this.mapPaths[idx]!;
+    try {
+      const load = this.pool ? () => this.pool!.loadMap(mapFile, g) : () => loadMapGray(mapFile, g);
+      return await this.#pixels(mapFile, `L:${g}`, g * g, load);
+    } catch (e) {
+      throw new Error(`${ref.csv}:${ref.line}: map: ${describe(e, mapFile)}`);
+    }
+  }
+
+  async checkDecodes(): Promise<string[]> {
+    const g = this.mapGrid;
+    const found = await mapLimit(this.items, IO_CONCURRENCY, async (_, idx) => {
+      const problems: string[] = [];
+      try {
+        await this.#rgb(idx);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+      if (g !== undefined && this.mapPaths[idx] !== undefined) {
+        try {
+          await this.#map(idx, g);
+        } catch (e) {
+          problems.push((e as Error).message);
+        }
+      }
+      return problems;
+    });
+    return found.flat();
   }
 }
 

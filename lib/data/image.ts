@@ -53,6 +53,31 @@ function luma(r: number, g: number, b: number): number {
   return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >>> 16;
 }
 
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/**
+ * For a PNG (by its signature): walks the chunks and throws "truncated" when one runs past the
+ * end of the file, "PNG ends before IEND" when the end chunk is missing. Other formats pass.
+ */
+export function checkPngStructure(bytes: Uint8Array): void {
+  if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) return;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let p = 8;
+  while (p + 8 <= bytes.length) {
+    const len = dv.getUint32(p);
+    const type = String.fromCharCode(...bytes.subarray(p + 4, p + 8));
+    if (p + 12 + len > bytes.length) {
+      throw new Error(
+        `truncated PNG: chunk ${type} needs ${len + 12} bytes at offset ${p}, the file ends at ` +
+          `${bytes.length}`,
+      );
+    }
+    if (type === "IEND") return;
+    p += 12 + len;
+  }
+  throw new Error(`PNG ends before IEND (truncated after ${bytes.length} bytes)`);
+}
+
 /**
  * Decodes an image file (PNG, JPEG, or anything else sharp reads) to 8-bit `RGB` or `L` with
  * Pillow's conversion rules (module doc). Errors name the file.
@@ -69,6 +94,7 @@ export async function decodeImage(
   let sixteen: boolean;
   try {
     const bytes = typeof input === "string" ? await Deno.readFile(input) : input;
+    checkPngStructure(bytes);
     const meta = await sharp(bytes).metadata();
     sixteen = meta.depth === "ushort";
     const grey = meta.space === "b-w" || meta.space === "grey16";
@@ -87,7 +113,10 @@ export async function decodeImage(
     // 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA (palette files arrive expanded to RGB(A)).
     if (channels < 1 || channels > 4) throw new Error(`unexpected ${channels} channels`);
   } catch (e) {
-    throw new Error(`image: cannot decode ${name}: ${(e as Error).message}`);
+    let why = (e as Error).message;
+    // libvips reports a damaged stream as a warning that sharp's failOn turns into an error.
+    if (/treated as error due to failOn/.test(why)) why = "corrupt or truncated image data";
+    throw new Error(`image: cannot decode ${name}: ${why}`);
   }
 
   const n = width * height;

@@ -234,3 +234,55 @@ Deno.test("getBatch: a corrupt image or map names the file and the CSV line", as
     await cleanup();
   }
 });
+
+Deno.test("openDataset: CSV paths leading outside the image root (.., symlinks) name file:line", async () => {
+  const { dir, cleanup } = await tempDir("dataset_test_");
+  try {
+    const root = `${dir}/root`;
+    const opts = await makeLayout(root);
+    // A real image outside the root, reached by `..` and by a symbolic link under images/.
+    await Deno.copyFile(`${root}/images/real/r0.png`, `${dir}/OUTSIDE.png`);
+    await Deno.symlink(`${dir}/OUTSIDE.png`, `${root}/images/real/link.png`);
+    for (const [row, line] of [["/../OUTSIDE.png", 2], ["/images/real/link.png", 2]] as const) {
+      await Deno.writeTextFile(opts.csv, `train,Real,/images/real/r0.png\ntrain,Real,${row}\n`);
+      await assertRejects(
+        () => openDataset({ ...opts, maps: undefined }),
+        Error,
+        `${opts.csv}:${line}: image path "${row}" leads outside ${root}`,
+      );
+    }
+    // A symbolic link that stays inside the root is followed.
+    await Deno.symlink(`${root}/images/real/r1.png`, `${root}/images/real/inside.png`);
+    await Deno.writeTextFile(opts.csv, "train,Real,/images/real/inside.png\n");
+    const ds = await openDataset({ ...opts, maps: undefined });
+    assert.equal(ds.items.length, 1);
+    // A map that is a link to a file outside the map folder.
+    await Deno.symlink(`${dir}/OUTSIDE.png`, `${root}/heatmaps/inside.png`);
+    await assertRejects(
+      () => openDataset(opts),
+      Error,
+      `map ${root}/heatmaps/inside.png leads outside`,
+    );
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("checkDecodes lists every image and map that does not decode, by CSV line", async () => {
+  const { dir, cleanup } = await tempDir("dataset_test_");
+  try {
+    const opts = await makeLayout(dir);
+    const ds = await openDataset(opts);
+    assert.deepEqual(await ds.checkDecodes(), []);
+    const png = await Deno.readFile(`${dir}/images/real/r0.png`);
+    await Deno.writeFile(`${dir}/images/real/r0.png`, png.subarray(0, png.length - 12));
+    await Deno.writeFile(`${dir}/heatmaps/r1.png`, new TextEncoder().encode("not an image"));
+    const again = await openDataset(opts);
+    const problems = await again.checkDecodes();
+    assert.equal(problems.length, 2, problems.join("\n"));
+    assert.match(problems[0], /split\.csv:1: image: cannot decode .*r0\.png: PNG ends before IEND/);
+    assert.match(problems[1], /split\.csv:5: map: image: cannot decode .*heatmaps\/r1\.png/);
+  } finally {
+    await cleanup();
+  }
+});

@@ -9,7 +9,7 @@ import {
   normalizeTable,
 } from "../../lib/data/image.ts";
 import { firstDifference, FIXTURE_DIR, loadPreprocessFixture } from "./preprocess_fixture.ts";
-import { tempDir } from "./tmp_images.ts";
+import { pattern, tempDir, writePng } from "./tmp_images.ts";
 
 const fixture = await loadPreprocessFixture();
 
@@ -95,4 +95,29 @@ Deno.test("decodeImage: a corrupt or missing file is an error naming the file", 
 Deno.test("normalizeTable rejects a zero or non-finite std", () => {
   assertThrows(() => normalizeTable([0.5, 0.5, 0.5], [0.5, 0, 0.5]), Error, "std[1]");
   assertThrows(() => normalizeTable([0.5, NaN, 0.5], [1, 1, 1]), Error, "mean[1]");
+});
+
+Deno.test("decodeImage names a damaged PNG: truncated chunk, missing IEND, corrupt data", async () => {
+  const { dir, cleanup } = await tempDir("image_test_");
+  try {
+    await writePng(`${dir}/ok.png`, pattern(24, 24, 3, 7), 24, 24, 3);
+    const png = await Deno.readFile(`${dir}/ok.png`);
+    const cases: [string, Uint8Array, RegExp][] = [
+      ["tail.png", png.subarray(0, png.length - 30), /tail\.png: truncated PNG: chunk IDAT/],
+      ["noiend.png", png.subarray(0, png.length - 12), /noiend\.png: PNG ends before IEND/],
+    ];
+    // IDAT bytes scrambled, chunk structure intact: libvips's warning becomes a plain message.
+    const bad = png.slice();
+    for (let i = 45; i < bad.length - 20; i++) bad[i] ^= 0x5a;
+    cases.push(["corrupt.png", bad, /corrupt\.png: /]);
+    for (const [name, bytes, re] of cases) {
+      await Deno.writeFile(`${dir}/${name}`, bytes);
+      const e = await decodeImage(`${dir}/${name}`, "RGB").then(() => undefined, (e) => e);
+      assert.ok(e instanceof Error, `${name} decoded`);
+      assert.match(e.message, re);
+      assert.doesNotMatch(e.message, /failOn/);
+    }
+  } finally {
+    await cleanup();
+  }
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Claims, testHypotheses, verdict, writeClaims } from "../lib/claims.ts";
 import { calibrationFor, experimentClaims, hypothesesFor } from "../lib/experiment_claims.ts";
+import { claimsBlocks, conclusions } from "../lib/experiment_report.ts";
 import type { AucResult } from "../lib/results.ts";
 import { holm, minimumDetectableEffect, tost, welchCi } from "../lib/stats.ts";
 import { sampleVariance } from "../lib/metrics.ts";
@@ -143,4 +144,39 @@ Deno.test("writeClaims: writes the JSON, refuses malformed claims without writin
   await assert.rejects(writeClaims(`${dir}/bad.json`, dup), /duplicate calibration id/);
   await assert.rejects(Deno.stat(`${dir}/bad.json`), Deno.errors.NotFound);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("conclusions and claimsBlocks: every hypothesis with its CI, Holm p, MDE and verdict", () => {
+  const rows = [
+    ...aucs("shortcut", "baseline", B),
+    ...aucs("shortcut", "cyborg", A),
+    ...aucs("shortcut", "segmentation", [0.6]),
+  ];
+  const claims = experimentClaims(rows);
+  const text = conclusions(rows, claims);
+  const h = claims.hypotheses.find((x) => x.id === "shortcut.cyborg_vs_baseline")!;
+  assert.ok(
+    text.includes(
+      `shortcut.cyborg_vs_baseline: cyborg − baseline = +${h.estimate!.toFixed(3)}, 95 % CI ` +
+        `[+${h.ci95[0]!.toFixed(3)}, +${h.ci95[1]!.toFixed(3)}]`,
+    ),
+    text,
+  );
+  assert.ok(text.includes(`MDE ${h.mde!.toFixed(3)} at 80 % power with 4 seeds per arm`), text);
+  assert.ok(text.includes("expected >: supported"), text);
+  assert.ok(
+    text.includes(
+      "shortcut.segmentation_vs_baseline (segmentation − baseline >): " +
+        "untestable with 1 and 4 seed(s); inconclusive.",
+    ),
+    text,
+  );
+  assert.ok(text.includes("Calibration checks not passed: shortcut.design_mde"), text);
+  assert.ok(!/significant at 5%/.test(text));
+  const blocks = claimsBlocks(claims);
+  assert.equal(blocks.length, 2);
+  const t = blocks[0].kind === "table" ? blocks[0].table : undefined;
+  assert.ok(t);
+  assert.deepEqual(t.rows.map((r) => r.at(-1)), claims.hypotheses.map((x) => x.verdict));
+  assert.ok(t.columns.includes("MDE, 80 % power"));
 });

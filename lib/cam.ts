@@ -15,12 +15,17 @@ import { c } from "./consts.ts";
 /** Guard added to the min-max denominator (see the module doc). */
 export const CAM_EPSILON = 1e-8;
 
-/** Which class's classifier row weights the features: the predicted one (paper) or the label. */
-export type CamClass = "pred" | "true";
+/**
+ * Which classifier row weights the features: the predicted class's (paper), the label's, or
+ * `diff`, the decision CAM `(W_fake − W_real)·features` (two classes only): the evidence for
+ * "fake" over "real", the same map for every image whatever its prediction.
+ */
+export type CamClass = "pred" | "true" | "diff";
 
 /**
- * One-hot [B, K] of the class each image's CAM is taken for. `pred` uses argmax of the logits
- * (not differentiated: the one-hot is a constant of the graph).
+ * Class weights [B, K] of each image's CAM: one-hot of the class for `pred` (argmax of the logits)
+ * and `true` (the label); for `diff` the row (−1, +1) (fake minus real; needs K = 2). Not
+ * differentiated: a constant of the graph.
  */
 export function camClassOneHot(
   logits: tf.Tensor2D,
@@ -28,6 +33,10 @@ export function camClassOneHot(
   which: CamClass,
 ): tf.Tensor2D {
   const k = logits.shape[1];
+  if (which === "diff") {
+    if (k !== 2) throw new Error(`--cam-class diff: needs 2 classes, the classifier has ${k}`);
+    return tf.tile(tf.tensor2d([[-1, 1]]), [logits.shape[0], 1]) as tf.Tensor2D;
+  }
   const idx = which === "pred" ? tf.argMax(logits, 1) : tf.cast(labels, "int32");
   return tf.cast(tf.oneHot(idx as tf.Tensor1D, k), "float32") as tf.Tensor2D;
 }

@@ -20,7 +20,7 @@ export interface TrainConfig {
   alpha: number;
   /** Which activation the CAM uses. */
   camTap: CamTap;
-  /** CAM for the predicted class (paper) or the true class. */
+  /** CAM for the predicted class (paper), the true class, or fake minus real (`diff`). */
   camClass: CamClass;
   /** Split CSV: `train` rows train, `test` rows validate (the paper's original.csv). */
   csv: string;
@@ -121,8 +121,8 @@ export function validateConfig(cfg: TrainConfig): string[] {
   if (!["paper", "standard"].includes(cfg.camTap)) {
     errors.push(`--cam-tap: must be paper or standard, got ${cfg.camTap}`);
   }
-  if (!["pred", "true"].includes(cfg.camClass)) {
-    errors.push(`--cam-class: must be pred or true, got ${cfg.camClass}`);
+  if (!["pred", "true", "diff"].includes(cfg.camClass)) {
+    errors.push(`--cam-class: must be pred, true or diff, got ${cfg.camClass}`);
   }
   const mustExist = (flag: string, path: string | null, kind: "file" | "dir") => {
     if (path === null) return;

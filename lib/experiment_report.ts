@@ -8,14 +8,7 @@
  * @module
  */
 import { STRATEGIES, type StrategyName } from "./experiment.ts";
-import {
-  formatMeanSd,
-  meanSd,
-  rocCurve,
-  scoreHistogram,
-  trapezoidArea,
-  welchTTest,
-} from "./metrics.ts";
+import { formatMeanSd, meanSd, rocCurve, scoreHistogram, trapezoidArea } from "./metrics.ts";
 import {
   accuracyCurvesFigure,
   aucByGeneratorFigure,
@@ -35,6 +28,8 @@ import {
   type RunResult,
 } from "./results.ts";
 import { readJsonIfExists } from "./run_dir.ts";
+import type { Claims } from "./claims.ts";
+import { experimentClaims } from "./experiment_claims.ts";
 
 export { isUnseen } from "./results.ts";
 
@@ -65,6 +60,8 @@ export interface ReportContext {
   wallSeconds?: number;
   /** True when the data is the embedded procedural benchmark. */
   procedural: boolean;
+  /** The job's claims (`claims.json`); computed from the runs' AUCs when absent. */
+  claims?: Claims;
 }
 
 /** Builds the report from collected runs. */
@@ -162,9 +159,11 @@ export async function buildExperimentReport(
     }
     sections.push({ title: `Results: ${variant}`, blocks });
   }
+  const claims = ctx.claims ?? experimentClaims(aucs);
+  sections.push({ title: "Pre-stated hypotheses and calibration", blocks: claimsBlocks(claims) });
   sections.push({
     title: "Conclusions from these numbers",
-    blocks: [{ kind: "text", text: conclusions(aucs) }],
+    blocks: [{ kind: "text", text: conclusions(aucs, claims) }],
   });
   return {
     title: "CYBORG reproduction report",
@@ -300,8 +299,82 @@ function camRowsFor(runs: readonly RunResult[], human?: MeanHumanMaps): CamCompa
   return rows;
 }
 
-/** Plain-language statements generated from the numbers (no claim without a number). */
-export function conclusions(aucs: ReturnType<typeof aucResults>): string {
+function fmtNum(v: number | null, digits = 3): string {
+  if (v === null) return "–";
+  return (v > 0 ? "+" : "") + v.toFixed(digits);
+}
+
+function fmtP(v: number | null): string {
+  return v === null ? "–" : v < 1e-4 ? v.toExponential(1) : v.toPrecision(2);
+}
+
+/** The hypotheses and calibration checks of `claims.json` as report tables. */
+export function claimsBlocks(claims: Claims): Block[] {
+  const blocks: Block[] = [];
+  if (claims.hypotheses.length) {
+    blocks.push({
+      kind: "table",
+      table: {
+        columns: [
+          "hypothesis",
+          "expected",
+          "estimate (a − b)",
+          "95 % CI (Welch)",
+          "p (Holm)",
+          "MDE, 80 % power",
+          "seeds a / b",
+          "verdict",
+        ],
+        rows: claims.hypotheses.map((h) => [
+          h.id,
+          `${h.contrast} ${h.expected} ${h.expected === "≈" ? `0 (±${h.margin})` : "0"}`,
+          fmtNum(h.estimate),
+          h.ci95[0] === null ? "–" : `[${fmtNum(h.ci95[0])}, ${fmtNum(h.ci95[1])}]`,
+          `${fmtP(h.p_holm)} (${h.test === "tost" ? "TOST" : "Welch"})`,
+          h.mde === null ? "–" : h.mde.toFixed(3),
+          `${h.n[0]} / ${h.n[1]}`,
+          h.verdict,
+        ]),
+        caption: `Metric: ${claims.hypotheses[0].metric}. Stated before the runs ` +
+          "(lib/experiment_claims.ts). p is Holm-corrected over every row (Welch two-sided " +
+          "for > and <; two one-sided tests of equivalence within the margin for ≈). A true " +
+          "effect smaller than the MDE (minimum detectable effect at 80 % power, two-sided " +
+          "α = 0.05, from these seeds' sd) is likely to be missed: an inconclusive verdict " +
+          "then says the design could not tell, not that the strategies are equal.",
+      },
+    });
+  } else {
+    blocks.push({ kind: "text", text: "No hypothesis could be tested (no baseline runs)." });
+  }
+  if (claims.calibration.length) {
+    blocks.push({
+      kind: "table",
+      table: {
+        columns: ["check", "criterion", "value", "passed"],
+        rows: claims.calibration.map((c) => [
+          c.id,
+          c.criterion,
+          c.value === null ? "–" : c.value.toFixed(3),
+          c.passed ? "yes" : "NO",
+        ]),
+        caption: "Calibration checks on the baselines: a setting whose checks fail cannot carry " +
+          "its hypotheses (e.g. a design MDE above the effect of interest cannot show " +
+          "that effect).",
+      },
+    });
+  }
+  return blocks;
+}
+
+/**
+ * Plain-language statements generated from the numbers (no claim without a number): per variant
+ * the mean unseen AUC per strategy, then each pre-stated hypothesis with its estimate, 95 % CI,
+ * Holm-corrected p, minimum detectable effect and verdict.
+ */
+export function conclusions(
+  aucs: ReturnType<typeof aucResults>,
+  claims: Claims = experimentClaims(aucs),
+): string {
   const lines: string[] = [];
   for (const variant of [...new Set(aucs.map((a) => a.variant))]) {
     const perRun = meanAucPerRun(aucs.filter((a) => a.variant === variant), isUnseen);
@@ -314,19 +387,33 @@ export function conclusions(aucs: ReturnType<typeof aucResults>): string {
     lines.push(
       `${variant} — mean AUC over unseen generators (mean ± sd over seeds): ${parts.join("; ")}.`,
     );
-    const base = by("baseline");
-    for (const s of ["cyborg", "segmentation", "data7x"] as const) {
-      const v = by(s);
-      if (v.length >= 2 && base.length >= 2) {
-        const w = welchTTest(v, base);
+    for (const h of claims.hypotheses.filter((x) => x.setting === variant)) {
+      if (h.ci95[0] === null) {
         lines.push(
-          `${variant}: ${strategyLabel(s)} − baseline = ${w.meanDiff.toFixed(3)} ` +
-            `(Welch t = ${w.t.toFixed(2)}, p = ${w.p.toPrecision(2)}; ${
-              w.p < 0.05 ? "significant at 5%" : "not significant at 5%"
-            }).`,
+          `${h.id} (${h.contrast} ${h.expected}): untestable with ${h.n.join(" and ")} ` +
+            "seed(s); inconclusive.",
         );
+        continue;
       }
+      lines.push(
+        `${h.id}: ${h.contrast} = ${fmtNum(h.estimate)}, 95 % CI [${fmtNum(h.ci95[0])}, ` +
+          `${fmtNum(h.ci95[1])}], Holm p = ${fmtP(h.p_holm)} (${h.test}), MDE ` +
+          `${h.mde!.toFixed(3)} at 80 % power with ${Math.min(...h.n)} seeds per arm; expected ` +
+          `${h.expected}: ${h.verdict}` +
+          (h.verdict === "inconclusive"
+            ? ` (effects below ${h.mde!.toFixed(3)} would likely go undetected).`
+            : "."),
+      );
     }
+  }
+  const failed = claims.calibration.filter((c) => !c.passed);
+  if (failed.length) {
+    lines.push(
+      `Calibration checks not passed: ${
+        failed.map((c) => `${c.id} (${c.value === null ? "not measured" : c.value.toFixed(3)})`)
+          .join(", ")
+      }.`,
+    );
   }
   return lines.join("\n");
 }

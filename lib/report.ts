@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { welchCi } from "./stats.ts";
 import { formatMeanSd, meanSd, welchTTest } from "./metrics.ts";
 import {
   displayBundle,
@@ -89,24 +90,21 @@ export async function displayTable(table: Table): Promise<void> {
 
 /**
  * AUC table: one row per strategy, one column per generator plus "mean of the N generators" (the
- * mean over seeds of each seed's mean AUC over exactly the generators shown), cells "mean ± sd (n)" over seeds; the best mean per
- * column in bold.
+ * mean over seeds of each seed's mean AUC over exactly the generators shown), cells "mean ± sd (n)"
+ * over seeds. Nothing is emphasised
+ * as best: a larger mean over a few seeds is not a shown difference.
  */
 export function aucTable(records: readonly AucRecord[], digits = 3): Table {
   if (records.length === 0) throw new Error("aucTable: no records");
   const strategies = [...new Set(records.map((r) => r.strategy))];
   const generators = [...new Set(records.map((r) => r.generator))];
-  const means: number[][] = [];
-  const rows = strategies.map((s, i) => {
-    means[i] = [];
-    const cells = generators.map((g, j) => {
+  const rows = strategies.map((s) => {
+    const cells = generators.map((g) => {
       const v = records.filter((r) => r.strategy === s && r.generator === g).map((r) => r.auc);
       if (v.length === 0) {
-        means[i][j] = NaN;
         return "–";
       }
       const ms = meanSd(v);
-      means[i][j] = ms.mean;
       return `${formatMeanSd(ms, digits)} (${ms.n})`;
     });
     // Per seed: mean over generators, then mean ± sd over seeds (seeds without every generator
@@ -120,27 +118,17 @@ export function aucTable(records: readonly AucRecord[], digits = 3): Table {
       .map((v) => v.reduce((a, b) => a + b, 0) / v.length);
     if (seedMeans.length) {
       const ms = meanSd(seedMeans);
-      means[i][generators.length] = ms.mean;
       cells.push(`${formatMeanSd(ms, digits)} (${ms.n})`);
     } else {
-      means[i][generators.length] = NaN;
       cells.push("–");
     }
     return [s, ...cells];
   });
-  const bold: [number, number][] = [];
-  for (let j = 0; j <= generators.length; j++) {
-    let best = -1;
-    means.forEach((m, i) => {
-      if (Number.isFinite(m[j]) && (best < 0 || m[j] > means[best][j])) best = i;
-    });
-    if (best >= 0 && strategies.length > 1) bold.push([best, j + 1]);
-  }
   return {
     columns: ["strategy", ...generators, `mean of the ${generators.length} generators`],
     rows,
-    caption: "AUC, mean ± sample sd over seeds (number of seeds); best mean per column in bold.",
-    bold,
+    caption: "AUC, mean ± sample sd over seeds (number of seeds). No strategy is marked best: " +
+      "differences between strategies are tested, with confidence intervals, in the claims table.",
   };
 }
 
@@ -164,14 +152,30 @@ export function aucSignificanceTable(
   const rows = generators.map((g) => {
     const a = pick(strategyA, g);
     const b = pick(strategyB, g);
-    if (a.length < 2 || b.length < 2) return [g, "–", "–", "–", "–"];
+    if (a.length < 2 || b.length < 2) return [g, "–", "–", "–", "–", "–"];
     const w = welchTTest(a, b);
-    return [g, w.meanDiff.toFixed(4), w.t.toFixed(3), w.df.toFixed(2), w.p.toPrecision(3)];
+    const ci = welchCi(a, b).ci;
+    return [
+      g,
+      w.meanDiff.toFixed(4),
+      `[${ci[0].toFixed(4)}, ${ci[1].toFixed(4)}]`,
+      w.t.toFixed(3),
+      w.df.toFixed(2),
+      w.p.toPrecision(3),
+    ];
   });
   return {
-    columns: ["generator", `Δ mean AUC (${strategyA} − ${strategyB})`, "t", "df", "p (Welch)"],
+    columns: [
+      "generator",
+      `Δ mean AUC (${strategyA} − ${strategyB})`,
+      "95 % CI (Welch)",
+      "t",
+      "df",
+      "p (Welch)",
+    ],
     rows,
-    caption: `Welch's t-test on per-seed AUCs, ${strategyA} vs ${strategyB} (two-sided).`,
+    caption: `Welch's t-test on per-seed AUCs, ${strategyA} vs ${strategyB} (two-sided), per ` +
+      "generator: exploratory, not corrected for the number of generators.",
   };
 }
 

@@ -133,14 +133,25 @@ export function splitTestSets(run: RunResult): { real: string[]; fake: string[] 
   return { real: real.sort(), fake: fake.sort() };
 }
 
-/** AUC of each fake test set against the pooled real test sets, for every scored run. */
+/**
+ * AUC of each fake test set against the pooled real test sets, for every scored run. A fake set
+ * `<p>_fake` with a real set `<p>_real` (the positive control's paired tests `t1`–`t3`) is scored
+ * against that real set alone, and paired real sets stay out of the pool.
+ */
 export function aucResults(runs: readonly RunResult[]): AucResult[] {
   const out: AucResult[] = [];
   for (const run of runs) {
     const { real, fake } = splitTestSets(run);
-    if (!real.length) continue;
-    const realScores = real.flatMap((n) => run.scores[n].scores);
+    const partner = (f: string) =>
+      f.endsWith("_fake") && real.includes(`${f.slice(0, -5)}_real`)
+        ? `${f.slice(0, -5)}_real`
+        : undefined;
+    const paired = new Set(fake.map(partner).filter((r) => r !== undefined));
+    const pooled = real.filter((r) => !paired.has(r)).flatMap((n) => run.scores[n].scores);
     for (const g of fake) {
+      const p = partner(g);
+      const realScores = p ? run.scores[p].scores : pooled;
+      if (!realScores.length) continue;
       const fs = run.scores[g].scores;
       const labels = [...realScores.map(() => 0), ...fs.map(() => 1)];
       out.push({

@@ -76,3 +76,36 @@ Deno.test("upsampled display CAM has the image size and keeps the range", async 
     assert.ok(Math.min(...v) >= 0 && Math.max(...v) <= 1);
   });
 });
+
+Deno.test("--cam-class diff: the raw CAM is features · (W_fake − W_real), for every image", async () => {
+  await forEachBackend(async (backend) => {
+    const model = fixtureModel(fx);
+    const { x, y } = fixtureBatch(fx);
+    const out = model.forward(x, new ForwardContext(true));
+    const w = model.classifierWeight as tf.Tensor2D; // [C, 2]
+    const feats = out.taps.paper as tf.Tensor4D;
+    const diff = await rawCam(feats, w, camClassOneHot(out.logits, y, "diff")).data();
+    // Closed form in plain numbers: Σ_c f[b, i, j, c] · (W[c, 1] − W[c, 0]).
+    const f = await feats.data();
+    const wv = await w.data();
+    const [b, h, wd, c] = feats.shape;
+    const want: number[] = [];
+    for (let p = 0; p < b * h * wd; p++) {
+      let s = 0;
+      for (let k = 0; k < c; k++) s += f[p * c + k] * (wv[k * 2 + 1] - wv[k * 2]);
+      want.push(s);
+    }
+    const scale = Math.max(...want.map(Math.abs));
+    const d = maxAbsDiff(diff, want);
+    // Float32 against float64: measured ≤ 1.15e-7 of the largest value on cpu, wasm and webgpu.
+    assert.ok(d <= 1e-6 * scale, `${backend}: diff CAM differs by ${d} (scale ${scale})`);
+    // Not the predicted-class CAM: for images predicted real it is its negative.
+    const pred = await rawCam(feats, w, camClassOneHot(out.logits, y, "pred")).data();
+    assert.ok(maxAbsDiff(pred, diff) > 0.1 * scale);
+    assert.throws(
+      () => camClassOneHot(tf.zeros([2, 3]) as tf.Tensor2D, tf.tensor1d([0, 1]), "diff"),
+      /--cam-class diff: needs 2 classes, the classifier has 3/,
+    );
+    model.store.dispose();
+  });
+});

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { configDifferences, DEFAULT_CONFIG, validateConfig } from "../lib/config.ts";
+import {
+  configDifferences,
+  DEFAULT_CONFIG,
+  type TrainConfig,
+  validateConfig,
+} from "../lib/config.ts";
 
 Deno.test("the default config is the paper's recipe", () => {
   const d = DEFAULT_CONFIG;
@@ -39,6 +44,12 @@ Deno.test("validation names every bad option", async () => {
     heatmaps: null,
   });
   assert.deepEqual(e2, ["--heatmaps: required when --alpha < 1 (got alpha 0.5)"]);
+  const ok = { ...DEFAULT_CONFIG, network: "tinycnn", alpha: 1, csv: `${dir}/a.csv`, dataset: dir };
+  assert.deepEqual(validateConfig({ ...ok, camClass: "diff" }), []);
+  assert.deepEqual(
+    validateConfig({ ...ok, camClass: "both" as TrainConfig["camClass"] }),
+    ["--cam-class: must be pred, true or diff, got both"],
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { welchCi } from "../lib/stats.ts";
 import sharp from "sharp";
 import { rocCurve, scoreHistogram } from "../lib/metrics.ts";
 import {
@@ -116,7 +117,7 @@ async function sampleReport(): Promise<{ report: Report; figures: number }> {
   };
 }
 
-Deno.test("aucTable: mean ± sd (n) per strategy and generator, best in bold", () => {
+Deno.test("aucTable: mean ± sd (n) per strategy and generator, nothing marked best", () => {
   const records: AucRecord[] = [
     { strategy: "A", generator: "g1", seed: 1, auc: 0.7 },
     { strategy: "A", generator: "g1", seed: 2, auc: 0.8 },
@@ -129,14 +130,20 @@ Deno.test("aucTable: mean ± sd (n) per strategy and generator, best in bold", (
   assert.deepEqual(t.columns, ["strategy", "g1", "g2", "mean of the 2 generators"]);
   assert.deepEqual(t.rows[0], ["A", "0.750 ± 0.071 (2)", "0.900 ± 0.000 (2)", "0.825 ± 0.035 (2)"]);
   assert.deepEqual(t.rows[1], ["B", "0.925 ± 0.035 (2)", "–", "–"]);
-  assert.deepEqual(t.bold, [[1, 1], [0, 2], [0, 3]]);
+  assert.equal(t.bold, undefined);
   const html = tableHtml(t);
-  assert.ok(html.includes("<td><b>0.925 ± 0.035 (2)</b></td>"));
+  assert.ok(html.includes("<td>0.925 ± 0.035 (2)</td>"));
+  assert.ok(!html.includes("<b>"));
+  // Cells the caller asks to emphasise are still rendered bold.
+  assert.ok(tableHtml({ ...t, bold: [[1, 1]] }).includes("<td><b>0.925 ± 0.035 (2)</b></td>"));
   assert.throws(() => tableHtml({ columns: ["a"], rows: [["x", "y"]] }), /row 0 has 2 cells/);
   const sig = aucSignificanceTable(records, "A", "B");
   assert.equal(sig.rows[0][0], "g1");
   assert.equal(sig.rows[1][1], "–");
-  assert.ok(Number(sig.rows[0][4]) > 0 && Number(sig.rows[0][4]) < 1);
+  assert.ok(Number(sig.rows[0][5]) > 0 && Number(sig.rows[0][5]) < 1);
+  const ci = welchCi([0.7, 0.8], [0.9, 0.95]).ci;
+  assert.equal(sig.rows[0][2], `[${ci[0].toFixed(4)}, ${ci[1].toFixed(4)}]`);
+  assert.ok(ci[0] < -0.15 && ci[1] > -0.15); // contains the estimate 0.75 − 0.925
   assert.throws(() => aucSignificanceTable(records, "A", "C"), /strategy "C"/);
   const bundle = tableBundle(t);
   assert.equal(bundle["text/html"], html);
@@ -184,7 +191,8 @@ Deno.test("report.html is self-contained and headless Chromium draws every figur
   // The image grid (6 layout images) and the CAM comparison's 3 heatmaps (two CAMs and their
   // shared human map, drawn once) render as SVG <image> elements.
   assert.ok(count(dom, /<image\b/g) >= 6 + 3, `svg images: ${count(dom, /<image\b/g)}`);
-  assert.equal(count(dom, /<td><b>/g) >= 1, true, "AUC table rendered");
+  assert.ok(count(dom, /<td>[0-9.]+ ± [0-9.]+ \(\d+\)<\/td>/g) >= 1, "AUC table rendered");
+  assert.equal(count(dom, /<td><b>/g), 0, "no cell marked best");
 
   const shot = `${dir}/report.png`;
   await chromium([`--screenshot=${shot}`, "--window-size=1280,2400", `file://${path}`]);

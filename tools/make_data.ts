@@ -1,14 +1,20 @@
 /**
  * `deno task data [--seed N] [--size PX] [--out DIR] [--variant both|shortcut|control]
  * [--no-shortcut] [--scale F] [--workers N] [--force]`: generates the procedural-faces benchmark into
- * `DIR/procfaces/` (with the training-only shortcut) and `DIR/procfaces-control/` (without).
- * Deterministic and idempotent; see lib/data/procfaces/generate.ts.
+ * `DIR/procfaces/` (with the training-only shortcut) and `DIR/procfaces-control/` (without), and
+ * from the control the positive-control folders `DIR/procfaces-positive{,-nomark,-masked}/`
+ * (lib/data/procfaces/positive_control.ts). Deterministic and idempotent; see
+ * lib/data/procfaces/generate.ts.
  *
  * @module
  */
 import { type MakeDataArgs, parseMakeDataArgs, USAGE } from "../lib/data/procfaces/cli_args.ts";
 import { generate } from "../lib/data/procfaces/generate.ts";
 import { PAPER_COUNTS, scaleCounts } from "../lib/data/procfaces/layout.ts";
+import {
+  derivePositiveControl,
+  type PositiveMode,
+} from "../lib/data/procfaces/positive_control.ts";
 
 if (import.meta.main) {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
@@ -33,4 +39,15 @@ if (import.meta.main) {
     log: (l) => console.log(l),
   });
   console.log(`make_data: ${report.images} images per variant in ${report.seconds.toFixed(1)} s`);
+  if (args.variant !== "shortcut") {
+    for (const mode of ["mark", "nomark", "masked"] as PositiveMode[]) {
+      const t0 = performance.now();
+      const r = await derivePositiveControl({ control: `${args.out}/procfaces-control`, mode });
+      console.log(
+        `make_data: ${r.dir}: ${r.images} images, ${
+          r.upToDate ? "up to date" : `written in ${((performance.now() - t0) / 1000).toFixed(1)} s`
+        }`,
+      );
+    }
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * `deno task reproduce`: the main job. Generates the embedded data when absent, trains the four
  * strategies × seeds on the shortcut benchmark and its control (or on `--data ROOT` in the paper's
- * layout), scores every test set, and writes `results/<preset>/report.html`. Resumable: run it
+ * layout), scores every test set, tests the pre-stated hypotheses into
+ * `results/<preset>/claims.json` and writes `results/<preset>/report.html`. Resumable: run it
  * again to continue; runs trained on other data are refused unless `--fresh`. The last line
  * printed is `wall_s=<seconds>`.
  *
@@ -19,6 +20,8 @@ import {
   writeMeanHumanMaps,
 } from "../lib/experiment.ts";
 import { buildExperimentReport } from "../lib/experiment_report.ts";
+import { writeClaims } from "../lib/claims.ts";
+import { experimentClaims } from "../lib/experiment_claims.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
 import { writeReport } from "../lib/report.ts";
 import { aucResults, collectRuns } from "../lib/results.ts";
@@ -133,8 +136,12 @@ export async function reproduce(args: string[]): Promise<string> {
       console.error(`  done ${r.variant}/${r.strategy}/s${r.seed} in ${s.toFixed(1)} s`),
   });
   const runs = await collectRuns(out);
-  await writeJson(`${out}/aucs.json`, aucResults(runs));
+  const aucs = aucResults(runs);
+  await writeJson(`${out}/aucs.json`, aucs);
+  const claims = experimentClaims(aucs);
+  await writeClaims(`${out}/claims.json`, claims);
   const report = await buildExperimentReport(runs, {
+    claims,
     out,
     preset: preset.name,
     network,

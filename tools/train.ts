@@ -73,8 +73,8 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
   {
     name: "cam-class",
     type: "string",
-    help: "CAM of the predicted (paper) or true class",
-    choices: ["pred", "true"],
+    help: "CAM of the predicted (paper) or true class, or diff: (W_fake − W_real)·features",
+    choices: ["pred", "true", "diff"],
     default: D.camClass,
   },
   {

@@ -33,6 +33,16 @@ Deno.test("deno task reproduce --preset smoke writes every run, the AUCs and a r
   const aucs = JSON.parse(await Deno.readTextFile(`${out}/aucs.json`));
   assert.ok(aucs.length >= 8);
   for (const a of aucs) assert.ok(a.auc >= 0 && a.auc <= 1);
+  // One seed per strategy: every hypothesis is stated, none can be tested.
+  const claims = JSON.parse(await Deno.readTextFile(`${out}/claims.json`));
+  assert.deepEqual(
+    claims.hypotheses.map((h: { id: string }) => h.id).sort(),
+    ["control", "shortcut"].flatMap((v) =>
+      ["cyborg", "data7x", "segmentation"].map((s) => `${v}.${s}_vs_baseline`)
+    ),
+  );
+  for (const h of claims.hypotheses) assert.equal(h.verdict, "inconclusive", h.id);
+  assert.equal(claims.calibration.length, 6);
 
   const html = await Deno.readTextFile(`${out}/report.html`);
   for (
@@ -41,6 +51,8 @@ Deno.test("deno task reproduce --preset smoke writes every run, the AUCs and a r
       "Results: shortcut",
       "Results: control",
       "Conclusions",
+      "Pre-stated hypotheses and calibration",
+      "MDE, 80 % power",
     ]
   ) {
     assert.ok(html.includes(s), s);

@@ -1,0 +1,223 @@
+/**
+ * The positive-control setting, in the manner of decoy MNIST (Ross et al., 2017): a mark outside
+ * the face on every training and validation fake and on no real, which the human maps never mark,
+ * while the seen-generator artifacts stay learnable. A model that learns the mark fails when the
+ * mark moves to the reals; one that is kept off it by the human maps should not.
+ *
+ * Derived from a complete `procfaces-control` folder (same faces, same maps and masks), in the
+ * paper's layout, in one of three modes:
+ *
+ * - `mark` (`procfaces-positive/`): the mark on 100 % of the training and validation fakes and 0 %
+ *   of the reals.
+ * - `nomark` (`procfaces-positive-nomark/`): no mark in training or validation (calibration: what
+ *   a baseline reaches without the decoy).
+ * - `masked` (`procfaces-positive-masked/`): as `mark`, then the mark's square painted black in
+ *   every image, test sets included (calibration: the decoy's region carries no information).
+ *
+ * Test sets, each a real set and a fake set scored against each other (`tN_real` / `tN_fake`;
+ * reals from `real_same`, fakes from `seen_generators`, 300 each at the paper's counts):
+ * T1 the mark on every real and no fake (reversed), T2 no mark, T3 the mark on each image with
+ * probability ½. Only `csvs/original.csv` is written (no 7× set).
+ *
+ * @module
+ */
+import { readSplitCsv } from "../csv.ts";
+import { hashString, Rng } from "../../rng.ts";
+import { applyShortcut, type ShortcutSpec } from "./shortcut.ts";
+import { COMPLETE_MARKER, contentHash, decodePng, digestOf, encodePng } from "./writer.ts";
+
+/** Derivation modes (see the module doc). */
+export type PositiveMode = "mark" | "nomark" | "masked";
+
+/** Folder of each mode, next to `procfaces-control/`. */
+export const POSITIVE_DIRS: Readonly<Record<PositiveMode, string>> = {
+  mark: "procfaces-positive",
+  nomark: "procfaces-positive-nomark",
+  masked: "procfaces-positive-masked",
+};
+
+/**
+ * The decoy: a ring with a centre dot, +80 levels, 6 px at 32 px (18.75 % of the side), in the
+ * bottom-right corner — the design a baseline probe learned at the `quick` scale (minicnn, 32 px,
+ * 3 seeds: T1 AUC 0.19 ± 0.10, T2 0.98, T3 0.78). `pFake`/`pReal` are not used here: the mode
+ * decides who carries it.
+ */
+export const POSITIVE_MARK: ShortcutSpec = { pFake: 1, pReal: 0, amplitude: 80, sizeFrac: 0.1875 };
+
+/** The square `[lo, size)²` that holds the mark (1 px of border around its disc). */
+export function markBox(size: number, spec: ShortcutSpec = POSITIVE_MARK): number {
+  const diam = Math.max(5, Math.round(spec.sizeFrac * size));
+  const margin = Math.max(1, Math.round(size * 0.03));
+  return Math.max(0, Math.floor(size - margin - diam) - 1);
+}
+
+/** A copy of an 8-bit RGB image with the mark's square set to 0. */
+export function maskMarkRegion(
+  rgb: Uint8Array,
+  size: number,
+  spec: ShortcutSpec = POSITIVE_MARK,
+): Uint8Array {
+  const out = rgb.slice();
+  const lo = markBox(size, spec);
+  for (let y = lo; y < size; y++) out.fill(0, 3 * (y * size + lo), 3 * (y * size + size));
+  return out;
+}
+
+/** Options of {@linkcode derivePositiveControl}. */
+export interface DeriveOptions {
+  /** A complete `procfaces-control` folder. */
+  control: string;
+  /** Parent folder of the derived folder (default: the control folder's parent). */
+  out?: string;
+  /** Which derivation. */
+  mode: PositiveMode;
+  /** Seed of T3's random marks (default 1). */
+  seed?: number;
+  /** The mark (default {@linkcode POSITIVE_MARK}). */
+  spec?: ShortcutSpec;
+}
+
+/** What {@linkcode derivePositiveControl} did. */
+export interface DeriveReport {
+  /** The derived folder. */
+  dir: string;
+  /** Images in it. */
+  images: number;
+  /** True when it was already complete for these options and source (nothing written). */
+  upToDate: boolean;
+}
+
+const TESTS = ["t1", "t2", "t3"] as const;
+
+interface Marker {
+  format: string;
+  mode: PositiveMode;
+  seed: number;
+  spec: ShortcutSpec;
+  source: string;
+  images: number;
+  digest: string;
+}
+
+function parentOf(p: string): string {
+  const s = p.replace(/\/+$/, "");
+  const i = s.lastIndexOf("/");
+  return i < 0 ? "." : s.slice(0, i);
+}
+
+/**
+ * Writes the derived folder of `mode` from a complete control folder. Idempotent: a folder whose
+ * `COMPLETE.json` records the same mode, seed, mark and source digest is left alone. Otherwise it
+ * is built under `<dir>.tmp/` and renamed into place, so the folder is never half-written.
+ */
+export async function derivePositiveControl(opts: DeriveOptions): Promise<DeriveReport> {
+  const spec = opts.spec ?? POSITIVE_MARK;
+  const seed = opts.seed ?? 1;
+  if (!(opts.mode in POSITIVE_DIRS)) {
+    throw new Error(`positive control: mode must be mark, nomark or masked, got "${opts.mode}"`);
+  }
+  const srcMarkerPath = `${opts.control}/${COMPLETE_MARKER}`;
+  let srcMarker: { variant?: string; digest?: string };
+  try {
+    srcMarker = JSON.parse(await Deno.readTextFile(srcMarkerPath));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `positive control: ${srcMarkerPath} is missing (generate the control variant first: ` +
+          "deno task data)",
+      );
+    }
+    throw e;
+  }
+  if (srcMarker.variant !== "control" || !srcMarker.digest) {
+    throw new Error(
+      `positive control: ${srcMarkerPath} is not a complete control variant ` +
+        `(variant ${srcMarker.variant})`,
+    );
+  }
+  const dir = `${opts.out ?? parentOf(opts.control)}/${POSITIVE_DIRS[opts.mode]}`;
+  const want = { mode: opts.mode, seed, spec, source: srcMarker.digest };
+  try {
+    const m: Marker = JSON.parse(await Deno.readTextFile(`${dir}/${COMPLETE_MARKER}`));
+    if (
+      JSON.stringify({ mode: m.mode, seed: m.seed, spec: m.spec, source: m.source }) ===
+        JSON.stringify(want)
+    ) {
+      return { dir, images: m.images, upToDate: true };
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+
+  const tmp = `${dir}.tmp`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  const hashes = new Map<string, string>();
+  const write = async (rel: string, bytes: Uint8Array) => {
+    const path = `${tmp}/${rel}`;
+    await Deno.mkdir(parentOf(path), { recursive: true });
+    await Deno.writeFile(path, bytes);
+    hashes.set(rel, contentHash(bytes));
+  };
+  const render = async (srcRel: string, marked: boolean): Promise<Uint8Array> => {
+    const { size, pixels } = await decodePng(await Deno.readFile(`${opts.control}${srcRel}`), 3);
+    let rgb = marked ? applyShortcut(pixels, size, spec) : pixels;
+    if (opts.mode === "masked") rgb = maskMarkRegion(rgb, size, spec);
+    return encodePng(rgb, size, 3);
+  };
+
+  // Training and validation rows of original.csv, maps and masks of the training rows.
+  const rows = await readSplitCsv(`${opts.control}/csvs/original.csv`);
+  const csvLines: string[] = [];
+  let images = 0;
+  for (const r of rows) {
+    const rel = r.path.startsWith("/") ? r.path : `/${r.path}`;
+    const marked = opts.mode !== "nomark" && r.label === 1;
+    await write(rel.slice(1), await render(rel, marked));
+    images++;
+    csvLines.push(`${r.split},${r.label === 1 ? "Synthetic" : "Real"},${rel}`);
+    const base = rel.slice(rel.lastIndexOf("/") + 1);
+    if (r.split === "train") {
+      for (const sub of ["heatmaps", "masks"]) {
+        const src = `${opts.control}/${sub}/${base}`;
+        await write(`${sub}/${base}`, await Deno.readFile(src));
+      }
+    }
+  }
+  await write("csvs/original.csv", new TextEncoder().encode(csvLines.join("\n") + "\n"));
+
+  // T1–T3 from the control's real_same and seen_generators test sets.
+  const sources = { real: "real_same", fake: "seen_generators" } as const;
+  for (const kind of ["real", "fake"] as const) {
+    const src = await readSplitCsv(`${opts.control}/csvs/test_sets/${sources[kind]}.csv`);
+    for (const t of TESTS) {
+      const set = `${t}_${kind}`;
+      const lines: string[] = [];
+      for (const [i, r] of src.entries()) {
+        const rel = r.path.startsWith("/") ? r.path : `/${r.path}`;
+        const base = `${set}_${String(i).padStart(5, "0")}.png`;
+        const marked = t === "t1"
+          ? kind === "real"
+          : t === "t3"
+          ? new Rng(hashString(`${seed}:${base}:t3`)).chance(0.5)
+          : false;
+        const out = `images/test/${set}/${base}`;
+        await write(out, await render(rel, marked));
+        images++;
+        lines.push(`test,${kind === "real" ? "Real" : "Synthetic"},/${out}`);
+      }
+      await write(`csvs/test_sets/${set}.csv`, new TextEncoder().encode(lines.join("\n") + "\n"));
+    }
+  }
+  const marker: Marker = {
+    format: "procfaces-positive/1",
+    ...want,
+    images,
+    digest: digestOf(hashes),
+  };
+  await Deno.writeTextFile(`${tmp}/${COMPLETE_MARKER}`, JSON.stringify(marker, null, 2) + "\n");
+  await Deno.remove(dir, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+  await Deno.rename(tmp, dir);
+  return { dir, images, upToDate: false };
+}

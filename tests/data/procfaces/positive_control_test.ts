@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { generate } from "../../../lib/data/procfaces/generate.ts";
+import { PAPER_COUNTS, scaleCounts } from "../../../lib/data/procfaces/layout.ts";
+import {
+  derivePositiveControl,
+  markBox,
+  POSITIVE_MARK,
+} from "../../../lib/data/procfaces/positive_control.ts";
+import { applyShortcut, shortcutWeights } from "../../../lib/data/procfaces/shortcut.ts";
+import { decodePng } from "../../../lib/data/procfaces/writer.ts";
+import { readSplitCsv } from "../../../lib/data/csv.ts";
+
+const SIZE = 32;
+const out = await Deno.makeTempDir({ prefix: "cyborg-positive-" });
+await generate({
+  out,
+  size: SIZE,
+  counts: { ...scaleCounts(PAPER_COUNTS, 0.02), testPerSource: 6 },
+  variant: "control",
+  workers: 0,
+});
+const control = `${out}/procfaces-control`;
+
+async function pixels(path: string): Promise<Uint8Array> {
+  return (await decodePng(await Deno.readFile(path), 3)).pixels;
+}
+const equal = (a: Uint8Array, b: Uint8Array) =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
+const marked = (p: Uint8Array) => applyShortcut(p, SIZE, POSITIVE_MARK);
+
+async function rowsOf(dir: string, csv: string) {
+  return (await readSplitCsv(`${dir}/csvs/${csv}`)).map((r) => ({ ...r, file: `${dir}${r.path}` }));
+}
+
+Deno.test("positive control (mark): every training/validation fake marked, no real; T1 reversed, T2 clean, T3 mixed", async () => {
+  const r = await derivePositiveControl({ control, mode: "mark" });
+  assert.equal(r.dir, `${out}/procfaces-positive`);
+  assert.equal(r.upToDate, false);
+  const src = await rowsOf(control, "original.csv");
+  const dst = await rowsOf(r.dir, "original.csv");
+  assert.deepEqual(
+    dst.map((x) => [x.split, x.label, x.path]),
+    src.map((x) => [x.split, x.label, x.path]),
+  );
+  for (const [i, d] of dst.entries()) {
+    const base = await pixels(src[i].file);
+    assert.ok(equal(await pixels(d.file), d.label === 1 ? marked(base) : base), d.path);
+  }
+  // Maps and masks of the training rows, byte for byte; no 7x set.
+  for (const d of dst.filter((x) => x.split === "train")) {
+    const b = d.path.slice(d.path.lastIndexOf("/") + 1);
+    for (const sub of ["heatmaps", "masks"]) {
+      assert.ok(
+        equal(
+          await Deno.readFile(`${r.dir}/${sub}/${b}`),
+          await Deno.readFile(`${control}/${sub}/${b}`),
+        ),
+      );
+    }
+  }
+  await assert.rejects(Deno.stat(`${r.dir}/csvs/large_dataset_7x.csv`), Deno.errors.NotFound);
+  const reals = await rowsOf(control, "test_sets/real_same.csv");
+  const fakes = await rowsOf(control, "test_sets/seen_generators.csv");
+  let t3Marked = 0;
+  for (const t of ["t1", "t2", "t3"]) {
+    for (const [kind, srcRows] of [["real", reals], ["fake", fakes]] as const) {
+      const rows = await rowsOf(r.dir, `test_sets/${t}_${kind}.csv`);
+      assert.equal(rows.length, srcRows.length);
+      for (const [i, d] of rows.entries()) {
+        assert.equal(d.label, kind === "real" ? 0 : 1);
+        const base = await pixels(srcRows[i].file);
+        const got = await pixels(d.file);
+        if (t === "t1") assert.ok(equal(got, kind === "real" ? marked(base) : base), d.path);
+        if (t === "t2") assert.ok(equal(got, base), d.path);
+        if (t === "t3") {
+          assert.ok(equal(got, base) || equal(got, marked(base)), d.path);
+          if (!equal(got, base)) t3Marked++;
+        }
+      }
+    }
+  }
+  assert.ok(t3Marked > 0 && t3Marked < 12, `T3 marked ${t3Marked} of 12`);
+  assert.equal(r.images, dst.length + 6 * 6);
+  // Idempotent; another T3 seed rebuilds.
+  assert.equal((await derivePositiveControl({ control, mode: "mark" })).upToDate, true);
+  assert.equal((await derivePositiveControl({ control, mode: "mark", seed: 2 })).upToDate, false);
+});
+
+Deno.test("positive control (nomark, masked): the calibration folders", async () => {
+  const nomark = await derivePositiveControl({ control, mode: "nomark" });
+  for (const d of await rowsOf(nomark.dir, "original.csv")) {
+    assert.ok(equal(await pixels(d.file), await pixels(`${control}${d.path}`)), d.path);
+  }
+  const t1 = await rowsOf(nomark.dir, "test_sets/t1_real.csv");
+  const src = await rowsOf(control, "test_sets/real_same.csv");
+  assert.ok(equal(await pixels(t1[0].file), marked(await pixels(src[0].file))));
+
+  const masked = await derivePositiveControl({ control, mode: "masked" });
+  const lo = markBox(SIZE);
+  // The box holds the whole mark.
+  const w = shortcutWeights(SIZE, POSITIVE_MARK);
+  for (let i = 0; i < w.length; i++) {
+    if (w[i] > 0) {
+      assert.ok(i % SIZE >= lo && Math.floor(i / SIZE) >= lo, `mark pixel ${i} outside the box`);
+    }
+  }
+  for (const csv of ["original.csv", "test_sets/t1_real.csv", "test_sets/t3_fake.csv"]) {
+    for (const d of await rowsOf(masked.dir, csv)) {
+      const got = await pixels(d.file);
+      const ref = await pixels(`${out}/procfaces-positive${d.path}`);
+      for (let y = 0; y < SIZE; y++) {
+        for (let x = 0; x < SIZE; x++) {
+          const i = 3 * (y * SIZE + x);
+          const inBox = x >= lo && y >= lo;
+          for (let c = 0; c < 3; c++) {
+            assert.equal(got[i + c], inBox ? 0 : ref[i + c], `${d.path} (${x}, ${y})`);
+          }
+        }
+      }
+    }
+  }
+});
+
+Deno.test("positive control: a missing or wrong source folder is a clear error", async () => {
+  await assert.rejects(
+    derivePositiveControl({ control: `${out}/nothing`, mode: "mark" }),
+    /nothing\/COMPLETE.json is missing \(generate the control variant first: deno task data\)/,
+  );
+  await assert.rejects(
+    derivePositiveControl({ control: `${out}/procfaces-positive`, mode: "mark" }),
+    /is not a complete control variant/,
+  );
+  await assert.rejects(
+    derivePositiveControl({ control, mode: "both" as "mark" }),
+    /mode must be mark, nomark or masked, got "both"/,
+  );
+});

@@ -9,7 +9,10 @@ import { BACKBONES } from "../lib/backbones/registry.ts";
 import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "../lib/config.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
+import { writePth } from "../lib/pth/mod.ts";
+import { readSafetensors } from "../lib/safetensors.ts";
 import { type ResumeMode, train } from "../lib/train.ts";
+import { isPthPath } from "../lib/weights.ts";
 
 const EMBEDDED = "data/procfaces";
 const D = DEFAULT_CONFIG;
@@ -83,8 +86,16 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
     choices: ["paper", "standard"],
     default: D.camTap,
   },
-  { name: "init-weights", type: "string", help: "torchvision-style safetensors to start from" },
-  { name: "save-weights", type: "string", help: "also write the best weights (safetensors) here" },
+  {
+    name: "init-weights",
+    type: "string",
+    help: "torchvision-style weights to start from (.safetensors or .pth)",
+  },
+  {
+    name: "save-weights",
+    type: "string",
+    help: "also write the best weights here (.pth: PyTorch state_dict; else safetensors)",
+  },
   {
     name: "log-every",
     type: "number",
@@ -164,6 +175,14 @@ export function configFromArgs(
   };
 }
 
+/** Copies a run's best weights to `dest`, as a PyTorch state_dict when `dest` ends in .pth/.pt. */
+export async function exportBest(best: string, dest: string): Promise<void> {
+  if (!isPthPath(dest)) return await Deno.copyFile(best, dest);
+  const { tensors } = await readSafetensors(best);
+  const weights = new Map([...tensors].filter(([name]) => !name.startsWith("optimizer.")));
+  await writePth(dest, weights);
+}
+
 if (import.meta.main) {
   await runCli(async () => {
     const { cfg, output, resume, backend, saveWeights } = configFromArgs(Deno.args);
@@ -178,7 +197,7 @@ if (import.meta.main) {
       `backend ${info.name} (${info.adapter}${info.fallbackAdapter ? ", fallback adapter" : ""})`,
     );
     const summary = await train(cfg, { output, resume });
-    if (saveWeights) await Deno.copyFile(`${output}/checkpoints/best.safetensors`, saveWeights);
+    if (saveWeights) await exportBest(`${output}/checkpoints/best.safetensors`, saveWeights);
     console.log(JSON.stringify(summary, null, 2));
   });
 }

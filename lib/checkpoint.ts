@@ -57,7 +57,10 @@ export async function saveCheckpoint(
       t.dispose();
     }
   }
-  await writeSafetensors(path, tensors, { cyborg: JSON.stringify(meta) });
+  // transform_input travels with the weights (lib/weights.ts reads it back).
+  const metadata: Record<string, string> = { cyborg: JSON.stringify(meta) };
+  if (model.transformInput) metadata.transform_input = "true";
+  await writeSafetensors(path, tensors, metadata);
 }
 
 /**

@@ -35,6 +35,7 @@ import {
   writeJson,
 } from "./run_dir.ts";
 import { applyWeights, normaliseStateDictNames, readWeightsFile } from "./weights.ts";
+import { pretrainedFileOf } from "./pretrained.ts";
 import { StepAccumulators, trainStep } from "./train_step.ts";
 
 /** How to treat an existing run folder. */
@@ -337,6 +338,10 @@ async function loadInitWeights(model: Backbone, path: string): Promise<void> {
     return t !== undefined && t.data.length !== e.variable.size;
   });
   applyWeights(model, file.tensors, file.metadata, `--init-weights ${path}`, { newHead });
+  // torchvision's InceptionV3 ImageNet file (by its official name) implies transform_input.
+  if (pretrainedFileOf(path)?.transformInput && "transformInput" in model) {
+    model.transformInput = true;
+  }
   if (newHead) {
     const head = heads[0][0].slice(0, -"weight".length);
     console.error(`--init-weights: ${head}* re-initialised (another class count)`);

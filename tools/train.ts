@@ -9,6 +9,7 @@ import { BACKBONES } from "../lib/backbones/registry.ts";
 import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "../lib/config.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
+import { fetchPretrained } from "../lib/pretrained.ts";
 import { writePth } from "../lib/pth/mod.ts";
 import { readSafetensors } from "../lib/safetensors.ts";
 import { type ResumeMode, train } from "../lib/train.ts";
@@ -92,6 +93,12 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
     help: "torchvision-style weights to start from (.safetensors or .pth)",
   },
   {
+    name: "pretrained",
+    type: "string",
+    help: "start from ImageNet weights (downloaded once into the cache; lib/pretrained.ts)",
+    choices: ["imagenet"],
+  },
+  {
     name: "save-weights",
     type: "string",
     help: "also write the best weights here (.pth: PyTorch state_dict; else safetensors)",
@@ -129,6 +136,7 @@ export function configFromArgs(
   resume: ResumeMode;
   backend?: BackendName;
   saveWeights?: string;
+  pretrained?: "imagenet";
 } {
   const a = parseArgs(args, TRAIN_OPTIONS, USAGE);
   const given = new Set(
@@ -166,12 +174,16 @@ export function configFromArgs(
     logEvery: a["log-every"] as number,
   };
   if (a.resume && a.fresh) throw new Error("--resume and --fresh exclude each other");
+  if (a.pretrained && a["init-weights"]) {
+    throw new Error("--pretrained and --init-weights exclude each other");
+  }
   return {
     cfg,
     output: (a.output as string | undefined) ?? `results/${cfg.network}_a${cfg.alpha}_s${cfg.seed}`,
     resume: a.resume ? "must" : a.fresh ? "fresh" : "auto",
     backend: a.backend as BackendName | undefined,
     saveWeights: a["save-weights"] as string | undefined,
+    pretrained: a.pretrained as "imagenet" | undefined,
   };
 }
 
@@ -185,7 +197,8 @@ export async function exportBest(best: string, dest: string): Promise<void> {
 
 if (import.meta.main) {
   await runCli(async () => {
-    const { cfg, output, resume, backend, saveWeights } = configFromArgs(Deno.args);
+    const { cfg, output, resume, backend, saveWeights, pretrained } = configFromArgs(Deno.args);
+    if (pretrained) cfg.initWeights = await fetchPretrained(cfg.network);
     if (cfg.csv.startsWith(`${EMBEDDED}/`) && !(await Deno.stat(cfg.csv).then(() => 1, () => 0))) {
       throw new Error(
         `--csv: ${cfg.csv} does not exist; generate the embedded data first with \`deno task data\`` +

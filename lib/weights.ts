@@ -170,7 +170,10 @@ export function applyWeights(
   }
   importStateDict(backbone.store, kept, {
     source,
-    allowMissing: opts.newHead ? (name) => name.startsWith(head) : undefined,
+    // Files saved before torch 0.4.1 (torchvision's DenseNet and InceptionV3 ImageNet weights,
+    // Cadene's Xception) have no `num_batches_tracked`: it stays 0, as torch's BatchNorm sets it.
+    allowMissing: (name) =>
+      name.endsWith(".num_batches_tracked") || (opts.newHead === true && name.startsWith(head)),
   });
   if (transformInput !== undefined && "transformInput" in backbone) {
     backbone.transformInput = transformInput;

@@ -86,6 +86,9 @@ export async function loadCheckpoint(
     else weights.set(k, v);
   }
   importStateDict(model.store, weights, { source: path });
+  if (file.metadata.transform_input === "true" && "transformInput" in model) {
+    model.transformInput = true;
+  }
   if (opt) {
     for (const [name, buf] of opt.buffers) {
       const t = momentum.get(name);

@@ -47,7 +47,7 @@ const LEGACY_MAGIC = Uint8Array.from([
 /** Which PyTorch format bytes are in, or null for neither. */
 export function sniffPth(bytes: Uint8Array): "zip" | "legacy" | null {
   if (isZip(bytes)) return "zip";
-  if (bytes.length >= 4 && LEGACY_MAGIC.slice(0, 4).every((b, i) => bytes[i] === b)) {
+  if (bytes.length >= LEGACY_MAGIC.length && LEGACY_MAGIC.every((b, i) => bytes[i] === b)) {
     return "legacy";
   }
   return null;

@@ -159,6 +159,11 @@ Deno.test("truncated and corrupt files each get a clear message naming the file"
     ...decodePth(checkpointWith([2, 2], [1, 2], 0), "ok.pth").tensors.get("w")!.data,
   ], [1, 3, 2, 4]);
   await assert.rejects(readPth(`${dir}/absent.pth`), /absent\.pth: cannot read weights file/);
+  const otherZip = writeZip([{ name: "notes/a.txt", data: new Uint8Array([65]) }]);
+  assert.throws(
+    () => decodePth(otherZip, "x.zip"),
+    /x\.zip: zip archive without <name>\/data\.pkl/,
+  );
 });
 
 Deno.test("a ZIP64 end record is followed", async () => {

@@ -57,7 +57,10 @@ export async function saveCheckpoint(
       t.dispose();
     }
   }
-  await writeSafetensors(path, tensors, { cyborg: JSON.stringify(meta) });
+  // transform_input travels with the weights (lib/weights.ts reads it back).
+  const metadata: Record<string, string> = { cyborg: JSON.stringify(meta) };
+  if (model.transformInput) metadata.transform_input = "true";
+  await writeSafetensors(path, tensors, metadata);
 }
 
 /**
@@ -83,6 +86,9 @@ export async function loadCheckpoint(
     else weights.set(k, v);
   }
   importStateDict(model.store, weights, { source: path });
+  if (file.metadata.transform_input === "true" && "transformInput" in model) {
+    model.transformInput = true;
+  }
   if (opt) {
     for (const [name, buf] of opt.buffers) {
       const t = momentum.get(name);

@@ -32,6 +32,8 @@ export * from "./checkpoint.ts";
 export * from "./state_dict.ts";
 export * from "./safetensors.ts";
 export * from "./weights.ts";
+export { decodePth, encodePth, readPth, writePth } from "./pth/mod.ts";
+export * from "./pretrained.ts";
 export * from "./metrics.ts";
 export * from "./stats.ts";
 export * from "./claims.ts";

@@ -40,7 +40,8 @@ import {
 } from "./run_dir.ts";
 import { lockFolder } from "./folder_lock.ts";
 import { readSafetensors } from "./safetensors.ts";
-import { importStateDict } from "./state_dict.ts";
+import { applyWeights, normaliseStateDictNames, readWeightsFile } from "./weights.ts";
+import { pretrainedFileOf } from "./pretrained.ts";
 import { StepAccumulators, trainStep } from "./train_step.ts";
 
 /** How to treat an existing run folder. */
@@ -438,28 +439,27 @@ function toDevice(batch: Batch, size: number, grid: number) {
   };
 }
 
-/** Loads torchvision-style weights; a classifier of another shape (e.g. ImageNet's) is re-initialised. */
+/**
+ * Loads torchvision-style weights (safetensors or `.pth`, names normalised as `lib/weights.ts`
+ * does); a classifier of another shape (e.g. ImageNet's 1000 classes) is re-initialised.
+ */
 async function loadInitWeights(model: Backbone, path: string): Promise<void> {
-  const file = await readSafetensors(path);
-  let head = "";
-  for (const [name, e] of model.store.entries) {
-    if (e.variable === model.classifierWeight) head = name.slice(0, name.lastIndexOf(".") + 1);
-  }
-  const tensors = new Map(file.tensors);
-  const skipped: string[] = [];
-  for (const [name, t] of file.tensors) {
-    const e = model.store.entries.get(name);
-    if (name.startsWith(head) && e && t.data.length !== e.variable.size) {
-      tensors.delete(name);
-      skipped.push(name);
-    }
-  }
-  importStateDict(model.store, tensors, {
-    source: `--init-weights ${path}`,
-    allowMissing: (n) => skipped.includes(n),
+  const file = await readWeightsFile(path);
+  const known = new Set(model.store.entries.keys());
+  const { tensors } = normaliseStateDictNames(file.tensors, known);
+  const heads = [...model.store.entries].filter(([, e]) => e.variable === model.classifierWeight);
+  const newHead = heads.some(([name, e]) => {
+    const t = tensors.get(name);
+    return t !== undefined && t.data.length !== e.variable.size;
   });
-  if (skipped.length) {
-    console.error(`--init-weights: ${skipped.join(", ")} re-initialised (another class count)`);
+  applyWeights(model, file.tensors, file.metadata, `--init-weights ${path}`, { newHead });
+  // torchvision's InceptionV3 ImageNet file (by its official name) implies transform_input.
+  if (pretrainedFileOf(path)?.transformInput && "transformInput" in model) {
+    model.transformInput = true;
+  }
+  if (newHead) {
+    const head = heads[0][0].slice(0, -"weight".length);
+    console.error(`--init-weights: ${head}* re-initialised (another class count)`);
   }
 }
 

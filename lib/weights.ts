@@ -1,5 +1,5 @@
 /**
- * Importing and exporting torchvision-style `state_dict`s as safetensors files.
+ * Importing and exporting torchvision-style `state_dict`s as safetensors or `.pth` files.
  *
  * A backbone's parameters carry torchvision names (`layer1.0.conv1.weight`, `bn1.running_var`,
  * `features.norm5.num_batches_tracked`, ...), so a PyTorch `state_dict` maps by name; layouts are
@@ -7,7 +7,7 @@
  * `num_batches_tracked` (written back as I64) are included.
  *
  * Names are normalised on import, so these load as they are:
- * - the paper's checkpoints (`torch.save({'state_dict': model.state_dict(), ...})`) once converted;
+ * - the paper's checkpoints (`torch.save({'state_dict': model.state_dict(), ...})`);
  * - `module.`-prefixed names (DataParallel) and the FaceForensics++ Xception wrapper (`model.` prefix,
  *   head `last_linear` → `fc`), Cadene's 2-D `pointwise` weights ([out, in] → [out, in, 1, 1]);
  * - torchvision's legacy DenseNet names (`denselayer1.norm.1.weight` → `denselayer1.norm1.weight`);
@@ -17,30 +17,11 @@
  * With `newHead: true` the file's classifier (`fc` / `classifier`) is ignored and the network keeps
  * its freshly initialised 2-class head: the way to start from ImageNet weights (1000 classes).
  *
- * Converting a `.pth` to safetensors (torch 1.13 has no `safetensors` package; this is the whole
- * format), with Debian's `/usr/bin/python3`:
- *
- * ```python
- * import json, struct, torch
- * def save_safetensors(sd, path, metadata=None):
- *     header, blobs, off = {"__metadata__": metadata or {}}, [], 0
- *     for k, v in sd.items():
- *         v = v.detach().cpu().contiguous()
- *         dt = {torch.float32: "F32", torch.float16: "F16", torch.int64: "I64"}[v.dtype]
- *         b = v.numpy().tobytes()
- *         header[k] = {"dtype": dt, "shape": list(v.shape), "data_offsets": [off, off + len(b)]}
- *         blobs.append(b); off += len(b)
- *     h = json.dumps(header).encode(); h += b" " * (-len(h) % 8)
- *     with open(path, "wb") as f:
- *         f.write(struct.pack("<Q", len(h))); f.write(h); f.write(b"".join(blobs))
- *
- * ckpt = torch.load("final_model.pth", map_location="cpu")       # the paper's checkpoints
- * save_safetensors(ckpt.get("state_dict", ckpt), "final_model.safetensors")
- * # torchvision ImageNet weights; InceptionV3 needs transform_input (torchvision turns it on):
- * import torchvision
- * m = torchvision.models.inception_v3(weights="IMAGENET1K_V1")
- * save_safetensors(m.state_dict(), "inception_v3_imagenet.safetensors", {"transform_input": "true"})
- * ```
+ * PyTorch checkpoints (`.pth` / `.pt`, zip or legacy format, as `torch.save` writes them) load
+ * directly: the file's magic bytes decide, not its extension (`lib/pth/`, a restricted unpickler
+ * that runs nothing). A checkpoint dict's `state_dict` is used, the optimizer is left out.
+ * InceptionV3's torchvision ImageNet weights need `transform_input` on; a `.pth` carries no
+ * metadata, so `lib/pretrained.ts` turns it on for them (or set `Backbone.transformInput`).
  *
  * The `transform_input` metadata (`"true"`/`"false"`) sets `Backbone.transformInput` on import and
  * is written on export when it is on.
@@ -48,7 +29,8 @@
  * @module
  */
 import type { Backbone } from "./backbones/types.ts";
-import { type NamedArray, readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { decodePth, sniffPth, writePth } from "./pth/mod.ts";
+import { decodeSafetensors, type NamedArray, writeSafetensors } from "./safetensors.ts";
 import { exportStateDict, importStateDict } from "./state_dict.ts";
 
 /** Options of {@linkcode loadWeights} / {@linkcode applyWeights}. */
@@ -188,7 +170,10 @@ export function applyWeights(
   }
   importStateDict(backbone.store, kept, {
     source,
-    allowMissing: opts.newHead ? (name) => name.startsWith(head) : undefined,
+    // Files saved before torch 0.4.1 (torchvision's DenseNet and InceptionV3 ImageNet weights,
+    // Cadene's Xception) have no `num_batches_tracked`: it stays 0, as torch's BatchNorm sets it.
+    allowMissing: (name) =>
+      name.endsWith(".num_batches_tracked") || (opts.newHead === true && name.startsWith(head)),
   });
   if (transformInput !== undefined && "transformInput" in backbone) {
     backbone.transformInput = transformInput;
@@ -202,22 +187,45 @@ export function applyWeights(
 }
 
 /**
- * Loads a torchvision `state_dict` saved as safetensors into a built backbone (see the module
- * notes for converting `.pth` files). Errors name the file.
+ * Reads a weights file by its magic bytes, not its extension: a PyTorch checkpoint (`torch.save`,
+ * zip or legacy format, state_dict or checkpoint dict: `lib/pth/`) or safetensors.
+ */
+export async function readWeightsFile(
+  path: string,
+): Promise<{ tensors: Map<string, NamedArray>; metadata: Record<string, string> }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read weights file: ${(e as Error).message}`);
+  }
+  if (sniffPth(bytes)) return decodePth(bytes, path);
+  return decodeSafetensors(bytes, path);
+}
+
+/**
+ * Loads a torchvision `state_dict` (safetensors, or a `.pth` written by `torch.save`) into a built
+ * backbone. Errors name the file.
  */
 export async function loadWeights(
   backbone: Backbone,
   path: string,
   opts: LoadWeightsOptions = {},
 ): Promise<LoadReport> {
-  const file = await readSafetensors(path);
+  const file = await readWeightsFile(path);
   return applyWeights(backbone, file.tensors, file.metadata, path, opts);
+}
+
+/** Whether a path names a PyTorch checkpoint (`.pth` / `.pt`): the format `saveWeights` writes. */
+export function isPthPath(path: string): boolean {
+  return /\.(pth|pt)$/i.test(path);
 }
 
 /**
  * Writes a backbone's `state_dict` (torch names and layouts, float32; `num_batches_tracked` as
  * I64) as safetensors, atomically, with metadata `format=pt`, `network`, and `transform_input`
- * when it is on. PyTorch reads it with `safetensors.torch.load_file`, or without that package:
+ * when it is on; or, for a path ending in `.pth` / `.pt`, as a PyTorch zip checkpoint holding the
+ * plain state_dict (`torch.load` + `load_state_dict(strict=True)`; no metadata). PyTorch reads it with `safetensors.torch.load_file`, or without that package:
  *
  * ```python
  * import json, struct, numpy as np, torch
@@ -237,6 +245,7 @@ export async function saveWeights(
   metadata: Record<string, string> = {},
 ): Promise<void> {
   const tensors = await exportStateDict(backbone.store);
+  if (isPthPath(path)) return await writePth(path, tensors);
   const meta: Record<string, string> = { format: "pt", network: backbone.spec.name, ...metadata };
   if (backbone.transformInput) meta.transform_input = "true";
   await writeSafetensors(path, tensors, meta);

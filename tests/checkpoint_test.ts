@@ -5,6 +5,7 @@ import { Sgd } from "../lib/optim.ts";
 import { readSafetensors } from "../lib/safetensors.ts";
 import { exportStateDict } from "../lib/state_dict.ts";
 import { StepAccumulators, trainStep } from "../lib/train_step.ts";
+import { loadWeights } from "../lib/weights.ts";
 import { forEachBackend } from "./_support/backends.ts";
 import { fixtureBatch, fixtureModel, loadCyborgFixture } from "./_support/fixture.ts";
 
@@ -60,4 +61,28 @@ Deno.test("loading a checkpoint of another architecture names the tensor and bot
   await Deno.writeFile(`${dir}/plain.safetensors`, new Uint8Array(16));
   await assert.rejects(loadCheckpoint(`${dir}/plain.safetensors`, a, null), /plain\.safetensors/);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("transform_input travels with a checkpoint (resume, scoring and --init-weights)", async () => {
+  const dir = await Deno.makeTempDir();
+  // tinycnn with the InceptionV3 option attached: what matters is the flag's round trip.
+  const a = { ...tinycnn.build({ seed: 1, inputSize: 16 }), transformInput: true };
+  const b = { ...tinycnn.build({ seed: 2, inputSize: 16 }), transformInput: false };
+  const c = { ...tinycnn.build({ seed: 3, inputSize: 16 }), transformInput: false };
+  try {
+    await saveCheckpoint(`${dir}/c.safetensors`, a, null, meta);
+    assert.equal((await readSafetensors(`${dir}/c.safetensors`)).metadata.transform_input, "true");
+    await loadCheckpoint(`${dir}/c.safetensors`, b, null);
+    assert.equal(b.transformInput, true);
+    assert.equal((await loadWeights(c, `${dir}/c.safetensors`)).transformInput, true);
+    a.transformInput = false;
+    await saveCheckpoint(`${dir}/off.safetensors`, a, null, meta);
+    assert.equal(
+      (await readSafetensors(`${dir}/off.safetensors`)).metadata.transform_input,
+      undefined,
+    );
+  } finally {
+    for (const m of [a, b, c]) m.store.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -7,8 +7,9 @@
  *   deno task score --network densenet121 --weights final_model.safetensors \
  *     --csv csvs/test.csv --images Data/ --out scores.csv [--batch-size 32] [--backend auto]
  *
- * `--weights` is a torchvision-style state_dict as safetensors (see `lib/weights.ts` for converting
- * the paper's `.pth` files) or a kit checkpoint (`checkpoints/best.safetensors` of a run). Images
+ * `--weights` is a torchvision-style state_dict as safetensors, a PyTorch `.pth` (the paper's
+ * `final_model.pth` as it is; `lib/pth/`) or a kit checkpoint (`checkpoints/best.safetensors` of
+ * a run). Images
  * are resized to the network's input size (or `--input-size`) and normalised with its mean/std.
  *
  * @module
@@ -31,7 +32,11 @@ export const SCORE_OPTIONS: OptionSpec[] = [
     type: "string",
     help: `backbone (${Object.keys(BACKBONES).join(", ")})`,
   },
-  { name: "weights", type: "string", help: "weights (.safetensors state_dict or checkpoint)" },
+  {
+    name: "weights",
+    type: "string",
+    help: "weights (.safetensors or .pth state_dict or checkpoint)",
+  },
   { name: "csv", type: "string", help: "split CSV; its 'test' rows are scored in order" },
   { name: "images", type: "string", help: "image root the CSV paths are relative to" },
   { name: "out", type: "string", help: "output CSV (path,score)" },

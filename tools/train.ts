@@ -9,8 +9,12 @@ import { BACKBONES } from "../lib/backbones/registry.ts";
 import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "../lib/config.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
+import { fetchPretrained } from "../lib/pretrained.ts";
+import { writePth } from "../lib/pth/mod.ts";
 import { checkWritable } from "../lib/run_dir.ts";
+import { readSafetensors } from "../lib/safetensors.ts";
 import { checkTrainInputs, type ResumeMode, train } from "../lib/train.ts";
+import { isPthPath } from "../lib/weights.ts";
 
 const EMBEDDED = "data/procfaces";
 const D = DEFAULT_CONFIG;
@@ -84,8 +88,22 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
     choices: ["paper", "standard"],
     default: D.camTap,
   },
-  { name: "init-weights", type: "string", help: "torchvision-style safetensors to start from" },
-  { name: "save-weights", type: "string", help: "also write the best weights (safetensors) here" },
+  {
+    name: "init-weights",
+    type: "string",
+    help: "torchvision-style weights to start from (.safetensors or .pth)",
+  },
+  {
+    name: "pretrained",
+    type: "string",
+    help: "start from ImageNet weights (downloaded once into the cache; lib/pretrained.ts)",
+    choices: ["imagenet"],
+  },
+  {
+    name: "save-weights",
+    type: "string",
+    help: "also write the best weights here (.pth: PyTorch state_dict; else safetensors)",
+  },
   {
     name: "log-every",
     type: "integer",
@@ -129,6 +147,7 @@ export function configFromArgs(
   backend?: BackendName;
   saveWeights?: string;
   check: boolean;
+  pretrained?: "imagenet";
 } {
   const a = parseArgs(args, TRAIN_OPTIONS, USAGE);
   const given = new Set(
@@ -166,6 +185,9 @@ export function configFromArgs(
     logEvery: a["log-every"] as number,
   };
   if (a.resume && a.fresh) throw new Error("--resume and --fresh exclude each other");
+  if (a.pretrained && a["init-weights"]) {
+    throw new Error("--pretrained and --init-weights exclude each other");
+  }
   return {
     cfg,
     output: (a.output as string | undefined) ?? `results/${cfg.network}_a${cfg.alpha}_s${cfg.seed}`,
@@ -173,12 +195,37 @@ export function configFromArgs(
     backend: a.backend as BackendName | undefined,
     saveWeights: a["save-weights"] as string | undefined,
     check: Boolean(a.check),
+    pretrained: a.pretrained as "imagenet" | undefined,
   };
+}
+
+/**
+ * Writes a run's best weights to `dest` atomically, as a PyTorch state_dict when `dest` ends in
+ * .pth/.pt, else as the safetensors file itself.
+ */
+export async function exportBest(best: string, dest: string): Promise<void> {
+  if (!isPthPath(dest)) {
+    const tmp = `${dest}.${Deno.pid}.tmp`;
+    try {
+      await Deno.copyFile(best, tmp);
+      await Deno.rename(tmp, dest);
+    } catch (e) {
+      await Deno.remove(tmp).catch(() => {});
+      throw e;
+    }
+    return;
+  }
+  const { tensors } = await readSafetensors(best);
+  const weights = new Map([...tensors].filter(([name]) => !name.startsWith("optimizer.")));
+  await writePth(dest, weights);
 }
 
 if (import.meta.main) {
   await runCli(async () => {
-    const { cfg, output, resume, backend, saveWeights, check } = configFromArgs(Deno.args);
+    const { cfg, output, resume, backend, saveWeights, check, pretrained } = configFromArgs(
+      Deno.args,
+    );
+    if (pretrained) cfg.initWeights = await fetchPretrained(cfg.network);
     if (cfg.csv.startsWith(`${EMBEDDED}/`) && !(await Deno.stat(cfg.csv).then(() => 1, () => 0))) {
       throw new Error(
         `--csv: ${cfg.csv} does not exist; generate the embedded data first with \`deno task data\`` +
@@ -199,11 +246,7 @@ if (import.meta.main) {
       `backend ${info.name} (${info.adapter}${info.fallbackAdapter ? ", fallback adapter" : ""})`,
     );
     const summary = await train(cfg, { output, resume });
-    if (saveWeights) {
-      const tmp = `${saveWeights}.${Deno.pid}.tmp`;
-      await Deno.copyFile(`${output}/checkpoints/best.safetensors`, tmp);
-      await Deno.rename(tmp, saveWeights);
-    }
+    if (saveWeights) await exportBest(`${output}/checkpoints/best.safetensors`, saveWeights);
     console.log(JSON.stringify(summary, null, 2));
   });
 }

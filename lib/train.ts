@@ -39,7 +39,6 @@ import {
   writeJson,
 } from "./run_dir.ts";
 import { lockFolder } from "./folder_lock.ts";
-import { readSafetensors } from "./safetensors.ts";
 import { applyWeights, normaliseStateDictNames, readWeightsFile } from "./weights.ts";
 import { pretrainedFileOf } from "./pretrained.ts";
 import { StepAccumulators, trainStep } from "./train_step.ts";
@@ -347,7 +346,7 @@ async function openInputs(
       std,
     })
   );
-  if (cfg.initWeights) await attempt(() => readSafetensors(cfg.initWeights!));
+  if (cfg.initWeights) await attempt(() => readWeightsFile(cfg.initWeights!));
   for (const ds of [train, val]) if (ds) problems.push(...(await ds.checkDecodes()));
   if (problems.length === 1) throw new Error(problems[0]);
   if (problems.length) {

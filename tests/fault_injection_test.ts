@@ -345,3 +345,25 @@ Deno.test("reproduce: test sets, eval folders and a held experiment are checked 
   assert.equal(await exists(`${out}/data/baseline/s0/config.json`), false);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("data: a user's folder at the dataset path is refused, not rewritten", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cyborg-faults-" });
+  await Deno.mkdir(`${dir}/procfaces/images`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/procfaces/thesis.txt`, "x");
+  await Deno.writeTextFile(`${dir}/procfaces/images/mine.png`, "mine");
+  const r = await deno([
+    "tools/make_data.ts",
+    ...["--out", dir, "--size", "16", "--scale", "0.02", "--variant", "shortcut"],
+  ]);
+  refused(r, /--out: refusing to write the dataset into .*procfaces: it holds thesis\.txt/);
+  assert.deepEqual((await listing(`${dir}/procfaces`)).map((p) => p.slice(dir.length)), [
+    "/procfaces/images/mine.png:4",
+    "/procfaces/thesis.txt:1",
+  ]);
+  await Deno.writeTextFile(`${dir}/procfaces-control`, "a file");
+  refused(
+    await deno(["tools/make_data.ts", "--out", dir, "--size", "16", "--scale", "0.02"]),
+    /make_data: --out: refusing to write|make_data: --out: .* is a file/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});

@@ -9,6 +9,7 @@
 import { type MakeDataArgs, parseMakeDataArgs, USAGE } from "../lib/data/procfaces/cli_args.ts";
 import { generate } from "../lib/data/procfaces/generate.ts";
 import { PAPER_COUNTS, scaleCounts } from "../lib/data/procfaces/layout.ts";
+import { runCli } from "../lib/cli_args.ts";
 
 if (import.meta.main) {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
@@ -22,15 +23,17 @@ if (import.meta.main) {
     console.error(`make_data: ${(e as Error).message}`);
     Deno.exit(2);
   }
-  const report = await generate({
-    seed: args.seed,
-    size: args.size,
-    out: args.out,
-    variant: args.variant,
-    counts: scaleCounts(PAPER_COUNTS, args.scale),
-    workers: args.workers,
-    force: args.force,
-    log: (l) => console.log(l),
-  });
-  console.log(`make_data: ${report.images} images per variant in ${report.seconds.toFixed(1)} s`);
+  await runCli(async () => {
+    const report = await generate({
+      seed: args.seed,
+      size: args.size,
+      out: args.out,
+      variant: args.variant,
+      counts: scaleCounts(PAPER_COUNTS, args.scale),
+      workers: args.workers,
+      force: args.force,
+      log: (l) => console.log(l),
+    });
+    console.log(`make_data: ${report.images} images per variant in ${report.seconds.toFixed(1)} s`);
+  }, "make_data");
 }

@@ -140,3 +140,51 @@ Deno.test("reproduce (smoke) killed with SIGKILL at random points resumes to ide
     },
   );
 });
+
+Deno.test("reproduce --jobs 2 killed with SIGKILL: its run processes stop too; the rerun finishes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cyborg-kill-" });
+  const out = `${dir}/exp`;
+  const args = [
+    "tools/reproduce.ts",
+    ...["--preset", "smoke", "--data", root, "--out", out, "--jobs", "2"],
+    ...["--strategies", "baseline,cyborg"],
+  ];
+  const locks = () =>
+    ["baseline", "cyborg"].filter((s) => {
+      try {
+        Deno.statSync(`${out}/data/${s}/s0/.lock`);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  const child = command(args, "null").spawn();
+  for (let i = 0; i < 1200 && locks().length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const held = locks();
+  assert.ok(held.length > 0, "no run started");
+  child.kill("SIGKILL");
+  await child.status;
+  // The orphaned runs notice within half a second and stop before scoring (an orphan that went on
+  // would finish its run: train, then score every test set).
+  for (let i = 0; i < 400 && locks().length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.deepEqual(locks(), [], "a run process outlived the experiment");
+  const scored = held.filter((s) => {
+    try {
+      Deno.statSync(`${out}/data/${s}/s0/eval/mean_cams.json`);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  assert.ok(scored.length < held.length, "the orphaned runs went on to the end");
+  await complete(args);
+  for (const s of ["baseline", "cyborg"]) {
+    const summary = JSON.parse(await Deno.readTextFile(`${out}/data/${s}/s0/summary.json`));
+    assert.equal(summary.status, "finished");
+  }
+  await Deno.remove(dir, { recursive: true });
+});

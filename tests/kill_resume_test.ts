@@ -2,8 +2,8 @@
 // each resumed by starting the same command again: the result must be byte-identical to an
 // uninterrupted run. CYBORG_KILL_POINTS sets the number of points per tool: 5 by default (about
 // 1 min for both on 2 busy cores), `CYBORG_KILL_POINTS=10 deno test -A tests/kill_resume_test.ts`
-// for ten each (1 min 51 s on the same machine). CYBORG_KILL_VERBOSE=1 prints each point. About a third of the
-// resumed runs are killed a second time.
+// for ten each (1 min 51 s on the same machine). CYBORG_KILL_VERBOSE=1 prints each point. About a
+// third of the resumed runs are killed a second time.
 import assert from "node:assert/strict";
 import { Rng } from "../lib/rng.ts";
 import { tinyDataRoot } from "./_support/tiny_data.ts";

@@ -22,6 +22,7 @@ import { predict, scoresCsv } from "./evaluate.ts";
 import type { Preset } from "./presets.ts";
 import {
   exists,
+  type FolderKind,
   inspectFolder,
   markKitFolder,
   readJsonIfExists,
@@ -33,7 +34,7 @@ import { type FolderLock, lockFolder } from "./folder_lock.ts";
 import { train } from "./train.ts";
 import { currentBackend, initBackend } from "./backend.ts";
 import { runJobsInChildren } from "./run_pool.ts";
-import { checkDataIdentity } from "./data_identity.ts";
+import { checkDataIdentity, DATA_IDENTITY_FILE } from "./data_identity.ts";
 
 /** Names of the paper's four training strategies. */
 export type StrategyName = "baseline" | "cyborg" | "segmentation" | "data7x";
@@ -326,12 +327,30 @@ export async function openExperimentFolder(out: string): Promise<FolderLock> {
   }
   const lock = await lockFolder(out, "--out: the experiment folder");
   try {
-    if ((await inspectFolder(out, "--out")) === "empty") await markKitFolder(out, "experiment");
+    if ((await requireExperimentFolder(out)) === "empty") await markKitFolder(out, "experiment");
   } catch (e) {
     await lock.release();
     throw e;
   }
   return lock;
+}
+
+/**
+ * {@linkcode inspectFolder} for an experiment folder: new, empty, marked by the kit, or one of an
+ * older kit (it holds `aucs.json`, `report.html` or a variant folder with `data_identity.json`).
+ * Anything else is refused: the job writes, and with `--fresh` moves, folders inside it.
+ */
+export async function requireExperimentFolder(out: string): Promise<FolderKind> {
+  const kind = await inspectFolder(out, "--out");
+  if (kind !== "foreign") return kind;
+  for await (const e of Deno.readDir(out)) {
+    if (e.isFile && (e.name === "aucs.json" || e.name === "report.html")) return "legacy";
+    if (e.isDirectory && (await exists(`${out}/${e.name}/${DATA_IDENTITY_FILE}`))) return "legacy";
+  }
+  throw new Error(
+    `--out: ${out} is not empty and is not an experiment folder of the kit; choose a new or ` +
+      "empty folder",
+  );
 }
 
 /** What {@linkcode checkExperimentInputs} checked. */
@@ -362,6 +381,7 @@ export async function checkExperimentInputs(spec: ExperimentSpec): Promise<Exper
   };
   const strategies = STRATEGIES.filter((s) => !spec.strategies || spec.strategies.includes(s.name));
   const seeds = spec.seeds ?? spec.preset.seeds;
+  await attempt(() => requireExperimentFolder(spec.out));
   const seen = new Set<string>();
   const images = new Set<string>();
   let testSetCount = 0;

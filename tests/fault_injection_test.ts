@@ -320,7 +320,8 @@ Deno.test("reproduce: test sets, eval folders and a held experiment are checked 
   rows.push("test,Real,/images/missing.png");
   await Deno.writeTextFile(setCsv, rows.join("\n") + "\n");
   await Deno.mkdir(`${out}/data/baseline/s0`, { recursive: true });
-  await Deno.writeTextFile(`${out}/data/baseline/s0/.cyborg-kit`, "{}");
+  await Deno.writeTextFile(`${out}/.cyborg-kit`, '{"kind": "experiment"}');
+  await Deno.writeTextFile(`${out}/data/baseline/s0/.cyborg-kit`, '{"kind": "run"}');
   await Deno.writeTextFile(`${out}/data/baseline/s0/eval`, "");
   for (const extra of [[], ["--check"]]) {
     const r = await deno(args(...extra));
@@ -343,6 +344,18 @@ Deno.test("reproduce: test sets, eval folders and a held experiment are checked 
     ),
   );
   assert.equal(await exists(`${out}/data/baseline/s0/config.json`), false);
+  // A user's folder as the experiment folder: refused (the job writes and moves folders there).
+  await Deno.mkdir(`${dir}/mine/data`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/mine/data/notes.txt`, "x");
+  for (const extra of [["--fresh"], ["--check"]]) {
+    refused(
+      await deno([...args(...extra).map((a) => a === out ? `${dir}/mine` : a)]),
+      /--out: .*mine is not empty and is not an experiment folder of the kit/,
+    );
+  }
+  assert.deepEqual((await listing(`${dir}/mine`)).map((p) => p.slice(dir.length)), [
+    "/mine/data/notes.txt:1",
+  ]);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -28,9 +28,23 @@ export class HelpRequested extends Error {}
 
 /**
  * Runs a tool's main function as a command: `--help` ({@linkcode HelpRequested}) prints its text to
- * stdout and exits 0; any other error prints `<label>: <message>` to stderr and exits 1.
+ * stdout and exits 0; any other error prints `<label>: <message>` to stderr (never a stack trace)
+ * and exits 1. Errors that escape `main` (an unhandled rejection, an uncaught error in a callback)
+ * are reported the same way.
  */
 export async function runCli(main: () => Promise<unknown>, label = "error"): Promise<void> {
+  const fail = (e: unknown): never => {
+    console.error(`${label}: ${e instanceof Error ? e.message : String(e)}`);
+    Deno.exit(1);
+  };
+  globalThis.addEventListener("unhandledrejection", (ev) => {
+    ev.preventDefault();
+    fail(ev.reason);
+  });
+  globalThis.addEventListener("error", (ev) => {
+    ev.preventDefault();
+    fail(ev.error ?? ev.message);
+  });
   try {
     await main();
   } catch (e) {
@@ -38,8 +52,7 @@ export async function runCli(main: () => Promise<unknown>, label = "error"): Pro
       console.log(e.message);
       Deno.exit(0);
     }
-    console.error(`${label}: ${(e as Error).message}`);
-    Deno.exit(1);
+    fail(e);
   }
 }
 

@@ -20,11 +20,21 @@ import { PAPER_COUNTS, scaleCounts } from "./data/procfaces/layout.ts";
 import { COMPLETE_MARKER } from "./data/procfaces/writer.ts";
 import { predict, scoresCsv } from "./evaluate.ts";
 import type { Preset } from "./presets.ts";
-import { exists, readJsonIfExists, writeAtomic, writeJson } from "./run_dir.ts";
+import {
+  exists,
+  type FolderKind,
+  inspectFolder,
+  markKitFolder,
+  readJsonIfExists,
+  requireRunFolder,
+  writeAtomic,
+  writeJson,
+} from "./run_dir.ts";
+import { type FolderLock, lockFolder } from "./folder_lock.ts";
 import { train } from "./train.ts";
 import { currentBackend, initBackend } from "./backend.ts";
 import { runJobsInChildren } from "./run_pool.ts";
-import { checkDataIdentity } from "./data_identity.ts";
+import { checkDataIdentity, DATA_IDENTITY_FILE } from "./data_identity.ts";
 
 /** Names of the paper's four training strategies. */
 export type StrategyName = "baseline" | "cyborg" | "segmentation" | "data7x";
@@ -256,8 +266,12 @@ export async function runExperiment(
     jobs?: number;
     /** Called as a run finishes, with its wall time (child processes only). */
     onRunDone?: (run: RunInfo, seconds: number) => void;
+    /** The caller ran {@linkcode checkExperimentInputs} already (default: it runs here). */
+    inputsChecked?: boolean;
   } = {},
 ): Promise<void> {
+  await using _lock = await openExperimentFolder(spec.out);
+  if (!opts.inputsChecked) await checkExperimentInputs(spec);
   const strategies = STRATEGIES.filter((s) => !spec.strategies || spec.strategies.includes(s.name));
   const seeds = spec.seeds ?? spec.preset.seeds;
   const total = spec.variants.length * strategies.length * seeds;
@@ -298,6 +312,127 @@ export async function runExperiment(
       onDone: (i, seconds) => opts.onRunDone?.(runs[i].info, seconds),
     },
   );
+}
+
+/**
+ * Creates the experiment folder if needed (with the kit's marker when it is new or empty) and
+ * takes its lock (`folder_lock.ts`), so a second process writing the same experiment fails at
+ * once, naming the holder. Release it (or hold it with `await using`).
+ */
+export async function openExperimentFolder(out: string): Promise<FolderLock> {
+  try {
+    await Deno.mkdir(out, { recursive: true });
+  } catch (e) {
+    throw new Error(`--out: cannot create ${out}: ${(e as Error).message}`);
+  }
+  const lock = await lockFolder(out, "--out: the experiment folder");
+  try {
+    if ((await requireExperimentFolder(out)) === "empty") await markKitFolder(out, "experiment");
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+  return lock;
+}
+
+/**
+ * {@linkcode inspectFolder} for an experiment folder: new, empty, marked by the kit, or one of an
+ * older kit (it holds `aucs.json`, `report.html` or a variant folder with `data_identity.json`).
+ * Anything else is refused: the job writes, and with `--fresh` moves, folders inside it.
+ */
+export async function requireExperimentFolder(out: string): Promise<FolderKind> {
+  const kind = await inspectFolder(out, "--out");
+  if (kind !== "foreign") return kind;
+  for await (const e of Deno.readDir(out)) {
+    if (e.isFile && (e.name === "aucs.json" || e.name === "report.html")) return "legacy";
+    if (e.isDirectory && (await exists(`${out}/${e.name}/${DATA_IDENTITY_FILE}`))) return "legacy";
+  }
+  throw new Error(
+    `--out: ${out} is not empty and is not an experiment folder of the kit; choose a new or ` +
+      "empty folder",
+  );
+}
+
+/** What {@linkcode checkExperimentInputs} checked. */
+export interface ExperimentCheck {
+  /** Distinct image files decoded. */
+  images: number;
+  /** Test sets (over all variants). */
+  testSets: number;
+  /** Runs of the experiment. */
+  runs: number;
+}
+
+/**
+ * Everything the experiment reads, checked before its first training step, without writing: every
+ * strategy's split CSV (both splits) with its maps, every test set, every image and map decoded
+ * (through the pixel cache the runs then read), and the run folders (a run folder holding
+ * something else, an `eval` that is not a folder). Throws one error listing every problem.
+ */
+export async function checkExperimentInputs(spec: ExperimentSpec): Promise<ExperimentCheck> {
+  const problems: string[] = [];
+  const attempt = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (e) {
+      problems.push((e as Error).message);
+      return undefined;
+    }
+  };
+  const strategies = STRATEGIES.filter((s) => !spec.strategies || spec.strategies.includes(s.name));
+  const seeds = spec.seeds ?? spec.preset.seeds;
+  await attempt(() => requireExperimentFolder(spec.out));
+  const seen = new Set<string>();
+  const images = new Set<string>();
+  let testSetCount = 0;
+  const check = async (opts: Parameters<typeof openDataset>[0]) => {
+    const key = JSON.stringify(opts);
+    if (seen.has(key)) return;
+    seen.add(key);
+    const ds = await attempt(() => openDataset(opts));
+    if (!ds) return;
+    problems.push(...(await ds.checkDecodes()));
+    ds.imagePaths.forEach((p) => images.add(p));
+    ds.close();
+  };
+  for (const variant of spec.variants) {
+    for (const strategy of strategies) {
+      const cfg = trainConfigFor(spec, variant, strategy, 0);
+      const entry = getBackbone(cfg.network);
+      const inputSize = cfg.inputSize ?? entry.spec.inputSize;
+      const base = {
+        imageRoot: cfg.dataset,
+        inputSize,
+        mean: entry.spec.mean,
+        std: entry.spec.std,
+      };
+      const grid = entry.spec.camGrid(inputSize);
+      const maps = cfg.alpha < 1 ? { dir: cfg.heatmaps!, grid } : undefined;
+      await check({ ...base, csv: cfg.csv, split: "train", maps });
+      await check({ ...base, csv: cfg.csv, split: "test" });
+      if (strategy === strategies[0]) {
+        const sets = await attempt(() => listTestSets(variant.root));
+        testSetCount += sets?.length ?? 0;
+        for (const t of sets ?? []) await check({ ...base, csv: t.csv, split: "test" });
+      }
+      for (let seed = 0; seed < seeds; seed++) {
+        const dir = runPath(spec.out, variant.name, strategy.name, seed);
+        await attempt(() => requireRunFolder(dir));
+        const ev = await Deno.stat(`${dir}/eval`).catch(() => undefined);
+        if (ev && !ev.isDirectory) problems.push(`${dir}/eval: not a folder (the scores go there)`);
+      }
+    }
+  }
+  if (problems.length) {
+    throw new Error(
+      `${problems.length} problem(s) with the experiment's inputs:\n${problems.join("\n")}`,
+    );
+  }
+  return {
+    images: images.size,
+    testSets: testSetCount,
+    runs: spec.variants.length * strategies.length * seeds,
+  };
 }
 
 /**

@@ -3,8 +3,9 @@
  * `<folder>/.lock`, created atomically (`createNew`), holding the owner's pid, host and start
  * time. A second writer fails with a message naming the holder. A lock whose owner is gone (same
  * host, pid no longer running) is stale and taken over. The lock file is removed on release, on
- * error (callers hold it with `await using`), on `Deno.exit` and on SIGINT/SIGTERM; after a
- * `kill -9` it stays behind and is detected as stale by the next writer.
+ * error (callers hold it with `await using`), on `Deno.exit` and on SIGINT/SIGTERM (not inside a
+ * Jupyter kernel, which handles interrupts itself); after a `kill -9` it stays behind and is
+ * detected as stale by the next writer.
  *
  * Within one process the lock is re-entrant (an experiment that trains its runs in-process holds
  * its own folder's lock while each run takes its own).
@@ -79,8 +80,17 @@ function onSignal(signal: "SIGINT" | "SIGTERM"): () => void {
 const sigint = onSignal("SIGINT");
 const sigterm = onSignal("SIGTERM");
 
+/** True inside a Jupyter kernel (`deno jupyter`), which handles interrupts itself. */
+function inJupyter(): boolean {
+  try {
+    return Boolean((Deno as unknown as { jupyter?: unknown }).jupyter);
+  } catch {
+    return false; // the getter throws outside the kernel
+  }
+}
+
 function setSignals(on: boolean): void {
-  if (on === signalsOn || Deno.build.os === "windows") return;
+  if (on === signalsOn || Deno.build.os === "windows" || inJupyter()) return;
   signalsOn = on;
   for (const [sig, fn] of [["SIGINT", sigint], ["SIGTERM", sigterm]] as const) {
     if (on) Deno.addSignalListener(sig, fn);

@@ -56,10 +56,12 @@ export async function runJobsInChildren(
         stdout: "null",
         stderr: "piped",
       }).spawn();
+      // One line of JSON; stdin then stays open while the child runs: its end (this process
+      // gone, even by kill -9) tells the child to stop.
       const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(JSON.stringify(jobs[i])));
-      await w.close();
+      await w.write(new TextEncoder().encode(JSON.stringify(jobs[i]) + "\n"));
       const out = await child.output();
+      await w.close().catch(() => {});
       if (!out.success) {
         const err = new TextDecoder().decode(out.stderr).slice(-STDERR_TAIL);
         failures.push(`run ${jobs[i].dir} failed (exit ${out.code}):\n${err}`);

@@ -71,6 +71,15 @@ Deno.test("runCli: --help prints to stdout and exits 0; an error prints 'label: 
   const bad = await run(`await runCli(async () => { throw new Error("--x: bad"); }, "tool");`);
   assert.equal(bad.code, 1);
   assert.equal(bad.stderr.trim(), "tool: --x: bad");
+  // An error escaping main (a rejected promise nobody awaits): the message, no stack trace.
+  const stray = await run(
+    `await runCli(async () => { Promise.reject(new Error("stray")); await new Promise((r) => ` +
+      `setTimeout(r, 500)); }, "tool");`,
+  );
+  assert.equal(stray.code, 1);
+  assert.equal(stray.stderr.trim(), "tool: stray");
+  const thrown = await run(`await runCli(async () => { throw "a string"; }, "tool");`);
+  assert.equal(thrown.stderr.trim(), "tool: a string");
   const ok = await run(`await runCli(async () => { console.log("done"); }); console.log("after");`);
   assert.equal(ok.code, 0);
   assert.equal(ok.stdout.trim(), "done\nafter");

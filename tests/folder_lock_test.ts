@@ -52,7 +52,7 @@ Deno.test("a lock left by a dead process on this host is stale and taken over", 
   const lock = await lockFolder(dir, "run folder");
   assert.equal(JSON.parse(await Deno.readTextFile(lock.path)).pid, Deno.pid);
   await lock.release();
-  // The same pid on another host is not judged from here: refused.
+  // A lock taken on another host cannot be checked for staleness: refused.
   await Deno.writeTextFile(`${dir}/${LOCK_FILE}`, JSON.stringify({ ...stale, host: "elsewhere" }));
   await assert.rejects(
     lockFolder(dir, "run folder"),

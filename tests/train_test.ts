@@ -126,6 +126,17 @@ Deno.test("a non-finite loss stops the run, naming the step and the batch's file
     JSON.parse(l)
   );
   assert.equal(log[log.length - 1].type, "error");
+  // A run that never finished an epoch holds nothing to resume: rerun with other options, it
+  // starts over (its config is replaced, its old step lines dropped).
+  const s = await train(config({ epochs: 1 }), { output: out, progress: "silent" });
+  assert.equal(s.epochs_done, 1);
+  assert.equal(JSON.parse(await Deno.readTextFile(`${out}/config.json`)).config.lr, 0.005);
+  const after = (await Deno.readTextFile(`${out}/log.jsonl`)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.ok(!after.some((r) => r.type === "error"));
+  const steps = after.filter((r) => r.type === "step").map((r) => r.step);
+  assert.deepEqual(steps, [...new Set(steps)].sort((a, b) => a - b), "old step lines kept");
 });
 
 Deno.test("a run killed with SIGKILL mid-epoch resumes and ends with the same weights", async () => {

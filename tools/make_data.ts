@@ -15,6 +15,7 @@ import {
   derivePositiveControl,
   type PositiveMode,
 } from "../lib/data/procfaces/positive_control.ts";
+import { runCli } from "../lib/cli_args.ts";
 
 if (import.meta.main) {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
@@ -28,26 +29,30 @@ if (import.meta.main) {
     console.error(`make_data: ${(e as Error).message}`);
     Deno.exit(2);
   }
-  const report = await generate({
-    seed: args.seed,
-    size: args.size,
-    out: args.out,
-    variant: args.variant,
-    counts: scaleCounts(PAPER_COUNTS, args.scale),
-    workers: args.workers,
-    force: args.force,
-    log: (l) => console.log(l),
-  });
-  console.log(`make_data: ${report.images} images per variant in ${report.seconds.toFixed(1)} s`);
-  if (args.variant !== "shortcut") {
-    for (const mode of ["mark", "nomark", "masked"] as PositiveMode[]) {
-      const t0 = performance.now();
-      const r = await derivePositiveControl({ control: `${args.out}/procfaces-control`, mode });
-      console.log(
-        `make_data: ${r.dir}: ${r.images} images, ${
-          r.upToDate ? "up to date" : `written in ${((performance.now() - t0) / 1000).toFixed(1)} s`
-        }`,
-      );
+  await runCli(async () => {
+    const report = await generate({
+      seed: args.seed,
+      size: args.size,
+      out: args.out,
+      variant: args.variant,
+      counts: scaleCounts(PAPER_COUNTS, args.scale),
+      workers: args.workers,
+      force: args.force,
+      log: (l) => console.log(l),
+    });
+    console.log(`make_data: ${report.images} images per variant in ${report.seconds.toFixed(1)} s`);
+    if (args.variant !== "shortcut") {
+      for (const mode of ["mark", "nomark", "masked"] as PositiveMode[]) {
+        const t0 = performance.now();
+        const r = await derivePositiveControl({ control: `${args.out}/procfaces-control`, mode });
+        console.log(
+          `make_data: ${r.dir}: ${r.images} images, ${
+            r.upToDate
+              ? "up to date"
+              : `written in ${((performance.now() - t0) / 1000).toFixed(1)} s`
+          }`,
+        );
+      }
     }
-  }
+  }, "make_data");
 }

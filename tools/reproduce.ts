@@ -12,8 +12,10 @@ import { BACKEND_NAMES, type BackendName, initBackend } from "../lib/backend.ts"
 import { BACKBONES, getBackbone } from "../lib/backbones/registry.ts";
 import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
 import {
+  checkExperimentInputs,
   type DataVariant,
   ensureEmbeddedData,
+  openExperimentFolder,
   runExperiment,
   STRATEGIES,
   type StrategyName,
@@ -71,6 +73,11 @@ const OPTIONS: OptionSpec[] = [
     help: "move runs trained on other data to <out>.stale/ and retrain them (otherwise refused)",
   },
   {
+    name: "check",
+    type: "boolean",
+    help: "only check every input (CSVs, images decode, maps, test sets, run folders), then exit",
+  },
+  {
     name: "jobs",
     type: "integer",
     help: "runs trained at a time, each in its own process (default: 1 on a GPU, else the " +
@@ -116,20 +123,32 @@ export async function reproduce(args: string[]): Promise<string> {
     variants = await ensureEmbeddedData(preset, (l) => console.error(l));
     if (a["data-only"]) return variants[0].root;
   }
-  const inputSize = preset.train.inputSize ?? getBackbone(network).spec.inputSize;
-  for (const v of variants) {
-    await checkDataIdentity(out, v, { fresh: Boolean(a.fresh), log: (l) => console.error(l) });
-    await writeMeanHumanMaps(v, out, network, inputSize);
-  }
-  await runExperiment({
+  const spec = {
     preset,
     network,
     variants,
     out,
     strategies,
     seeds: a.seeds as number | undefined,
-  }, {
+  };
+  if (a.check) {
+    const c = await checkExperimentInputs(spec);
+    console.log(
+      `inputs ok: ${c.images} images decoded, ${c.testSets} test set(s), ${c.runs} run(s) to ` +
+        `write under ${out}`,
+    );
+    return out;
+  }
+  await using _lock = await openExperimentFolder(out);
+  await checkExperimentInputs(spec); // everything, before any training
+  const inputSize = preset.train.inputSize ?? getBackbone(network).spec.inputSize;
+  for (const v of variants) {
+    await checkDataIdentity(out, v, { fresh: Boolean(a.fresh), log: (l) => console.error(l) });
+    await writeMeanHumanMaps(v, out, network, inputSize);
+  }
+  await runExperiment(spec, {
     jobs,
+    inputsChecked: true,
     onRun: (r) =>
       console.error(`[${r.index + 1}/${r.total}] ${r.variant}/${r.strategy}/s${r.seed} → ${r.dir}`),
     onRunDone: (r, s) =>

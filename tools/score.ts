@@ -23,6 +23,7 @@ import { openDataset } from "../lib/data/dataset.ts";
 import { predict } from "../lib/evaluate.ts";
 import { accuracy, rocAuc } from "../lib/metrics.ts";
 import { Progress } from "../lib/progress.ts";
+import { checkWritable } from "../lib/run_dir.ts";
 import { loadWeights } from "../lib/weights.ts";
 
 /** The options of `deno task score`. */
@@ -96,6 +97,7 @@ export async function score(opts: ScoreOptions): Promise<ScoreSummary> {
     throw new Error(`--batch-size: must be a positive integer (got ${opts.batchSize})`);
   }
   const entry = getBackbone(opts.network);
+  await checkWritable(opts.out, "--out", "file"); // before the work, not after it
   const model = entry.build({ seed: 0, inputSize: opts.inputSize });
   try {
     const report = await loadWeights(model, opts.weights);
@@ -120,8 +122,13 @@ export async function score(opts: ScoreOptions): Promise<ScoreSummary> {
       const lines = ["path,score"];
       pred.paths.forEach((p, i) => lines.push(`${csvField(p)},${pred.scores[i]}`));
       const tmp = `${opts.out}.${Deno.pid}.tmp`;
-      await Deno.writeTextFile(tmp, lines.join("\n") + "\n");
-      await Deno.rename(tmp, opts.out);
+      try {
+        await Deno.writeTextFile(tmp, lines.join("\n") + "\n");
+        await Deno.rename(tmp, opts.out);
+      } catch (e) {
+        await Deno.remove(tmp).catch(() => {});
+        throw new Error(`--out: cannot write ${opts.out}: ${(e as Error).message}`);
+      }
       const labels = pred.labels;
       const twoClasses = labels.some((l) => l === 0) && labels.some((l) => l === 1);
       return {

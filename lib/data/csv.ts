@@ -53,45 +53,59 @@ export function splitCsvLine(line: string, where: string): string[] {
 
 /**
  * Parses the text of a split CSV. `file` is only used in error messages and in the returned
- * refs' `csv` field.
+ * refs' `csv` field. Every bad line is reported (one error listing them, each as `file:line`).
  */
 export function parseSplitCsv(text: string, file: string): SampleRef[] {
   const rows: SampleRef[] = [];
+  const problems: string[] = [];
   const lines = text.replace(/^\uFEFF/, "").split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].replace(/\r$/, "");
     if (line.trim() === "") continue;
-    const where = `${file}:${i + 1}`;
-    const f = splitCsvLine(line, where);
-    if (f.length !== 3) {
-      throw new Error(
-        `${where}: expected 3 columns (split,label,path), found ${f.length}: ${
-          JSON.stringify(line)
-        }`,
-      );
+    try {
+      rows.push(parseRow(line, file, i + 1));
+    } catch (e) {
+      problems.push((e as Error).message);
     }
-    const [split, labelName, path] = f;
-    if (!(SPLITS as readonly string[]).includes(split)) {
-      throw new Error(`${where}: unknown split "${split}" (expected "train" or "test")`);
-    }
-    const label = (CLASS_NAMES as readonly string[]).indexOf(labelName);
-    if (label < 0) {
-      throw new Error(
-        `${where}: unknown label "${labelName}" (expected ${
-          CLASS_NAMES.map((c) => `"${c}"`).join(" or ")
-        })`,
-      );
-    }
-    if (path === "") throw new Error(`${where}: empty image path`);
-    rows.push({
-      split: split as SampleRef["split"],
-      label: label as Label,
-      path,
-      csv: file,
-      line: i + 1,
-    });
+  }
+  if (problems.length === 1) throw new Error(problems[0]);
+  if (problems.length) {
+    const shown = problems.slice(0, 20).join("\n  ");
+    const more = problems.length > 20 ? `\n  ... and ${problems.length - 20} more` : "";
+    throw new Error(`${file}: ${problems.length} bad lines:\n  ${shown}${more}`);
   }
   return rows;
+}
+
+/** One non-blank line of a split CSV (errors name `file:line`). */
+function parseRow(line: string, file: string, lineNo: number): SampleRef {
+  const where = `${file}:${lineNo}`;
+  const f = splitCsvLine(line, where);
+  if (f.length !== 3) {
+    throw new Error(
+      `${where}: expected 3 columns (split,label,path), found ${f.length}: ${JSON.stringify(line)}`,
+    );
+  }
+  const [split, labelName, path] = f;
+  if (!(SPLITS as readonly string[]).includes(split)) {
+    throw new Error(`${where}: unknown split "${split}" (expected "train" or "test")`);
+  }
+  const label = (CLASS_NAMES as readonly string[]).indexOf(labelName);
+  if (label < 0) {
+    throw new Error(
+      `${where}: unknown label "${labelName}" (expected ${
+        CLASS_NAMES.map((c) => `"${c}"`).join(" or ")
+      })`,
+    );
+  }
+  if (path === "") throw new Error(`${where}: empty image path`);
+  return {
+    split: split as SampleRef["split"],
+    label: label as Label,
+    path,
+    csv: file,
+    line: lineNo,
+  };
 }
 
 /** Reads a split CSV (all rows, both splits, in file order). Errors name `file:line`. */

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { parseSplitCsv, readSplitCsv, splitCsvLine } from "../../lib/data/csv.ts";
 import { tempDir } from "./tmp_images.ts";
@@ -66,4 +67,19 @@ Deno.test("readSplitCsv reads a file and names it in errors", async () => {
   } finally {
     await cleanup();
   }
+});
+
+Deno.test("parseSplitCsv lists every bad line at once, each with file:line", () => {
+  const text =
+    "train,Real,/a.png\nval,Real,/b.png\ntrain,Fake,/c.png\n\ntest,Real\ntest,Real,/d.png\n";
+  assert.throws(
+    () => parseSplitCsv(text, "s.csv"),
+    (e: Error) => {
+      assert.match(e.message, /^s\.csv: 3 bad lines:/);
+      assert.match(e.message, /s\.csv:2: unknown split "val"/);
+      assert.match(e.message, /s\.csv:3: unknown label "Fake"/);
+      assert.match(e.message, /s\.csv:5: expected 3 columns/);
+      return true;
+    },
+  );
 });

@@ -32,6 +32,9 @@ export const ENTRY_POINTS: readonly string[] = [
   "README.md",
 ];
 
+/** Everything the generator writes at a dataset's top level. */
+const GENERATED_TOP_LEVEL: readonly string[] = [...ENTRY_POINTS, "images", "masks", "heatmaps"];
+
 /** Encodes 8-bit pixels (`channels` 1 = grayscale, 3 = RGB) as a PNG with deterministic settings. */
 export async function encodePng(
   pixels: Uint8Array,
@@ -139,8 +142,31 @@ export class DatasetWriter {
     this.tmpDir = `${dirname(this.root)}/.${basename(this.root)}.tmp`;
   }
 
-  /** Removes leftovers of an interrupted run from the temporary folder. Call once before writing. */
+  /**
+   * Refuses a root holding anything the generator does not write at its top level (the writer
+   * replaces and removes files there: a user's folder is not its to change), then removes
+   * leftovers of an interrupted run from the temporary folder. Call once before writing.
+   */
   async begin(): Promise<void> {
+    const foreign: string[] = [];
+    try {
+      for await (const e of Deno.readDir(this.root)) {
+        if (!GENERATED_TOP_LEVEL.includes(e.name)) foreign.push(e.name);
+      }
+    } catch (e) {
+      if (e instanceof Deno.errors.NotADirectory) {
+        throw new Error(`--out: ${this.root} is a file, not a dataset folder`);
+      }
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (foreign.length) {
+      throw new Error(
+        `--out: refusing to write the dataset into ${this.root}: it holds ${
+          foreign.slice(0, 3).join(", ")
+        }${foreign.length > 3 ? ", ..." : ""}, which the generator did not make (it replaces ` +
+          "and removes files there). Choose another --out.",
+      );
+    }
     await Deno.remove(this.tmpDir, { recursive: true }).catch((e) => {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });

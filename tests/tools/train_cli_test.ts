@@ -33,7 +33,7 @@ Deno.test("deno task train --help documents the paper's options and the kit's", 
       "--init-weights",
       "--save-weights",
       "--resume",
-      "--cam-class <pred|true>",
+      "--cam-class <pred|true|diff>",
     ]
   ) assert.ok(r.out.includes(flag), flag);
 });

@@ -242,6 +242,37 @@ export function rocAuc(labels: ArrayLike<number>, scores: ArrayLike<number>): nu
   return trapezoidArea(roc.fpr, roc.tpr);
 }
 
+/**
+ * Average precision as `sklearn.metrics.average_precision_score` (Synthetic = positive): the sum
+ * over distinct score thresholds, descending, of (recall gain) × precision at that threshold —
+ * tied scores enter together, no interpolation. Both classes must be present.
+ */
+export function averagePrecision(labels: ArrayLike<number>, scores: ArrayLike<number>): number {
+  const roc = rocCurve(labels, scores);
+  let ap = 0;
+  for (let i = 1; i < roc.tpr.length; i++) {
+    const tp = roc.tpr[i] * roc.positives;
+    const fp = roc.fpr[i] * roc.negatives;
+    ap += (roc.tpr[i] - roc.tpr[i - 1]) * (tp / (tp + fp));
+  }
+  return ap;
+}
+
+/**
+ * Equal error rate: the rate where the false detection rate (FPR on reals) equals the miss rate
+ * (1 − TPR on synthetic), read on the piecewise-linear ROC curve, linear between the two points
+ * that bracket the crossing (vertical and horizontal segments included). For continuous scores
+ * this is the usual `brentq(lambda x: 1 - x - interp1d(fpr, tpr)(x), 0, 1)`.
+ */
+export function equalErrorRate(roc: RocCurve): number {
+  const f = (i: number) => roc.fpr[i] + roc.tpr[i] - 1;
+  let i = 0;
+  while (f(i) < 0) i++; // the last point (1, 1) has f = 1
+  if (i === 0 || f(i) === 0) return roc.fpr[i];
+  const t = -f(i - 1) / (f(i) - f(i - 1));
+  return roc.fpr[i - 1] + t * (roc.fpr[i] - roc.fpr[i - 1]);
+}
+
 /** The FDR operating points reported by default: 0.1%, 0.2%, 1%, 5%. */
 export const DEFAULT_FDR_TARGETS: readonly number[] = [0.001, 0.002, 0.01, 0.05];
 

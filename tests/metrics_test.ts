@@ -4,7 +4,9 @@ import {
   accuracyFromLogits,
   accuracyFromScores,
   argmaxLogits,
+  averagePrecision,
   DEFAULT_FDR_TARGETS,
+  equalErrorRate,
   erfc,
   evaluateLogits,
   evaluateScores,
@@ -37,6 +39,8 @@ interface Golden {
     roc: RocJson;
     roc_drop: RocJson;
     auc: number;
+    ap: number;
+    eer: number;
     accuracy_at_0_5: number;
     tdr: {
       fdr: number;
@@ -115,6 +119,19 @@ Deno.test("rocAuc matches sklearn roc_auc_score including ties", () => {
   assert.equal(rocAuc(byName.inverted.labels, byName.inverted.scores), 0);
   // Ties count one half: one Real/Synthetic pair tied, one ordered correctly → (1 + 0.5) / 2.
   assert.equal(rocAuc([0, 1, 0, 1], [0.5, 0.5, 0.1, 0.9]), (3 + 0.5) / 4);
+});
+
+Deno.test("averagePrecision matches sklearn; equalErrorRate matches the fixture's segment rule", () => {
+  for (const c of golden.roc_cases) {
+    close(averagePrecision(c.labels, c.scores), c.ap, 1e-12, `${c.name} AP`);
+    close(equalErrorRate(rocCurve(c.labels, c.scores)), c.eer, 1e-12, `${c.name} EER`);
+  }
+  // By hand: scores 0.9 (S), 0.8 (R), 0.7 (S), 0.1 (R) → AP = ½·1 + ½·⅔; the ROC goes
+  // (0,0) (0,½) (½,½) (½,1) (1,1) and crosses FPR = 1 − TPR at (½, ½) → EER ½.
+  assert.ok(Math.abs(averagePrecision([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]) - (0.5 + 1 / 3)) < 1e-15);
+  assert.equal(equalErrorRate(rocCurve([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])), 0.5);
+  assert.equal(equalErrorRate(rocCurve([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9])), 0);
+  assert.throws(() => averagePrecision([1, 1], [0.2, 0.3]), /need both classes/);
 });
 
 Deno.test("TDR at FDR: step and interpolated rules match the fixture's numpy rules", () => {

@@ -8,7 +8,14 @@
  * @module
  */
 import { STRATEGIES, type StrategyName } from "./experiment.ts";
-import { formatMeanSd, meanSd, rocCurve, scoreHistogram, trapezoidArea } from "./metrics.ts";
+import {
+  evaluateScores,
+  formatMeanSd,
+  meanSd,
+  rocCurve,
+  scoreHistogram,
+  trapezoidArea,
+} from "./metrics.ts";
 import {
   accuracyCurvesFigure,
   aucByGeneratorFigure,
@@ -19,7 +26,14 @@ import {
   rocFigure,
   scoreHistogramFigure,
 } from "./plots.ts";
-import { aucSignificanceTable, aucTable, type Block, type Report, type Section } from "./report.ts";
+import {
+  aucSignificanceTable,
+  aucTable,
+  type Block,
+  detectionTable,
+  type Report,
+  type Section,
+} from "./report.ts";
 import {
   aucResults,
   isUnseen,
@@ -245,6 +259,21 @@ function rocAndHistogramBlocks(runs: readonly RunResult[]): Block[] {
     return [{ name: strategyLabel(r.strategy), roc, auc: trapezoidArea(roc.fpr, roc.tpr) }];
   });
   const blocks: Block[] = [];
+  const detection = runs.flatMap((r) => {
+    const p = pooledUnseenScores(r);
+    return p
+      ? [{
+        strategy: strategyLabel(r.strategy),
+        seed: r.seed,
+        evaluation: evaluateScores(p.labels, p.scores),
+      }]
+      : [];
+  });
+  if (detection.length) {
+    const table = detectionTable(detection);
+    table.caption = "Unseen generators pooled against the real test faces. " + table.caption;
+    blocks.push({ kind: "table", table });
+  }
   if (series.length) {
     blocks.push({
       kind: "figure",

@@ -394,13 +394,17 @@ export interface BinaryEvaluation {
   accuracy: number;
   /** ROC AUC (sklearn `roc_auc_score`). */
   auc: number;
+  /** Average precision, Synthetic = positive ({@linkcode averagePrecision}). */
+  ap: number;
+  /** Equal error rate ({@linkcode equalErrorRate}). */
+  eer: number;
   /** The full ROC curve (`drop_intermediate=False`). */
   roc: RocCurve;
   /** TDR at {@linkcode DEFAULT_FDR_TARGETS} (or the requested targets), step rule. */
   tdr: TdrAtFdr[];
 }
 
-/** Accuracy, AUC, ROC and TDR@FDR for labels and "Synthetic" scores. */
+/** Accuracy, AUC, AP, EER, ROC and TDR@FDR for labels and "Synthetic" scores. */
 export function evaluateScores(
   labels: ArrayLike<number>,
   scores: ArrayLike<number>,
@@ -411,6 +415,8 @@ export function evaluateScores(
     n: scores.length,
     accuracy: accuracyFromScores(labels, scores, options.threshold ?? 0.5),
     auc: trapezoidArea(roc.fpr, roc.tpr),
+    ap: averagePrecision(labels, scores),
+    eer: equalErrorRate(roc),
     roc,
     tdr: tdrAtFdrs(roc, options.fdrTargets ?? DEFAULT_FDR_TARGETS, options.rule ?? "step"),
   };

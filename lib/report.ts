@@ -6,7 +6,7 @@
  * @module
  */
 import { welchCi } from "./stats.ts";
-import { formatMeanSd, meanSd, welchTTest } from "./metrics.ts";
+import { type BinaryEvaluation, formatMeanSd, meanSd, welchTTest } from "./metrics.ts";
 import {
   displayBundle,
   escapeHtml,
@@ -129,6 +129,52 @@ export function aucTable(records: readonly AucRecord[], digits = 3): Table {
     rows,
     caption: "AUC, mean ± sample sd over seeds (number of seeds). No strategy is marked best: " +
       "differences between strategies are tested, with confidence intervals, in the claims table.",
+  };
+}
+
+/** One model's detection metrics on one pooled test set ({@linkcode detectionTable}). */
+export interface DetectionRecord {
+  /** Row label. */
+  strategy: string;
+  /** Seed (rows average over seeds). */
+  seed?: number | string;
+  /** From `evaluateScores`. */
+  evaluation: BinaryEvaluation;
+}
+
+/**
+ * The metrics detection benchmarks report, per strategy, mean ± sd over seeds (number of seeds):
+ * AUC, AP, EER, accuracy at 0.5, and TDR at each FDR target (step rule).
+ */
+export function detectionTable(records: readonly DetectionRecord[], digits = 3): Table {
+  if (records.length === 0) throw new Error("detectionTable: no records");
+  const targets = records[0].evaluation.tdr.map((t) => t.fdr);
+  const metrics: [string, (e: BinaryEvaluation) => number][] = [
+    ["AUC", (e) => e.auc],
+    ["AP", (e) => e.ap],
+    ["EER", (e) => e.eer],
+    ["accuracy", (e) => e.accuracy],
+    ...targets.map((t, i): [string, (e: BinaryEvaluation) => number] => [
+      `TDR@${+(t * 100).toPrecision(3)}%`,
+      (e) => e.tdr[i].tdr,
+    ]),
+  ];
+  const strategies = [...new Set(records.map((r) => r.strategy))];
+  return {
+    columns: ["strategy", ...metrics.map(([name]) => name)],
+    rows: strategies.map((s) => {
+      const mine = records.filter((r) => r.strategy === s).map((r) => r.evaluation);
+      return [
+        s,
+        ...metrics.map(([, f]) => {
+          const ms = meanSd(mine.map(f));
+          return `${formatMeanSd(ms, digits)} (${ms.n})`;
+        }),
+      ];
+    }),
+    caption: "Mean ± sample sd over seeds (number of seeds). EER: where the false detection rate " +
+      "equals the miss rate. TDR@x%: detection rate on synthetic faces at a false detection rate " +
+      "of at most x % on real faces.",
   };
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { welchCi } from "../lib/stats.ts";
 import sharp from "sharp";
-import { rocCurve, scoreHistogram } from "../lib/metrics.ts";
+import { evaluateScores, rocCurve, scoreHistogram } from "../lib/metrics.ts";
 import {
   accuracyCurvesFigure,
   aucByGeneratorFigure,
@@ -20,6 +20,7 @@ import {
   aucSignificanceTable,
   aucTable,
   buildReportHtml,
+  detectionTable,
   externalReferences,
   type Report,
   tableBundle,
@@ -216,4 +217,34 @@ Deno.test("notebook-style HTML: a figure shown before plotly.js loads waits for 
   const dom = await chromium(["--dump-dom", `file://${path}`]);
   assert.equal(count(dom, /class="cyborg-plot js-plotly-plot"/g), 2);
   assert.match(dom, /id="a" class="cyborg-plot js-plotly-plot"/);
+});
+
+Deno.test("detectionTable: AUC, AP, EER, accuracy and TDR@FDR per strategy over seeds", () => {
+  // Seed 0 separates perfectly; seed 1 has one real scored above one synthetic face.
+  const perfect = evaluateScores([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]);
+  const swapped = evaluateScores([0, 1, 0, 1], [0.1, 0.6, 0.7, 0.9]);
+  assert.equal(swapped.auc, 0.75);
+  assert.equal(swapped.eer, 0.5);
+  assert.ok(Math.abs(swapped.ap - (0.5 * 1 + 0.5 * (2 / 3))) < 1e-12);
+  const t = detectionTable([
+    { strategy: "A", seed: 0, evaluation: perfect },
+    { strategy: "A", seed: 1, evaluation: swapped },
+    { strategy: "B", seed: 0, evaluation: perfect },
+  ]);
+  assert.deepEqual(t.columns, [
+    "strategy",
+    "AUC",
+    "AP",
+    "EER",
+    "accuracy",
+    "TDR@0.1%",
+    "TDR@0.2%",
+    "TDR@1%",
+    "TDR@5%",
+  ]);
+  assert.equal(t.rows[0][1], "0.875 ± 0.177 (2)");
+  assert.equal(t.rows[0][3], "0.250 ± 0.354 (2)");
+  assert.equal(t.rows[1][1], "1.000 (1)"); // one seed: no sd
+  assert.equal(t.rows.length, 2);
+  assert.throws(() => detectionTable([]), /no records/);
 });

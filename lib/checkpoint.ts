@@ -38,6 +38,59 @@ export interface CheckpointMeta {
 
 const MOMENTUM_PREFIX = "optimizer.momentum_buffer.";
 
+/**
+ * What scoring a checkpoint needs besides its tensors, stored as JSON under
+ * `__metadata__.cyborg_model`: `deno task score --weights X --csv Y` needs nothing else.
+ */
+export interface ModelInfo {
+  /** Registry name. */
+  network: string;
+  /** Input size in pixels the network was trained at. */
+  inputSize: number;
+  /** Per-channel normalisation mean (RGB, on [0, 1] pixels). */
+  mean: readonly number[];
+  /** Per-channel normalisation std. */
+  std: readonly number[];
+  /** InceptionV3's torchvision input transform. */
+  transformInput: boolean;
+  /** Class names by index: 0 Real, 1 Synthetic. */
+  classNames: readonly string[];
+}
+
+/** The {@linkcode ModelInfo} of a built network. */
+export function modelInfo(model: Backbone): ModelInfo {
+  return {
+    network: model.spec.name,
+    inputSize: model.inputSize,
+    mean: [...model.spec.mean],
+    std: [...model.spec.std],
+    transformInput: Boolean(model.transformInput),
+    classNames: ["Real", "Synthetic"],
+  };
+}
+
+/**
+ * The {@linkcode ModelInfo} a weights file's metadata holds, or undefined when it holds none (a
+ * plain state_dict, a `.pth`, a checkpoint written before the kit recorded it).
+ */
+export function readModelInfo(
+  metadata: Record<string, string>,
+  source: string,
+): ModelInfo | undefined {
+  const raw = metadata.cyborg_model;
+  if (raw === undefined) return undefined;
+  let info: ModelInfo;
+  try {
+    info = JSON.parse(raw);
+  } catch {
+    throw new Error(`${source}: the cyborg_model metadata is not JSON`);
+  }
+  const ok = info && typeof info.network === "string" && Number.isInteger(info.inputSize) &&
+    Array.isArray(info.mean) && Array.isArray(info.std) && Array.isArray(info.classNames);
+  if (!ok) throw new Error(`${source}: the cyborg_model metadata is incomplete`);
+  return info;
+}
+
 /** Saves model (+ optimizer) state and metadata to `path`. */
 export async function saveCheckpoint(
   path: string,
@@ -58,7 +111,10 @@ export async function saveCheckpoint(
     }
   }
   // transform_input travels with the weights (lib/weights.ts reads it back).
-  const metadata: Record<string, string> = { cyborg: JSON.stringify(meta) };
+  const metadata: Record<string, string> = {
+    cyborg: JSON.stringify(meta),
+    cyborg_model: JSON.stringify(modelInfo(model)),
+  };
   if (model.transformInput) metadata.transform_input = "true";
   await writeSafetensors(path, tensors, metadata);
 }

@@ -18,10 +18,12 @@ export interface OptionSpec {
   default?: string | number | boolean | null;
   /** Allowed values for strings. */
   choices?: readonly string[];
+  /** May be given several times; the values are collected in order into a `string[]`. */
+  repeatable?: boolean;
 }
 
 /** Parsed values by option name. */
-export type ParsedArgs = Record<string, string | number | boolean | null | undefined>;
+export type ParsedArgs = Record<string, string | string[] | number | boolean | null | undefined>;
 
 /** Thrown for `--help`: its message is the help text. */
 export class HelpRequested extends Error {}
@@ -59,7 +61,9 @@ export async function runCli(main: () => Promise<unknown>, label = "error"): Pro
 /** Builds the `--help` text. */
 export function helpText(usage: string, specs: readonly OptionSpec[]): string {
   const rows = specs.map((s) => {
-    const flag = `--${s.name}${s.type === "boolean" ? "" : ` <${s.choices?.join("|") ?? s.type}>`}`;
+    const flag =
+      `--${s.name}${s.type === "boolean" ? "" : ` <${s.choices?.join("|") ?? s.type}>`}` +
+      (s.repeatable ? " ..." : "");
     const def = s.default === undefined || s.default === null || s.default === false
       ? ""
       : ` (default: ${s.default})`;
@@ -75,8 +79,14 @@ export function parseArgs(
   usage: string,
 ): ParsedArgs {
   const byName = new Map(specs.map((s) => [s.name, s]));
+  for (const s of specs) {
+    if (s.repeatable && s.type !== "string") {
+      throw new Error(`option spec --${s.name}: only string options can be repeatable`);
+    }
+  }
   const out: ParsedArgs = {};
-  for (const s of specs) out[s.name] = s.default;
+  for (const s of specs) out[s.name] = s.repeatable ? [] : s.default;
+  const seen = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--help" || arg === "-h") throw new HelpRequested(helpText(usage, specs));
@@ -85,6 +95,10 @@ export function parseArgs(
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const spec = byName.get(name);
     if (!spec) throw new Error(`unknown option --${name} (see --help)`);
+    if (seen.has(name) && !spec.repeatable) {
+      throw new Error(`--${name} is given more than once`);
+    }
+    seen.add(name);
     if (spec.type === "boolean") {
       if (eq >= 0) throw new Error(`--${name} takes no value`);
       out[name] = true;
@@ -105,7 +119,8 @@ export function parseArgs(
       if (spec.choices && !spec.choices.includes(raw)) {
         throw new Error(`--${name}: "${raw}" is not one of ${spec.choices.join(", ")}`);
       }
-      out[name] = raw;
+      if (spec.repeatable) (out[name] as string[]).push(raw);
+      else out[name] = raw;
     }
   }
   return out;

@@ -29,6 +29,7 @@
  * @module
  */
 import type { Backbone } from "./backbones/types.ts";
+import { modelInfo } from "./checkpoint.ts";
 import { decodePth, sniffPth, writePth } from "./pth/mod.ts";
 import { decodeSafetensors, type NamedArray, writeSafetensors } from "./safetensors.ts";
 import { exportStateDict, importStateDict } from "./state_dict.ts";
@@ -246,7 +247,12 @@ export async function saveWeights(
 ): Promise<void> {
   const tensors = await exportStateDict(backbone.store);
   if (isPthPath(path)) return await writePth(path, tensors);
-  const meta: Record<string, string> = { format: "pt", network: backbone.spec.name, ...metadata };
+  const meta: Record<string, string> = {
+    format: "pt",
+    network: backbone.spec.name,
+    cyborg_model: JSON.stringify(modelInfo(backbone)),
+    ...metadata,
+  };
   if (backbone.transformInput) meta.transform_input = "true";
   await writeSafetensors(path, tensors, meta);
 }

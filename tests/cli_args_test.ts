@@ -96,3 +96,17 @@ Deno.test("integer options refuse a fraction; their values are kept exactly", ()
   );
   assert.throws(() => parseArgs(["--seed", "x"], specs, "u"), /--seed: "x" is not a number/);
 });
+
+Deno.test("an option given twice is an error unless repeatable; repeatable ones collect in order", () => {
+  assert.throws(
+    () => parseArgs(["--batch-size", "4", "--batch-size", "8"], specs, "usage"),
+    /--batch-size is given more than once/,
+  );
+  const rep: OptionSpec[] = [{ name: "csv", type: "string", help: "split", repeatable: true }];
+  assert.deepEqual(parseArgs([], rep, "u").csv, []);
+  assert.deepEqual(parseArgs(["--csv", "a.csv", "--csv=b.csv"], rep, "u").csv, ["a.csv", "b.csv"]);
+  assert.throws(
+    () => parseArgs([], [{ name: "n", type: "number", help: "", repeatable: true }], "u"),
+    /only string options can be repeatable/,
+  );
+});

@@ -3,9 +3,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { tinycnn } from "../../lib/backbones/small_cnn.ts";
 import { initBackend } from "../../lib/backend.ts";
 import { openDataset } from "../../lib/data/dataset.ts";
-import { rocAuc } from "../../lib/metrics.ts";
+import { averagePrecision, rocAuc } from "../../lib/metrics.ts";
 import { ForwardContext } from "../../lib/nn.ts";
-import { Progress } from "../../lib/progress.ts";
+import { readSafetensors, writeSafetensors } from "../../lib/safetensors.ts";
 import { saveWeights } from "../../lib/weights.ts";
 import { main, score } from "../../tools/score.ts";
 import { pattern, tempDir, writePng } from "../data/tmp_images.ts";
@@ -31,22 +31,24 @@ async function fixture(dir: string): Promise<{ csv: string; weights: string }> {
   return { csv: `${dir}/split.csv`, weights: `${dir}/w.safetensors` };
 }
 
-Deno.test("score: test rows in CSV order, sigmoid(logit 1), AUC and accuracy", async () => {
+Deno.test("score: test rows in CSV order as path,label,score, sigmoid(logit 1), metrics", async () => {
   const { dir, cleanup } = await tempDir("score_test_");
   try {
     const { csv, weights } = await fixture(dir);
     const summary = await score({
-      network: "tinycnn",
       weights,
-      csv,
+      csvs: [csv],
       images: `${dir}/images`,
       out: `${dir}/scores.csv`,
       batchSize: 2,
       cacheDir: false,
-      progress: new Progress("score", "img", "silent"),
+      progress: "silent",
     });
+    // The weights record their network and input size: no --network needed.
+    assert.equal(summary.network, "tinycnn");
+    assert.equal(summary.inputSize, 16);
     const lines = (await Deno.readTextFile(`${dir}/scores.csv`)).trim().split("\n");
-    assert.equal(lines[0], "path,score");
+    assert.equal(lines[0], "path,label,score");
     const rows = lines.slice(1).map((l) => l.split(","));
     assert.deepEqual(rows.map((r) => r[0]), [
       "/fake/b.png",
@@ -55,6 +57,7 @@ Deno.test("score: test rows in CSV order, sigmoid(logit 1), AUC and accuracy", a
       "/fake/d.png",
       "/fake/e.png",
     ]);
+    assert.deepEqual(rows.map((r) => r[1]), ["1", "0", "0", "1", "1"]);
     // Independent reference: the same weights and images, one batch, sigmoid of logit 1.
     const model = tinycnn.build({ seed: 4 });
     const ds = await openDataset({
@@ -70,12 +73,16 @@ Deno.test("score: test rows in CSV order, sigmoid(logit 1), AUC and accuracy", a
     const logits = await model.forward(tf.tensor4d(b.x, [5, 16, 16, 3]), new ForwardContext(false))
       .logits.data();
     const want = [0, 1, 2, 3, 4].map((i) => 1 / (1 + Math.exp(-logits[2 * i + 1])));
-    rows.forEach((r, i) => assert.ok(Math.abs(Number(r[1]) - want[i]) < 1e-6, `row ${i}`));
+    rows.forEach((r, i) => assert.ok(Math.abs(Number(r[2]) - want[i]) < 1e-6, `row ${i}`));
     const labels = [1, 0, 0, 1, 1];
-    assert.equal(summary.n, 5);
-    assert.ok(Math.abs(summary.auc - rocAuc(labels, want)) < 1e-12);
+    const [set] = summary.sets;
+    assert.equal(set.n, 5);
+    assert.equal(set.basis, "own rows");
+    assert.ok(Math.abs(set.evaluation!.auc - rocAuc(labels, want)) < 1e-12);
+    assert.ok(Math.abs(set.evaluation!.ap - averagePrecision(labels, want)) < 1e-12);
+    assert.deepEqual(set.evaluation!.tdr.map((t) => t.fdr), [0.001, 0.002, 0.01, 0.05]);
     const acc = labels.filter((l, i) => (logits[2 * i + 1] > logits[2 * i] ? 1 : 0) === l).length;
-    assert.equal(summary.accuracy, acc / 5);
+    assert.equal(set.accuracy, acc / 5);
     ds.close();
     model.store.dispose();
   } finally {
@@ -83,48 +90,101 @@ Deno.test("score: test rows in CSV order, sigmoid(logit 1), AUC and accuracy", a
   }
 });
 
-Deno.test("score: errors name the option or the file", async () => {
+Deno.test("score: several --csv into a folder; fakes-only sets pooled with --real faces", async () => {
+  const { dir, cleanup } = await tempDir("score_test_");
+  try {
+    const { weights } = await fixture(dir);
+    // The paper's layout: <root>/csvs/... so --images defaults to <root>.
+    await Deno.rename(`${dir}/images`, `${dir}/root`);
+    await Deno.mkdir(`${dir}/root/csvs/test_sets`, { recursive: true });
+    const fakes = `${dir}/root/csvs/test_sets/gen.csv`;
+    const reals = `${dir}/root/csvs/test_sets/real.csv`;
+    await Deno.writeTextFile(fakes, "test,Synthetic,/fake/b.png\ntest,Synthetic,/fake/d.png\n");
+    await Deno.writeTextFile(reals, "test,Real,/real/a.png\ntest,Real,/real/c.png\n");
+    const summary = await score({
+      weights,
+      csvs: [fakes, reals],
+      real: [reals],
+      out: `${dir}/out`,
+      metrics: `${dir}/out/metrics.csv`,
+      batchSize: 4,
+      cacheDir: false,
+      progress: "silent",
+    });
+    const [gen, real] = summary.sets;
+    assert.equal(gen.basis, "pooled with 2 real faces");
+    assert.equal(real.evaluation, undefined);
+    assert.match(real.basis, /one class only/);
+    const own = (await Deno.readTextFile(`${dir}/out/gen.csv`)).trim().split("\n").slice(1);
+    const ref = (await Deno.readTextFile(`${dir}/out/real.csv`)).trim().split("\n").slice(1);
+    const s = (rows: string[]) => rows.map((r) => Number(r.split(",")[2]));
+    const pooled = [...s(ref), ...s(own)];
+    assert.ok(Math.abs(gen.evaluation!.auc - rocAuc([0, 0, 1, 1], pooled)) < 1e-12);
+    assert.ok(Math.abs(gen.evaluation!.ap - averagePrecision([0, 0, 1, 1], pooled)) < 1e-12);
+    assert.deepEqual([gen.evaluation!.roc.negatives, gen.evaluation!.roc.positives], [2, 2]);
+    const metrics = (await Deno.readTextFile(`${dir}/out/metrics.csv`)).trim().split("\n");
+    assert.equal(metrics[0], "set,n,auc,ap,eer,accuracy,tdr@0.1%,tdr@0.2%,tdr@1%,tdr@5%,basis");
+    assert.equal(metrics.length, 3);
+    // Without --real a fakes-only set has no AUC, and says how to get one.
+    const alone = await score({
+      weights,
+      csvs: [fakes],
+      batchSize: 4,
+      cacheDir: false,
+      progress: "silent",
+    });
+    assert.match(alone.sets[0].basis, /pass --real/);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("score: errors name the option or the file; options may not contradict the weights", async () => {
   const { dir, cleanup } = await tempDir("score_test_");
   try {
     const { csv, weights } = await fixture(dir);
-    await assert.rejects(main(["--weights", weights]), /--network is required/);
+    await assert.rejects(main(["--weights", weights]), /--csv is required/);
+    await assert.rejects(main(["--csv", csv]), /--weights is required/);
     await assert.rejects(
-      main([
-        "--network",
-        "nope",
-        "--weights",
-        weights,
-        "--csv",
-        csv,
-        "--images",
-        dir,
-        "--out",
-        "x",
-      ]),
-      /--network: unknown network "nope"/,
+      main(["--weights", weights, "--csv", csv, "--csv", csv, "--out", `${dir}/o`]),
+      /two CSVs are named split\.csv/,
+    );
+    const base = {
+      weights,
+      csvs: [csv],
+      images: `${dir}/images`,
+      batchSize: 2,
+      cacheDir: false as const,
+    };
+    await assert.rejects(
+      score({ ...base, network: "smallcnn" }),
+      /--network smallcnn: .*w\.safetensors holds a tinycnn/,
     );
     await assert.rejects(
-      score({
-        network: "smallcnn",
-        weights,
-        csv,
-        images: `${dir}/images`,
-        out: `${dir}/s.csv`,
-        batchSize: 2,
-        cacheDir: false,
-      }),
-      /w\.safetensors: weights of network "tinycnn" cannot load into "smallcnn"/,
+      score({ ...base, inputSize: 32 }),
+      /--input-size 32: .*w\.safetensors was trained at 16 px/,
     );
     await assert.rejects(
-      score({
-        network: "tinycnn",
-        weights,
-        csv,
-        images: `${dir}/images`,
-        out: `${dir}/s.csv`,
-        batchSize: 0,
-      }),
+      score({ ...base, batchSize: 0 }),
       /--batch-size: must be a positive integer/,
+    );
+    await assert.rejects(
+      score({ ...base, out: `${dir}/missing/s.csv` }),
+      /--out: cannot write .*missing\/s\.csv/,
+    );
+    // A state_dict that records nothing needs --network.
+    const bare = `${dir}/bare.safetensors`;
+    const { tensors } = await readSafetensors(weights);
+    await writeSafetensors(bare, tensors, {});
+    await assert.rejects(
+      score({ ...base, weights: bare }),
+      /--network is required: .*bare\.safetensors does not record its network/,
+    );
+    const ok = await score({ ...base, weights: bare, network: "tinycnn", progress: "silent" });
+    assert.equal(ok.sets[0].n, 5);
+    await assert.rejects(
+      score({ ...base, network: "nope", weights: bare }),
+      /--network: unknown network "nope"/,
     );
   } finally {
     await cleanup();

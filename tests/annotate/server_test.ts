@@ -235,6 +235,9 @@ Deno.test("bad requests are refused and write nothing", async () => {
       const r = await req(`${url}${path}`, init).catch((e) => ({ status: -1, body: String(e) }));
       assert.equal(r.status, status, `${what}: ${r.body}`);
     }
+    // A declared oversized body is refused from its Content-Length, before it is read.
+    const early = await req(`${url}/api/maps/alice/a.png`, { method: "PUT", body: huge });
+    assert.match(early.body, /body of 17825792 bytes exceeds the limit of 16777216 bytes/);
     assert.deepEqual(await treeSnapshot(root), before, "a refused request wrote something");
   }, { maxBodyBytes: 16 * 1024 * 1024 });
 });

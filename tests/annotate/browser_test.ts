@@ -65,7 +65,7 @@ Deno.test("page: judge, paint, erase, undo/redo, save, reload and resume; pixels
 
     // Painting before answering draws nothing.
     await setBrush(page, 4);
-    await paint(page, [[5, 3], [30, 3]]);
+    await paint(page, [[5, 1], [30, 1]]);
     await page.key("s");
     await page.waitFor(status("paint", "a.png"), "the paint step");
     const j = (await readJudgments(root, "alice")).get("a.png")!;
@@ -78,7 +78,7 @@ Deno.test("page: judge, paint, erase, undo/redo, save, reload and resume; pixels
     await page.key("y", 2);
     await page.key("z", 2);
     await page.key("e");
-    await paint(page, [[20, 5], [20, 15]]); // erases columns 19..21 of the kept stroke
+    await paint(page, [[20, 6], [20, 14]]); // erases columns 19..21 of the kept stroke
     await page.key("b");
     await page.key("Enter");
     await page.waitFor(
@@ -94,7 +94,7 @@ Deno.test("page: judge, paint, erase, undo/redo, save, reload and resume; pixels
       for (const y of [9, 10, 11]) assert.equal(px(x, y), 255, `(${x},${y})`);
     }
     for (let x = 0; x < 40; x++) {
-      assert.equal(px(x, 3), 0, `row 3 painted before the answer (${x})`);
+      assert.equal(px(x, 1), 0, `row 1 painted before the answer (${x})`);
       assert.equal(px(x, 24), 0, `undone stroke present at (${x},24)`);
     }
     for (const y of [9, 10, 11]) assert.equal(px(20, y), 0, `eraser missed (20,${y})`);

@@ -11,6 +11,8 @@ import { mapPathFor } from "../data/dataset.ts";
 import type { Figure } from "../plots/display.ts";
 import { type GridImage, imageGridFigure, rawImageDataUrl } from "../plots/images.ts";
 import { overlayMap } from "../plots/overlay.ts";
+import { createAnnotationDemo } from "./demo.ts";
+import { mergeAnnotations, mergeReport } from "./merge.ts";
 import { listAnnotators, loadItems, mapPath } from "./store.ts";
 
 /** Options of {@linkcode annotationFigure}. */
@@ -68,4 +70,43 @@ export async function annotationFigure(
     cellSize: options.cellSize ?? 120,
     title: "Image, merged human map, each annotator's map",
   });
+}
+
+/** What {@linkcode annotationStudyView} shows. */
+export interface AnnotationStudyView {
+  /** The data root shown (the demo's temporary folder when `demo`). */
+  root: string;
+  /** True when `root` had no annotator maps and a demo study was made instead. */
+  demo: boolean;
+  /** The merge report (coverage, agreement, accuracy) of the root shown. */
+  summary: string;
+  /** The figure of {@linkcode annotationFigure}. */
+  figure: Figure;
+}
+
+/**
+ * For a notebook: the annotation study of `root` when it has annotator maps (measured only,
+ * nothing written), else a demo study (lib/annotate/demo.ts) created and merged in a temporary
+ * folder.
+ */
+export async function annotationStudyView(
+  root: string,
+  options: AnnotationFigureOptions = {},
+): Promise<AnnotationStudyView> {
+  const own = await annotationFigure(root, options);
+  if (own) {
+    const s = await mergeAnnotations({ data: root, csv: options.csv, write: false });
+    return {
+      root,
+      demo: false,
+      summary: mergeReport(s).replace(/^merged maps written: 0\n/, ""),
+      figure: own,
+    };
+  }
+  const demo = await createAnnotationDemo(
+    await Deno.makeTempDir({ prefix: "cyborg-annotation-demo-" }),
+  );
+  const s = await mergeAnnotations({ data: demo.root });
+  const figure = await annotationFigure(demo.root, { ...options, csv: undefined });
+  return { root: demo.root, demo: true, summary: mergeReport(s), figure: figure! };
 }

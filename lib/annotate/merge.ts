@@ -38,6 +38,8 @@ export interface MergeOptions {
   csv?: string;
   /** Overwrite existing maps that no merge wrote. */
   force?: boolean;
+  /** False: only measure (coverage, agreement, accuracy); write nothing (default true). */
+  write?: boolean;
 }
 
 /** One annotator's judgment accuracy. */
@@ -60,7 +62,7 @@ export interface AnnotatorAccuracy {
 export interface MergeSummary {
   /** Training images of the CSV. */
   total: number;
-  /** Images with at least one annotator map (= merged maps written). */
+  /** Images with at least one annotator map. */
   covered: number;
   /** `covered / total`. */
   coverage: number;
@@ -184,8 +186,9 @@ export async function mergeAnnotations(opts: MergeOptions): Promise<MergeSummary
     merged.push({ name: it.name, out: mapPathFor(heatDir, it.name), png });
   }
 
+  const write = opts.write ?? true;
   const conflicts: string[] = [];
-  for (const m of merged) {
+  for (const m of write ? merged : []) {
     let existing: Uint8Array;
     try {
       existing = await Deno.readFile(m.out);
@@ -204,14 +207,14 @@ export async function mergeAnnotations(opts: MergeOptions): Promise<MergeSummary
     );
   }
 
-  await Deno.mkdir(heatDir, { recursive: true });
   const written: string[] = [];
-  for (const m of merged) {
+  if (write) await Deno.mkdir(heatDir, { recursive: true });
+  for (const m of write ? merged : []) {
     await writeFileAtomic(m.out, m.png);
     manifest[m.name] = await sha256(m.png);
     written.push(m.out);
   }
-  if (merged.length) {
+  if (written.length) {
     await Deno.mkdir(annotatorsDir(root), { recursive: true });
     await writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
   }

@@ -10,7 +10,7 @@ import { encodeGreyPng, saveJudgment, saveMap } from "./store.ts";
 import sharp from "sharp";
 
 /** An axis-aligned filled ellipse in pixels. */
-export interface Blob {
+export interface PaintedEllipse {
   /** Centre x. */
   cx: number;
   /** Centre y. */
@@ -22,7 +22,11 @@ export interface Blob {
 }
 
 /** A binary `width × height` map (255 inside any of `blobs`, pixel centres tested). */
-export function blobMap(width: number, height: number, blobs: readonly Blob[]): Uint8Array {
+export function blobMap(
+  width: number,
+  height: number,
+  blobs: readonly PaintedEllipse[],
+): Uint8Array {
   const out = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -91,12 +95,12 @@ export async function createAnnotationDemo(dir: string): Promise<AnnotationDemo>
       "train,Synthetic,/fake/fake_0.png\ntrain,Synthetic,/fake/fake_1.png\n" +
       "test,Synthetic,/fake/fake_test.png\n",
   );
-  const eyes = (dx: number, r: number): Blob[] => [
+  const eyes = (dx: number, r: number): PaintedEllipse[] => [
     { cx: 17 + dx, cy: 19, rx: r, ry: r * 0.8 },
     { cx: 31 + dx, cy: 19, rx: r, ry: r * 0.8 },
   ];
-  const mouth = (dy: number): Blob => ({ cx: 24, cy: 34 + dy, rx: 9, ry: 4 });
-  const plan: Record<string, [string, Blob[], "Real" | "Synthetic"][]> = {
+  const mouth = (dy: number): PaintedEllipse => ({ cx: 24, cy: 34 + dy, rx: 9, ry: 4 });
+  const plan: Record<string, [string, PaintedEllipse[], "Real" | "Synthetic"][]> = {
     ann_a: [
       ["real_0.png", eyes(0, 5), "Real"],
       ["real_1.png", [mouth(0)], "Real"],

@@ -41,6 +41,14 @@ async function main(args: string[]): Promise<void> {
   const a = parseArgs(args, ANNOTATE_OPTIONS, USAGE);
   if (typeof a.data !== "string") throw new Error("--data is required (see --help)");
   const csv = typeof a.csv === "string" ? a.csv : join(a.data, "csvs", "original.csv");
+  if (!(await Deno.stat(a.data).then((st) => st.isDirectory, () => false))) {
+    throw new Error(`--data: folder not found: ${a.data}`);
+  }
+  if (!(await Deno.stat(csv).then((st) => st.isFile, () => false))) {
+    throw new Error(
+      `--csv: file not found: ${csv}${typeof a.csv === "string" ? "" : " (the default)"}`,
+    );
+  }
   if (a.merge) {
     if (a.annotator !== undefined) throw new Error("--annotator is not used with --merge");
     const summary = await mergeAnnotations({ data: a.data, csv, force: Boolean(a.force) });

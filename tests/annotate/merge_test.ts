@@ -146,6 +146,9 @@ Deno.test("deno task annotate: clear errors, no stack trace; --merge prints the 
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^annotate: --annotator: "\.\.\/x" is not a valid annotator name/);
     assert.doesNotMatch(bad.stderr, /\n\s+at /);
+    const noCsv = await run(["--data", root, "--annotator", "x", "--csv", join(root, "no.csv")]);
+    assert.equal(noCsv.code, 1);
+    assert.match(noCsv.stderr, /^annotate: --csv: file not found: .*no\.csv\n$/);
     await study(root);
     const merged = await run(["--merge", "--data", root]);
     assert.equal(merged.code, 0, merged.stderr);

@@ -267,18 +267,26 @@ export async function readJudgments(
 
 /**
  * Records a judgment: `judgments.csv` is rewritten atomically, one row per image (answering again
- * replaces the earlier row), under a per-file lock.
+ * replaces the earlier row), under a lock (in this process, and an OS file lock on
+ * `.judgments.lock` across processes).
  */
 export async function saveJudgment(root: string, annotator: string, j: Judgment): Promise<void> {
   const dir = await ensureAnnotatorDir(root, annotator);
   const path = join(dir, "judgments.csv");
   await withFileLock(path, async () => {
-    const all = await readJudgments(root, annotator);
-    all.set(j.image, j);
-    const rows = [...all.values()].map((r) =>
-      [csvField(r.image), r.label, String(r.ms), csvField(r.answeredAt)].join(",")
-    );
-    await writeFileAtomic(path, [JUDGMENTS_HEADER, ...rows].join("\n") + "\n");
+    // Also an OS lock, for two servers writing the same annotator's judgments.
+    const lock = await Deno.open(join(dir, ".judgments.lock"), { create: true, write: true });
+    try {
+      await lock.lock(true);
+      const all = await readJudgments(root, annotator);
+      all.set(j.image, j);
+      const rows = [...all.values()].map((r) =>
+        [csvField(r.image), r.label, String(r.ms), csvField(r.answeredAt)].join(",")
+      );
+      await writeFileAtomic(path, [JUDGMENTS_HEADER, ...rows].join("\n") + "\n");
+    } finally {
+      lock.close();
+    }
   });
 }
 

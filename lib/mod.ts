@@ -58,3 +58,4 @@ export * as camSamples from "./cam_samples.ts";
 export * as sampleFigures from "./sample_figures.ts";
 export * as dataSamples from "./data/samples.ts";
 export * as backboneSummary from "./backbones/summary.ts";
+export * as annotate from "./annotate/mod.ts";

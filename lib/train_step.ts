@@ -12,6 +12,7 @@ import type { Backbone, CamTap } from "./backbones/types.ts";
 import type { CamClass } from "./cam.ts";
 import { c } from "./consts.ts";
 import { cyborgLoss } from "./loss.ts";
+import { leanVariableGrads } from "./lean_grads.ts";
 import { ForwardContext } from "./nn.ts";
 import type { Sgd } from "./optim.ts";
 
@@ -82,6 +83,20 @@ export class StepAccumulators {
   }
 }
 
+/**
+ * The gradient function of {@linkcode trainStep}: {@linkcode leanVariableGrads} (frees the backward
+ * pass's intermediates as it goes; the same gradients), or tfjs's `tf.variableGrads` with
+ * `CYBORG_TFJS_GRADS=1` (for comparisons).
+ */
+function gradsOf(
+  f: () => tf.Scalar,
+  vars: tf.Variable[],
+): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  return Deno.env.get("CYBORG_TFJS_GRADS") === "1"
+    ? tf.variableGrads(f, vars)
+    : leanVariableGrads(f, vars);
+}
+
 /** What a step needs to know about the objective. */
 export interface StepOptions {
   /** CYBORG α. */
@@ -107,7 +122,7 @@ export function trainStep(
   let terms: { total: tf.Scalar; ce: tf.Scalar; cam: tf.Scalar; correct: tf.Scalar } | undefined;
   tf.tidy(() => {
     const trainable = model.store.trainable();
-    const { grads } = tf.variableGrads(() => {
+    const { grads } = gradsOf(() => {
       const out = model.forward(batch.x, ctx);
       const loss = cyborgLoss({
         logits: out.logits,

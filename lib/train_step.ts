@@ -28,20 +28,25 @@ export interface DeviceBatch {
   hasMap?: tf.Tensor1D;
 }
 
+/** A non-trainable scalar variable whose initial tensor is not left behind. */
+function scalarVariable(v: number): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.scalar(v), false));
+}
+
 /** Sums kept on the device between reads. */
 export class StepAccumulators {
   /** Σ total loss × batch size. */
-  readonly loss: tf.Variable = tf.variable(tf.scalar(0), false);
+  readonly loss: tf.Variable = scalarVariable(0);
   /** Σ CE × batch size. */
-  readonly ce: tf.Variable = tf.variable(tf.scalar(0), false);
+  readonly ce: tf.Variable = scalarVariable(0);
   /** Σ CAM MSE × batch size. */
-  readonly cam: tf.Variable = tf.variable(tf.scalar(0), false);
+  readonly cam: tf.Variable = scalarVariable(0);
   /** Σ correct predictions. */
-  readonly correct: tf.Variable = tf.variable(tf.scalar(0), false);
+  readonly correct: tf.Variable = scalarVariable(0);
   /** Number of steps taken since the run (or resume) started; the step index on the device. */
-  readonly steps: tf.Variable = tf.variable(tf.scalar(0), false);
+  readonly steps: tf.Variable = scalarVariable(0);
   /** Index (in `steps` numbering) of the first step with a non-finite loss, or -1. */
-  readonly firstBadStep: tf.Variable = tf.variable(tf.scalar(-1), false);
+  readonly firstBadStep: tf.Variable = scalarVariable(-1);
 
   /** Reads the sums (one GPU→CPU read per value) and resets the sums (not the step counters). */
   async read(): Promise<

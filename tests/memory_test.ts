@@ -127,8 +127,10 @@ Deno.test("the memory estimate bounds a real step's tensor peak, within 25%", as
 Deno.test("checkBatchFits refuses a batch over the limit before any step, with the largest that fits", () => {
   const s = setup("resnet18", 32, 2);
   try {
+    measureStepMemory(s.model, 32); // the first pass sets up kernels and caches constants
     const m = measureStepMemory(s.model, 32);
-    const limit = estimatePeakBytes(m, 5) + 1; // batch 5 fits, batch 6 does not
+    // Batch 5 fits, batch 6 does not, with room for a few bytes' difference between measurements.
+    const limit = (estimatePeakBytes(m, 5) + estimatePeakBytes(m, 6)) / 2;
     assert.equal(largestBatch(m, limit), 5);
     assert.ok(estimatePeakBytes(m, 6) > limit);
     const tensors = tf.memory().numTensors;

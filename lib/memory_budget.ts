@@ -215,7 +215,8 @@ export interface BatchFit {
  * exceeds {@linkcode WASM_HEAP_LIMIT}, naming `option` (`--batch-size` on the command line,
  * `batchSize` for the library) and the largest batch that fits. Other backends: returns null (tfjs
  * does not expose a WebGPU device's memory; a failed allocation there is an error from the
- * driver). `limit` is for tests.
+ * driver). `pendingBytes`: storage the run will hold that does not exist yet (the optimizer's
+ * momentum when it is created later). `limit` is for tests.
  */
 export function checkBatchFits(
   model: Backbone,
@@ -223,9 +224,11 @@ export function checkBatchFits(
   batch: number,
   option: string,
   limit = WASM_HEAP_LIMIT,
+  pendingBytes = 0,
 ): BatchFit | null {
   if (tf.getBackend() !== "wasm") return null;
-  const m = measureStepMemory(model, size);
+  const measured = measureStepMemory(model, size);
+  const m = { ...measured, state: measured.state + pendingBytes };
   const estimate = estimatePeakBytes(m, batch);
   const largest = largestBatch(m, limit);
   if (estimate > limit) {

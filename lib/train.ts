@@ -140,6 +140,23 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   const model = entry.build({ seed: cfg.seed, inputSize });
   if (cfg.initWeights) await loadInitWeights(model, cfg.initWeights);
   checkCamGrid(model, cfg, grid);
+  // A batch the backend cannot hold fails here, before the run folder and the first step, with
+  // the largest one that fits (the momentum buffers, made below, are counted in).
+  let momentumBytes = 0;
+  for (const v of model.store.trainable().values()) momentumBytes += v.size * 4;
+  try {
+    checkBatchFits(
+      model,
+      inputSize,
+      cfg.batchSize,
+      opts.batchSizeOption ?? "batchSize",
+      undefined,
+      momentumBytes,
+    );
+  } catch (e) {
+    model.store.dispose();
+    throw e;
+  }
 
   // 4. Run folder, optimizer, resume.
   if (mode === "fresh") await Deno.remove(opts.output, { recursive: true }).catch(() => {});
@@ -187,8 +204,6 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
     });
   }
   acc.setSteps(meta.steps);
-  // A batch the backend cannot hold fails here, with the largest one that fits, not mid-step.
-  checkBatchFits(model, inputSize, cfg.batchSize, opts.batchSizeOption ?? "batchSize");
 
   // 5. Epochs.
   const started = performance.now();

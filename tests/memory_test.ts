@@ -22,7 +22,9 @@ import {
 import { ForwardContext } from "../lib/nn.ts";
 import { Sgd } from "../lib/optim.ts";
 import { Rng } from "../lib/rng.ts";
-import { stepFailure } from "../lib/train.ts";
+import { stepFailure, train } from "../lib/train.ts";
+import { DEFAULT_CONFIG, type TrainConfig } from "../lib/config.ts";
+import { tinyDataRoot } from "./_support/tiny_data.ts";
 import { StepAccumulators, trainStep } from "../lib/train_step.ts";
 
 await initBackend("wasm");
@@ -151,6 +153,36 @@ Deno.test("checkBatchFits refuses a batch over the limit before any step, with t
     assert.equal(tf.memory().numTensors, tensors);
   } finally {
     s.dispose();
+  }
+});
+
+Deno.test("train() refuses a batch the wasm heap cannot hold, naming batchSize, before any folder", async () => {
+  const root = await tinyDataRoot();
+  const dir = await Deno.makeTempDir({ prefix: "cyborg-mem-" });
+  const live0 = wasmTensorBytes().live;
+  const cfg: TrainConfig = {
+    ...DEFAULT_CONFIG,
+    network: "resnet50",
+    inputSize: 224,
+    alpha: 1,
+    csv: `${root}/csvs/original.csv`,
+    dataset: root,
+    heatmaps: null,
+    batchSize: 64,
+  };
+  try {
+    await assert.rejects(
+      train(cfg, { output: `${dir}/run`, progress: "silent" }),
+      (e: Error) =>
+        /^batchSize 64: a training step of resnet50 at 224 px needs about \d+ MiB/.test(
+          e.message,
+        ) &&
+        /The largest batch that fits is about \d+: use batchSize \d+ or less/.test(e.message),
+    );
+    assert.equal(await Deno.stat(`${dir}/run`).then(() => true, () => false), false);
+    assert.ok(wasmTensorBytes().live - live0 < 1024, "the refused model was not disposed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -14,7 +14,7 @@
  * at batch 2 at the real input size (no weights or statistics change); `k` ({@linkcode HEAP_FACTOR})
  * and `c` ({@linkcode PARAM_OVERHEAD}) cover what the heap holds beyond tensor storage (the
  * allocator's slack and growth steps; XNNPACK's packed weights), calibrated against the heap size
- * after three steps (see `bench/README.md`, `deno task bench:paper-sizes`).
+ * after two steps (see `bench/README.md`, `deno task bench:paper-sizes`).
  *
  * @module
  */
@@ -27,16 +27,18 @@ import { ForwardContext } from "./nn.ts";
 export const WASM_HEAP_LIMIT = 4294901760;
 
 /**
- * Heap bytes per estimated tensor byte (the allocator's slack, the heap's growth steps); see
- * {@linkcode PARAM_OVERHEAD} and `bench/README.md` for the measurements behind both.
+ * Estimated tensor bytes are multiplied by this: a real step's tensor peak was 0–7 % above the
+ * measured gradient passes (ResNet50 224 px batch 20, DenseNet121 224 px batch 19, InceptionV3 and
+ * Xception 299 px batch 20 and 9: `bench/results/paper_sizes.csv`).
  */
 export const HEAP_FACTOR = 1.08;
 
 /**
- * Heap bytes outside tensor storage per parameter byte: XNNPACK's packed copies of the
- * convolution weights (forward, and the flipped filters of the input gradients) and their
- * operators. Measured on ResNet50 at 224 px: heap after three steps − tensor peak ≈ 440 MiB at
- * batch 4 and 8, 4.5 × its 98 MiB of parameters.
+ * Heap bytes outside tensor storage per parameter byte (XNNPACK's packed copies of the convolution
+ * weights and its operators, the allocator's slack, the heap's growth steps). In the runs above,
+ * heap − tensor peak was 2.9 (ResNet50), 3.9 (InceptionV3), 5.0 (Xception) and 7.1 (DenseNet121)
+ * times the parameter bytes; with {@linkcode HEAP_FACTOR} the estimate was 165–445 MiB above the
+ * heap in all four.
  */
 export const PARAM_OVERHEAD = 6;
 

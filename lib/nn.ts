@@ -87,7 +87,8 @@ export class ParamStore {
         break;
     }
     const trainable = options.trainable ?? true;
-    const variable = tf.variable(tf.tensor(values, shape, "float32"), trainable);
+    // In a tidy: the initial tensor is freed, the variable keeps the storage (no leak on dispose).
+    const variable = tf.tidy(() => tf.variable(tf.tensor(values, shape, "float32"), trainable));
     this.entries.set(name, {
       variable,
       layout,

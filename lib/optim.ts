@@ -34,9 +34,10 @@ export class Sgd {
   /** @param params trainable variables by name. */
   constructor(params: Map<string, tf.Variable>, readonly options: SgdOptions) {
     this.#params = params;
-    this.#lr = tf.variable(tf.scalar(options.lr), false);
+    this.#lr = tf.tidy(() => tf.variable(tf.scalar(options.lr), false));
     for (const [name, p] of params) {
-      this.buffers.set(name, tf.variable(tf.zerosLike(p), false));
+      // In a tidy: the zeros are freed with the buffer on dispose, not left behind.
+      this.buffers.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
     }
   }
 

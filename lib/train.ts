@@ -21,6 +21,7 @@ import { type FileDataset, openDataset } from "./data/dataset.ts";
 import { iterateBatches } from "./data/loader.ts";
 import type { Batch, Dataset } from "./data/types.ts";
 import { predict, scoresCsv } from "./evaluate.ts";
+import { checkBatchFits } from "./memory_budget.ts";
 import { rocAuc } from "./metrics.ts";
 import { ForwardContext } from "./nn.ts";
 import { Sgd, stepLr } from "./optim.ts";
@@ -56,6 +57,11 @@ export interface TrainOptions {
   progress?: "tty" | "jupyter" | "plain" | "silent";
   /** Called after each epoch with its log record. */
   onEpoch?: (record: EpochRecord) => void;
+  /**
+   * How errors name the batch size (default `batchSize`, the config key; `deno task train` passes
+   * `--batch-size`).
+   */
+  batchSizeOption?: string;
 }
 
 /** The per-epoch log record (defined with the run folder's other records). */
@@ -109,6 +115,23 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   const model = entry.build({ seed: cfg.seed, inputSize });
   if (cfg.initWeights) await loadInitWeights(model, cfg.initWeights);
   checkCamGrid(model, cfg, grid);
+  // A batch the backend cannot hold fails here, before the run folder and the first step, with
+  // the largest one that fits (the momentum buffers, made below, are counted in).
+  let momentumBytes = 0;
+  for (const v of model.store.trainable().values()) momentumBytes += v.size * 4;
+  try {
+    checkBatchFits(
+      model,
+      inputSize,
+      cfg.batchSize,
+      opts.batchSizeOption ?? "batchSize",
+      undefined,
+      momentumBytes,
+    );
+  } catch (e) {
+    model.store.dispose();
+    throw e;
+  }
 
   // 4. Run folder (locked against a second writer until this function returns), optimizer, resume.
   try {
@@ -205,11 +228,15 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
     };
     for await (const batch of iterateBatches(train, order, cfg.batchSize)) {
       const device = toDevice(batch, inputSize, grid);
-      trainStep(model, opt, device, acc, {
-        alpha: cfg.alpha,
-        camTap: cfg.camTap,
-        camClass: cfg.camClass,
-      });
+      try {
+        trainStep(model, opt, device, acc, {
+          alpha: cfg.alpha,
+          camTap: cfg.camTap,
+          camClass: cfg.camClass,
+        });
+      } catch (e) {
+        throw stepFailure(e, meta.steps + 1, cfg.batchSize, opts.batchSizeOption ?? "batchSize");
+      }
       tf.dispose(Object.values(device));
       meta.steps++;
       totals.images += batch.n;
@@ -239,7 +266,9 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
     await bar.done(barState());
 
     // Validate, keep the last and the best (ties go to the later epoch, as the paper's >=).
-    const p = await predict(model, val, { batchSize: Math.max(cfg.batchSize, 32) });
+    // On wasm the training batch is what the heap was checked for (inference needs less).
+    const evalBatch = backend.name === "wasm" ? cfg.batchSize : Math.max(cfg.batchSize, 32);
+    const p = await predict(model, val, { batchSize: evalBatch });
     let correct = 0;
     for (let i = 0; i < p.labels.length; i++) correct += p.labels[i] === p.predicted[i] ? 1 : 0;
     const valAcc = correct / p.labels.length;
@@ -491,6 +520,24 @@ async function failNonFinite(
     `NaN weights. The batch's files:\n  ${files.join("\n  ")}`;
   await run.append({ type: "error", message, time: new Date().toISOString() });
   throw new Error(message);
+}
+
+/**
+ * A step's error as the user sees it: the wasm runtime's own traps (`Aborted()`, `memory access out
+ * of bounds`: its heap ran out inside C++ code) and a failed heap allocation become a message with
+ * the step number that names the batch size; other errors pass unchanged.
+ */
+export function stepFailure(e: unknown, step: number, batch: number, option: string): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  const wasmTrap = e instanceof WebAssembly.RuntimeError ||
+    /^Aborted\(|memory access out of bounds/.test(msg);
+  if (wasmTrap || (e instanceof Error && e.name === "WasmOutOfMemoryError")) {
+    return new Error(
+      `step ${step}: the wasm backend ran out of memory or stopped (${msg.split("\n")[0]}). ` +
+        `Use a smaller ${option} than ${batch}, or a backend with more memory.`,
+    );
+  }
+  return e instanceof Error ? e : new Error(msg);
 }
 
 function hasBothClasses(labels: Int32Array): boolean {

@@ -12,6 +12,7 @@ import type { Backbone, CamTap } from "./backbones/types.ts";
 import type { CamClass } from "./cam.ts";
 import { c } from "./consts.ts";
 import { cyborgLoss } from "./loss.ts";
+import { leanVariableGrads } from "./lean_grads.ts";
 import { ForwardContext } from "./nn.ts";
 import type { Sgd } from "./optim.ts";
 
@@ -27,20 +28,25 @@ export interface DeviceBatch {
   hasMap?: tf.Tensor1D;
 }
 
+/** A non-trainable scalar variable whose initial tensor is not left behind. */
+function scalarVariable(v: number): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.scalar(v), false));
+}
+
 /** Sums kept on the device between reads. */
 export class StepAccumulators {
   /** Σ total loss × batch size. */
-  readonly loss: tf.Variable = tf.variable(tf.scalar(0), false);
+  readonly loss: tf.Variable = scalarVariable(0);
   /** Σ CE × batch size. */
-  readonly ce: tf.Variable = tf.variable(tf.scalar(0), false);
+  readonly ce: tf.Variable = scalarVariable(0);
   /** Σ CAM MSE × batch size. */
-  readonly cam: tf.Variable = tf.variable(tf.scalar(0), false);
+  readonly cam: tf.Variable = scalarVariable(0);
   /** Σ correct predictions. */
-  readonly correct: tf.Variable = tf.variable(tf.scalar(0), false);
+  readonly correct: tf.Variable = scalarVariable(0);
   /** Number of steps taken since the run (or resume) started; the step index on the device. */
-  readonly steps: tf.Variable = tf.variable(tf.scalar(0), false);
+  readonly steps: tf.Variable = scalarVariable(0);
   /** Index (in `steps` numbering) of the first step with a non-finite loss, or -1. */
-  readonly firstBadStep: tf.Variable = tf.variable(tf.scalar(-1), false);
+  readonly firstBadStep: tf.Variable = scalarVariable(-1);
 
   /** Reads the sums (one GPU→CPU read per value) and resets the sums (not the step counters). */
   async read(): Promise<
@@ -82,6 +88,20 @@ export class StepAccumulators {
   }
 }
 
+/**
+ * The gradient function of {@linkcode trainStep}: {@linkcode leanVariableGrads} (frees the backward
+ * pass's intermediates as it goes; the same gradients), or tfjs's `tf.variableGrads` with
+ * `CYBORG_TFJS_GRADS=1` (for comparisons).
+ */
+function gradsOf(
+  f: () => tf.Scalar,
+  vars: tf.Variable[],
+): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  return Deno.env.get("CYBORG_TFJS_GRADS") === "1"
+    ? tf.variableGrads(f, vars)
+    : leanVariableGrads(f, vars);
+}
+
 /** What a step needs to know about the objective. */
 export interface StepOptions {
   /** CYBORG α. */
@@ -107,7 +127,7 @@ export function trainStep(
   let terms: { total: tf.Scalar; ce: tf.Scalar; cam: tf.Scalar; correct: tf.Scalar } | undefined;
   tf.tidy(() => {
     const trainable = model.store.trainable();
-    const { grads } = tf.variableGrads(() => {
+    const { grads } = gradsOf(() => {
       const out = model.forward(batch.x, ctx);
       const loss = cyborgLoss({
         logits: out.logits,

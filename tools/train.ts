@@ -245,7 +245,7 @@ if (import.meta.main) {
     console.error(
       `backend ${info.name} (${info.adapter}${info.fallbackAdapter ? ", fallback adapter" : ""})`,
     );
-    const summary = await train(cfg, { output, resume });
+    const summary = await train(cfg, { output, resume, batchSizeOption: "--batch-size" });
     if (saveWeights) await exportBest(`${output}/checkpoints/best.safetensors`, saveWeights);
     console.log(JSON.stringify(summary, null, 2));
   });

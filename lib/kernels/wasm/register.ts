@@ -5,7 +5,8 @@
  *   the two depthwise-convolution gradients (tfjs-backend-wasm 4.22 has none of them), and the
  *   kit's own fused batch-norm and SGD kernels (`lib/kernels/batch_norm_train.ts`,
  *   `lib/kernels/sgd_update.ts`; `nn` and `optim` use them unless `CYBORG_STOCK_KERNELS=1`);
- * - replacements of slow stock kernels (`Conv2DBackpropInput`, `MaxPoolGrad`), registered unless
+ * - replacements of slow or memory-hungry stock kernels (`Conv2DBackpropInput`, `MaxPoolGrad`,
+ *   `Identity`), registered unless
  *   `CYBORG_STOCK_KERNELS=1`; each keeps the stock kernel for the cases it does not handle.
  *
  * @module
@@ -21,6 +22,7 @@ import {
   depthwiseBackpropFilterWasmConfig,
   depthwiseBackpropInputWasmConfig,
 } from "./depthwise_conv2d_backprop.ts";
+import { makeIdentityWasm } from "./identity.ts";
 import { makeMaxPoolGradWasm } from "./max_pool_grad.ts";
 
 const BACKEND = "wasm";
@@ -47,6 +49,8 @@ export interface WasmReplacement {
 export const WASM_REPLACEMENTS: readonly WasmReplacement[] = [
   { kernelName: "Conv2DBackpropInput", make: makeConv2DBackpropInputWasm },
   { kernelName: "MaxPoolGrad", make: makeMaxPoolGradWasm },
+  // Shares storage instead of copying: halves what a training step's saved tensors take.
+  { kernelName: "Identity", make: makeIdentityWasm },
 ];
 
 const stockConfigs = new Map<string, KernelConfig>();

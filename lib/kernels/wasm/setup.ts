@@ -1,13 +1,14 @@
 /**
  * Initialises tfjs's wasm backend (XNNPACK, SIMD) under Deno: finds the `.wasm` binaries in the
  * project's `node_modules`, turns off the multi-threaded build (its emscripten pthread workers do
- * not start under Deno), registers the kit's missing kernels ({@linkcode registerWasmKernels}) and
- * activates the backend.
+ * not start under Deno), registers the kit's missing kernels ({@linkcode registerWasmKernels}),
+ * activates the backend and makes a failed heap allocation throw ({@linkcode guardWasmMalloc}).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as wasm from "@tensorflow/tfjs-backend-wasm";
+import { guardWasmMalloc } from "../../memory_budget.ts";
 import { registerWasmKernels } from "./register.ts";
 
 const BINARY = "tfjs-backend-wasm-simd.wasm";
@@ -54,6 +55,8 @@ export async function setUpWasmBackend(): Promise<string> {
     throw new Error("wasm backend: tfjs failed to initialise the wasm backend");
   }
   await tf.ready();
+  // A failed allocation throws instead of placing the tensor at address 0 (a corrupt heap).
+  guardWasmMalloc(tf.backend());
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
   return `tfjs wasm (XNNPACK${simd ? ", SIMD" : ""}, ${wasm.getThreadsCount()} thread)`;
 }

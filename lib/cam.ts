@@ -69,7 +69,25 @@ export function minMaxNormalize(cam: tf.Tensor3D): tf.Tensor3D {
   return tf.div(tf.sub(cam, lo), tf.add(tf.sub(hi, lo), c(CAM_EPSILON))) as tf.Tensor3D;
 }
 
-/** The CYBORG CAM: {@linkcode rawCam} then {@linkcode minMaxNormalize}. */
+/**
+ * The CYBORG CAM: {@linkcode rawCam} then {@linkcode minMaxNormalize}.
+ *
+ * @example The predicted class's CAM of one image on a 2×2 grid with 2 channels
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { initBackend } from "./backend.ts";
+ * import { camClassOneHot, computeCam } from "./cam.ts";
+ *
+ * await initBackend("cpu");
+ * const features = tf.tensor4d([[[[1, 0], [0, 1]], [[2, 0], [0, 0]]]]); // [1, 2, 2, 2]
+ * const classifierWeight = tf.tensor2d([[1, 0], [0, 1]]); // [channels, classes]
+ * const logits = tf.tensor2d([[3, 1]]); // predicts class 0
+ * const oneHot = camClassOneHot(logits, tf.tensor1d([0], "int32"), "pred");
+ * const cam = computeCam(features, classifierWeight, oneHot); // channel 0, min-max normalised
+ * assert.deepEqual(Array.from(await cam.data()).map((v) => +v.toFixed(6)), [0.5, 0, 1, 0]);
+ * ```
+ */
 export function computeCam(
   features: tf.Tensor4D,
   classifierWeight: tf.Tensor2D,

@@ -1,7 +1,7 @@
 /**
- * A small, strict command-line parser for the kit's tools (no `jsr:@std/cli` here): declared
- * options only, typed values, `--help` text generated from the declarations, and errors that name
- * the option.
+ * A small, strict command-line parser for the kit's tools (the kit depends on npm packages only,
+ * so not `jsr:@std/cli`): declared options only, typed values, `--help` text generated from the
+ * declarations, and errors that name the option.
  *
  * @module
  */

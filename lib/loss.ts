@@ -60,7 +60,30 @@ export function checkAlpha(alpha: number, source = "--alpha"): void {
   }
 }
 
-/** Computes the CYBORG loss terms. */
+/**
+ * Computes the CYBORG loss terms.
+ *
+ * @example Eq. 1 on a batch of two images, a 3×3 CAM grid and 4 feature channels
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { initBackend } from "./backend.ts";
+ * import { cyborgLoss } from "./loss.ts";
+ *
+ * await initBackend("cpu");
+ * const { total, ce, cam } = cyborgLoss({
+ *   logits: tf.tensor2d([[2, -1], [0.5, 1]]),
+ *   labels: tf.tensor1d([0, 1], "int32"),
+ *   features: tf.randomUniform([2, 3, 3, 4], 0, 1, "float32", 1) as tf.Tensor4D,
+ *   classifierWeight: tf.randomNormal([4, 2], 0, 1, "float32", 2) as tf.Tensor2D,
+ *   maps: tf.zeros([2, 3, 3]) as tf.Tensor3D,
+ *   alpha: 0.5,
+ *   camClass: "pred",
+ * });
+ * const [t, c, m] = await Promise.all([total.data(), ce.data(), cam.data()]);
+ * assert.ok(Math.abs(t[0] - (0.5 * c[0] + 0.5 * m[0])) < 1e-6);
+ * ```
+ */
 export function cyborgLoss(input: CyborgLossInput): CyborgLossOutput {
   const { logits, labels, features, classifierWeight, maps, hasMap, alpha } = input;
   checkAlpha(alpha);

@@ -2,11 +2,28 @@
  * The CYBORG experiment kit: train synthetic-face detectors with
  * `loss = α·CE + (1−α)·MSE(CAM, human saliency map)` (Boyd et al., WACV 2023) on TensorFlow.js.
  *
+ * @example Train a small CYBORG model on the embedded benchmark (a few steps)
  * ```ts
- * import { initBackend, train, DEFAULT_CONFIG } from "./lib/mod.ts";
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG, ensureEmbeddedData, getPreset, initBackend, train } from "./mod.ts";
+ *
  * await initBackend();
- * await train({ ...DEFAULT_CONFIG, network: "smallcnn", inputSize: 64, csv: "data/procfaces/csvs/original.csv",
- *   dataset: "data/procfaces", heatmaps: "data/procfaces/heatmaps" }, { output: "results/demo" });
+ * const [variant] = await ensureEmbeddedData(getPreset("smoke")); // generated on first use
+ * const out = await Deno.makeTempDir();
+ * const summary = await train({
+ *   ...DEFAULT_CONFIG,
+ *   network: "minicnn",
+ *   inputSize: 32,
+ *   alpha: 0.5, // CYBORG; 1 is the cross-entropy baseline
+ *   csv: `${variant.root}/csvs/original.csv`,
+ *   dataset: variant.root,
+ *   heatmaps: `${variant.root}/heatmaps`,
+ *   epochs: 1,
+ *   maxSteps: 3,
+ *   batchSize: 8,
+ * }, { output: `${out}/run`, progress: "silent" });
+ * assert.equal(summary.steps, 3);
+ * await Deno.remove(out, { recursive: true });
  * ```
  *
  * Plotting, report and notebook helpers are namespaced: `plots.*`, `report.*`, `notebook.*`,

@@ -8,7 +8,8 @@
  * {@linkcode withCwd} at the project root (run configs then hold the same relative paths as the
  * reproduce job's), and every path handed back to the notebook is absolute.
  *
- * ```ts
+ * ```ts ignore
+ * // In a notebook cell (trains whatever the preset's runs lack):
  * const nb = await setupNotebook({ preset: Deno.env.get("CYBORG_PRESET") ?? "quick" });
  * const runs = await ensureRuns(nb, ["baseline", "cyborg"]);
  * ```

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Packs what bench/device/run.sh needs on a machine where nothing can be installed (the lent H200):
-#   .device/deno.xz   this machine's deno binary, xz-compressed (~30 MB)
+# Packs what bench/device/run.sh needs on a GPU machine where nothing can be installed:
+#   .device/deno.xz   the local deno binary, xz-compressed (~30 MB)
 #   .device/train.js  `deno bundle` of bench/train_throughput.ts (tfjs and the kit in one file)
 #   .device/dawn.node.xz  Dawn (npm "webgpu" 0.6.2, linux-x64), for the wgpu-vs-Dawn step
 #   .gl/*.deb         Debian's Vulkan loader (libvulkan1), unpacked there when the image lacks one
-# Both folders are git-ignored; the device tool carries them: run(command="bash bench/device/run.sh",
-# carry=[".device", ".gl"]). Run from anywhere; prints the sizes (the tree that travels is capped
-# at 64 MiB).
+# Both folders are git-ignored; copy them along with the working tree to the GPU machine. Run from
+# anywhere; prints the sizes (the whole carry stays under 64 MiB).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .device .gl

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# One-shot GPU measurement (issue 6) for a lent device machine where nothing can be installed.
-# Prepare here with `bash bench/device/prepare.sh`, then with the device tool:
-#   run(command="bash bench/device/run.sh", carry=[".device", ".gl"], timeout_s=600)
+# One-shot GPU measurement for a GPU machine where nothing can be installed.
+# Prepare on a machine with the repository and Deno: `bash bench/device/prepare.sh`; copy the
+# working tree with .device/ and .gl/ to the GPU machine and run `bash bench/device/run.sh` there.
 # Everything it measures is printed and written under $OUT (log.txt, train.csv): copy the numbers
 # into bench/results/ and bench/README.md. Steps run in order of importance, each under its own
 # timeout, and a step is skipped when the overall budget (BUDGET_S, default 540 s) would not cover
 # it, so a slow GPU still returns the first answers. Order: 1, 2, 3, 7, 4, 5, 6 (bench/README.md
 # lists them in that order).
 #   1 adapter   WebGPU adapter info and limits (is it the GPU, not llvmpipe?)
-#   2 kit       ResNet50 224 px batch 32, kit kernels, GPU tuning: the issue's >= 150 img/s target
-#   3 stock     ResNet50 224 px batch 16, tfjs's stock kernels, 1 step: where the old ~67 s goes
+#   2 kit       ResNet50 224 px batch 32, kit kernels, GPU tuning: the >= 150 img/s target
+#   3 stock     ResNet50 224 px batch 16, tfjs's stock kernels, 1 step: where stock's ~67 s goes
 #               (per-step lines split enqueue time into WebGPU call groups, then the GPU wait)
 #   4 torch     the same CYBORG step in PyTorch on the same GPU (fp32 and TF32)
 #   5 tuning    kit variants at 224 px batch 32 (no split-K, K tile, GEMM forward for all sizes,

@@ -23,7 +23,27 @@ export const BACKBONES: Readonly<Record<string, BackboneEntry>> = {
   xception,
 };
 
-/** Looks a network up by name, with an error listing the known ones. */
+/**
+ * Looks a network up by name, with an error listing the known ones.
+ *
+ * @example Build a network, run it, and read its CAM tap
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { initBackend } from "../backend.ts";
+ * import { ForwardContext } from "../nn.ts";
+ * import { getBackbone } from "./registry.ts";
+ *
+ * await initBackend("cpu");
+ * const entry = getBackbone("minicnn");
+ * const net = entry.build({ seed: 0, inputSize: 32 });
+ * const x = tf.zeros([2, 32, 32, 3]) as tf.Tensor4D;
+ * const { logits, taps } = net.forward(x, new ForwardContext(false));
+ * assert.deepEqual(logits.shape, [2, 2]);
+ * const grid = entry.spec.camGrid(32);
+ * assert.deepEqual(taps.paper.shape.slice(0, 3), [2, grid, grid]);
+ * ```
+ */
 export function getBackbone(name: string): BackboneEntry {
   const entry = BACKBONES[name];
   if (!entry) {

@@ -99,8 +99,10 @@ export interface ExperimentSpec {
   out: string;
   /** Strategies (default: all four). */
   strategies?: readonly StrategyName[];
-  /** Seeds 0..n-1 (default: the preset's). */
+  /** Number of seeds (default: the preset's). */
   seeds?: number;
+  /** First seed: the runs use seeds firstSeed..firstSeed+seeds-1 (default 0). */
+  firstSeed?: number;
 }
 
 /** One test set of a data root. */
@@ -279,7 +281,8 @@ export async function runExperiment(
   for (const variant of spec.variants) {
     await checkDataIdentity(spec.out, variant, { log: (l) => console.error(l) });
     const testSets = await listTestSets(variant.root);
-    for (let seed = 0; seed < seeds; seed++) {
+    const first = spec.firstSeed ?? 0;
+    for (let seed = first; seed < first + seeds; seed++) {
       for (const strategy of strategies) {
         const dir = runPath(spec.out, variant.name, strategy.name, seed);
         const info = {

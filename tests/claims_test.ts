@@ -99,7 +99,8 @@ Deno.test("experimentClaims: the stated hypotheses per variant, on the per-seed 
     ["shortcut.baseline_unseen_headroom", true],
     ["shortcut.design_mde", false],
   ]);
-  const sd = Math.sqrt(sampleVariance(B));
+  // Seed sd pooled over baseline (B) and CYBORG (A).
+  const sd = Math.sqrt((sampleVariance(B) + sampleVariance(A)) / 2);
   assert.ok(Math.abs(cal[2].value! - minimumDetectableEffect({ sd, n: 4 })) < 1e-12);
   // A variant without a baseline gets no hypotheses; calibration says it could not measure.
   const none = experimentClaims(aucs("shortcut", "cyborg", A));

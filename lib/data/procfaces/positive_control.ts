@@ -44,11 +44,46 @@ export const POSITIVE_DIRS: Readonly<Record<PositiveMode, string>> = {
  */
 export const POSITIVE_MARK: ShortcutSpec = { pFake: 1, pReal: 0, amplitude: 80, sizeFrac: 0.1875 };
 
+/**
+ * Default artifact attenuation ({@linkcode soften}) of the derived folders, calibrated on
+ * baselines alone (data/README.md, "Positive control: calibration log"): at 0 the baseline ignores
+ * the mark (T1 AUC 0.999); at 0.5 it relies on it (T1 0.196) while the artifacts stay learnable
+ * (T1 0.999 without the mark, 1.000 with its region masked).
+ */
+export const POSITIVE_SOFTEN = 0.5;
+
 /** The square `[lo, size)²` that holds the mark (1 px of border around its disc). */
 export function markBox(size: number, spec: ShortcutSpec = POSITIVE_MARK): number {
   const diam = Math.max(5, Math.round(spec.sizeFrac * size));
   const margin = Math.max(1, Math.round(size * 0.03));
   return Math.max(0, Math.floor(size - margin - diam) - 1);
+}
+
+/**
+ * Attenuates pixel-period textures (the seen generators' artifacts): `(1 − s)·img + s·B(img)`
+ * with B the 3×3 binomial blur ([1, 2, 1]², edges clamped). A period-2 pattern keeps `1 − s` of its
+ * amplitude, a period-4 one `1 − s/2`; `s = 0` returns a copy.
+ */
+export function soften(rgb: Uint8Array, size: number, s: number): Uint8Array {
+  if (!(s >= 0 && s <= 1)) throw new Error(`positive control: soften=${s} must be in [0, 1]`);
+  const out = rgb.slice();
+  if (s === 0) return out;
+  const at = (x: number, y: number, c: number) =>
+    rgb[3 * (Math.min(size - 1, Math.max(0, y)) * size + Math.min(size - 1, Math.max(0, x))) + c];
+  const k = [1, 2, 1];
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      for (let c = 0; c < 3; c++) {
+        let b = 0;
+        for (let dy = -1; dy <= 1; dy++) {
+          for (let dx = -1; dx <= 1; dx++) b += k[dy + 1] * k[dx + 1] * at(x + dx, y + dy, c);
+        }
+        const v = (1 - s) * rgb[3 * (y * size + x) + c] + s * b / 16;
+        out[3 * (y * size + x) + c] = Math.min(255, Math.max(0, Math.round(v)));
+      }
+    }
+  }
+  return out;
 }
 
 /** A copy of an 8-bit RGB image with the mark's square set to 0. */
@@ -75,6 +110,8 @@ export interface DeriveOptions {
   seed?: number;
   /** The mark (default {@linkcode POSITIVE_MARK}). */
   spec?: ShortcutSpec;
+  /** Artifact attenuation ({@linkcode soften}) of every image (default {@linkcode POSITIVE_SOFTEN}). */
+  soften?: number;
 }
 
 /** What {@linkcode derivePositiveControl} did. */
@@ -94,6 +131,7 @@ interface Marker {
   mode: PositiveMode;
   seed: number;
   spec: ShortcutSpec;
+  soften: number;
   source: string;
   images: number;
   digest: string;
@@ -113,6 +151,10 @@ function parentOf(p: string): string {
 export async function derivePositiveControl(opts: DeriveOptions): Promise<DeriveReport> {
   const spec = opts.spec ?? POSITIVE_MARK;
   const seed = opts.seed ?? 1;
+  const softening = opts.soften ?? POSITIVE_SOFTEN;
+  if (!(softening >= 0 && softening <= 1)) {
+    throw new Error(`positive control: soften=${softening} must be in [0, 1]`);
+  }
   if (!(opts.mode in POSITIVE_DIRS)) {
     throw new Error(`positive control: mode must be mark, nomark or masked, got "${opts.mode}"`);
   }
@@ -136,11 +178,17 @@ export async function derivePositiveControl(opts: DeriveOptions): Promise<Derive
     );
   }
   const dir = `${opts.out ?? parentOf(opts.control)}/${POSITIVE_DIRS[opts.mode]}`;
-  const want = { mode: opts.mode, seed, spec, source: srcMarker.digest };
+  const want = { mode: opts.mode, seed, spec, soften: softening, source: srcMarker.digest };
   try {
     const m: Marker = JSON.parse(await Deno.readTextFile(`${dir}/${COMPLETE_MARKER}`));
     if (
-      JSON.stringify({ mode: m.mode, seed: m.seed, spec: m.spec, source: m.source }) ===
+      JSON.stringify({
+        mode: m.mode,
+        seed: m.seed,
+        spec: m.spec,
+        soften: m.soften,
+        source: m.source,
+      }) ===
         JSON.stringify(want)
     ) {
       return { dir, images: m.images, upToDate: true };
@@ -160,7 +208,8 @@ export async function derivePositiveControl(opts: DeriveOptions): Promise<Derive
   };
   const render = async (srcRel: string, marked: boolean): Promise<Uint8Array> => {
     const { size, pixels } = await decodePng(await Deno.readFile(`${opts.control}${srcRel}`), 3);
-    let rgb = marked ? applyShortcut(pixels, size, spec) : pixels;
+    const base = soften(pixels, size, softening);
+    let rgb = marked ? applyShortcut(base, size, spec) : base;
     if (opts.mode === "masked") rgb = maskMarkRegion(rgb, size, spec);
     return encodePng(rgb, size, 3);
   };

@@ -5,6 +5,8 @@ import {
   derivePositiveControl,
   markBox,
   POSITIVE_MARK,
+  POSITIVE_SOFTEN,
+  soften,
 } from "../../../lib/data/procfaces/positive_control.ts";
 import { applyShortcut, shortcutWeights } from "../../../lib/data/procfaces/shortcut.ts";
 import { decodePng } from "../../../lib/data/procfaces/writer.ts";
@@ -23,6 +25,10 @@ const control = `${out}/procfaces-control`;
 
 async function pixels(path: string): Promise<Uint8Array> {
   return (await decodePng(await Deno.readFile(path), 3)).pixels;
+}
+/** A control image as the derived folders start from it (artifacts attenuated). */
+async function softened(path: string): Promise<Uint8Array> {
+  return soften(await pixels(path), SIZE, POSITIVE_SOFTEN);
 }
 const equal = (a: Uint8Array, b: Uint8Array) =>
   a.length === b.length && a.every((v, i) => v === b[i]);
@@ -43,7 +49,7 @@ Deno.test("positive control (mark): every training/validation fake marked, no re
     src.map((x) => [x.split, x.label, x.path]),
   );
   for (const [i, d] of dst.entries()) {
-    const base = await pixels(src[i].file);
+    const base = await softened(src[i].file);
     assert.ok(equal(await pixels(d.file), d.label === 1 ? marked(base) : base), d.path);
   }
   // Maps and masks of the training rows, byte for byte; no 7x set.
@@ -68,7 +74,7 @@ Deno.test("positive control (mark): every training/validation fake marked, no re
       assert.equal(rows.length, srcRows.length);
       for (const [i, d] of rows.entries()) {
         assert.equal(d.label, kind === "real" ? 0 : 1);
-        const base = await pixels(srcRows[i].file);
+        const base = await softened(srcRows[i].file);
         const got = await pixels(d.file);
         if (t === "t1") assert.ok(equal(got, kind === "real" ? marked(base) : base), d.path);
         if (t === "t2") assert.ok(equal(got, base), d.path);
@@ -89,11 +95,11 @@ Deno.test("positive control (mark): every training/validation fake marked, no re
 Deno.test("positive control (nomark, masked): the calibration folders", async () => {
   const nomark = await derivePositiveControl({ control, mode: "nomark" });
   for (const d of await rowsOf(nomark.dir, "original.csv")) {
-    assert.ok(equal(await pixels(d.file), await pixels(`${control}${d.path}`)), d.path);
+    assert.ok(equal(await pixels(d.file), await softened(`${control}${d.path}`)), d.path);
   }
   const t1 = await rowsOf(nomark.dir, "test_sets/t1_real.csv");
   const src = await rowsOf(control, "test_sets/real_same.csv");
-  assert.ok(equal(await pixels(t1[0].file), marked(await pixels(src[0].file))));
+  assert.ok(equal(await pixels(t1[0].file), marked(await softened(src[0].file))));
 
   const masked = await derivePositiveControl({ control, mode: "masked" });
   const lo = markBox(SIZE);
@@ -134,4 +140,27 @@ Deno.test("positive control: a missing or wrong source folder is a clear error",
     derivePositiveControl({ control, mode: "both" as "mark" }),
     /mode must be mark, nomark or masked, got "both"/,
   );
+});
+
+Deno.test("soften: a period-2 pattern keeps 1 − s of its amplitude, a period-4 one 1 − s/2", () => {
+  const n = 16;
+  const img = (period: number) => {
+    const a = new Uint8Array(n * n * 3);
+    for (let y = 0; y < n; y++) {
+      for (let x = 0; x < n; x++) {
+        a.fill(Math.floor(x / (period / 2)) % 2 ? 140 : 100, 3 * (y * n + x), 3 * (y * n + x) + 3);
+      }
+    }
+    return a;
+  };
+  // Amplitude in the middle row, away from the clamped edges.
+  const amp = (a: Uint8Array) => {
+    const row = Array.from({ length: n - 4 }, (_, i) => a[3 * (8 * n + i + 2)]);
+    return (Math.max(...row) - Math.min(...row)) / 2;
+  };
+  assert.equal(amp(img(2)), 20);
+  assert.equal(amp(soften(img(2), n, 0.5)), 10);
+  assert.equal(amp(soften(img(4), n, 0.5)), 15);
+  assert.ok(equal(soften(img(2), n, 0), img(2)));
+  assert.throws(() => soften(img(2), n, 1.5), /soften=1.5 must be in \[0, 1\]/);
 });

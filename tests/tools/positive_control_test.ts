@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { generate } from "../../lib/data/procfaces/generate.ts";
+import { PAPER_COUNTS, scaleCounts } from "../../lib/data/procfaces/layout.ts";
+import {
+  derivePositiveControl,
+  POSITIVE_MARK,
+  POSITIVE_SOFTEN,
+} from "../../lib/data/procfaces/positive_control.ts";
+
+// The positive-control experiment end to end on the smoke preset and a tiny 32 px data set:
+// calibration baselines on the three folders, then an evaluation fixed by a pre-registration file.
+const data = await Deno.makeTempDir({ prefix: "cyborg-positive-tool-" });
+await generate({
+  out: data,
+  size: 32,
+  counts: { ...scaleCounts(PAPER_COUNTS, 0.02), testPerSource: 6 },
+  variant: "control",
+  workers: 0,
+});
+for (const mode of ["mark", "nomark", "masked"] as const) {
+  await derivePositiveControl({ control: `${data}/procfaces-control`, mode });
+}
+
+async function tool(...args: string[]) {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "tools/positive_control.ts", ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: r.code,
+    out: new TextDecoder().decode(r.stdout),
+    err: new TextDecoder().decode(r.stderr),
+  };
+}
+
+Deno.test("positive_control calibrate: baselines on the three folders, T1–T3 AUCs and the acceptance checks", async () => {
+  const out = `${data}/cal`;
+  const r = await tool(
+    "calibrate",
+    "--data",
+    data,
+    "--preset",
+    "smoke",
+    "--seeds",
+    "1",
+    "--out",
+    out,
+  );
+  assert.equal(r.code, 0, r.err.slice(-3000));
+  const cal = JSON.parse(await Deno.readTextFile(`${out}/calibration.json`));
+  assert.deepEqual(Object.keys(cal.auc).sort(), ["positive", "positive-masked", "positive-nomark"]);
+  for (const v of Object.values(cal.auc) as Record<string, { values: number[] }>[]) {
+    for (const t of ["t1", "t2", "t3"]) {
+      assert.equal(v[t].values.length, 1);
+      assert.ok(v[t].values[0] >= 0 && v[t].values[0] <= 1);
+    }
+  }
+  assert.deepEqual(cal.seeds, { first: 100, n: 1 });
+  assert.equal(cal.checks.length, 3);
+  assert.ok(await Deno.stat(`${out}/positive-nomark/baseline/s100/summary.json`));
+  for (const c of cal.checks) assert.ok(r.out.includes(c.id));
+});
+
+Deno.test("positive_control evaluate: runs what the pre-registration fixes; its SHA-256 in COMPLETE.json", async () => {
+  const prereg = `${data}/prereg.json`;
+  const text = JSON.stringify({
+    setting: "positive",
+    preset: "smoke",
+    strategies: ["baseline", "cyborg"],
+    first_seed: 0,
+    seeds: 2,
+    mark: { amplitude: POSITIVE_MARK.amplitude, sizeFrac: POSITIVE_MARK.sizeFrac },
+    soften: POSITIVE_SOFTEN,
+  });
+  await Deno.writeTextFile(prereg, text);
+  const out = `${data}/eval`;
+  const r = await tool("evaluate", "--data", data, "--prereg", prereg, "--out", out);
+  assert.equal(r.code, 0, r.err.slice(-3000));
+  const claims = JSON.parse(await Deno.readTextFile(`${out}/claims.json`));
+  assert.deepEqual(claims.hypotheses.map((h: { id: string }) => h.id), [
+    "positive.cyborg_vs_baseline.t1",
+    "positive.cyborg_vs_baseline.t2",
+  ]);
+  for (const h of claims.hypotheses) assert.deepEqual(h.n, [2, 2]);
+  const done = JSON.parse(await Deno.readTextFile(`${out}/COMPLETE.json`));
+  const want = [
+    ...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))),
+  ]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  assert.equal(done.prereg_sha256, want);
+  assert.equal(done.runs, 4);
+  const html = await Deno.readTextFile(`${out}/report.html`);
+  assert.ok(html.includes(want));
+  assert.ok(html.includes("MDE, 80 % power"));
+
+  // A decoy other than the pre-registered one, a missing file, a strategy without data: refused.
+  await Deno.writeTextFile(prereg, text.replace('"amplitude":80', '"amplitude":60'));
+  const bad = await tool("evaluate", "--data", data, "--prereg", prereg, "--out", `${data}/bad`);
+  assert.equal(bad.code, 1);
+  assert.match(
+    bad.err,
+    /has the mark .*"amplitude":80.*the pre-registration .* fixes \{"amplitude":60/,
+  );
+  const none = await tool("evaluate", "--data", data, "--prereg", `${data}/nope.json`);
+  assert.match(none.err, /--prereg: .*nope.json does not exist/);
+  await Deno.writeTextFile(prereg, text.replace('"cyborg"', '"data7x"'));
+  const x7 = await tool("evaluate", "--data", data, "--prereg", prereg, "--out", `${data}/bad`);
+  assert.match(x7.err, /strategy "data7x" cannot run on this setting/);
+  const phase = await tool("train");
+  assert.match(
+    phase.err,
+    /expected derive, calibrate or evaluate as the first argument, got "train"/,
+  );
+});

@@ -1,0 +1,300 @@
+/**
+ * The positive-control experiment (data: `deno task data`, folders `procfaces-positive*`).
+ *
+ *   deno run -A tools/positive_control.ts calibrate --data DIR [--preset quick] [--seeds 3]
+ *     [--first-seed 100] [--out results/positive-calibration] [--jobs 1]
+ *   deno run -A tools/positive_control.ts evaluate --prereg prereg/positive_control.json
+ *     [--data DIR] [--out results/positive] [--jobs 1]
+ *
+ * `calibrate` trains baselines (α = 1) on the three folders (mark, no mark, masked mark) and
+ * writes `calibration.json`: T1/T2/T3 AUC per seed, mean ± sd, the acceptance checks. `evaluate`
+ * runs what a pre-registration file fixes (strategies, seeds, preset), refuses data whose decoy
+ * differs from it, and writes `claims.json`, `COMPLETE.json` (with the file's SHA-256) and
+ * `report.html`.
+ *
+ * @module
+ */
+import { BACKEND_NAMES, type BackendName, initBackend } from "../lib/backend.ts";
+import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
+import { writeClaims } from "../lib/claims.ts";
+import { COMPLETE_MARKER } from "../lib/data/procfaces/writer.ts";
+import {
+  derivePositiveControl,
+  POSITIVE_DIRS,
+  POSITIVE_MARK,
+  type PositiveMode,
+} from "../lib/data/procfaces/positive_control.ts";
+import {
+  type DataVariant,
+  runExperiment,
+  STRATEGIES,
+  type StrategyName,
+} from "../lib/experiment.ts";
+import { claimsBlocks } from "../lib/experiment_report.ts";
+import {
+  calibrationChecks,
+  POSITIVE_TESTS,
+  positiveClaims,
+  summary,
+  testAucs,
+} from "../lib/positive_claims.ts";
+import { getPreset, PRESETS } from "../lib/presets.ts";
+import { aucTable, type Report, writeReport } from "../lib/report.ts";
+import { aucResults, collectRuns } from "../lib/results.ts";
+import { exists, writeJson } from "../lib/run_dir.ts";
+
+const OPTIONS: OptionSpec[] = [
+  {
+    name: "data",
+    type: "string",
+    help: "folder holding procfaces-positive*/ (default data/32px-x1)",
+  },
+  { name: "out", type: "string", help: "experiment folder" },
+  {
+    name: "preset",
+    type: "string",
+    help: "calibrate: training recipe",
+    choices: Object.keys(PRESETS),
+  },
+  { name: "seeds", type: "number", help: "calibrate: seeds per variant (default 3)" },
+  { name: "first-seed", type: "number", help: "calibrate: first seed (default 100)" },
+  { name: "prereg", type: "string", help: "evaluate: the pre-registration JSON" },
+  {
+    name: "modes",
+    type: "string",
+    help: "derive/calibrate: comma-separated subset of mark,nomark,masked (default all)",
+  },
+  { name: "control", type: "string", help: "derive: the procfaces-control folder" },
+  { name: "amplitude", type: "number", help: "derive: the mark's brightness (default 80)" },
+  {
+    name: "size-frac",
+    type: "number",
+    help: "derive: the mark's diameter / side (default 0.1875)",
+  },
+  { name: "soften", type: "number", help: "derive: artifact attenuation in [0, 1] (default 0)" },
+  { name: "jobs", type: "number", help: "runs at a time, each in its own process", default: 1 },
+  { name: "backend", type: "string", help: "tensor backend", choices: BACKEND_NAMES as string[] },
+];
+const USAGE = "deno run -A tools/positive_control.ts derive|calibrate|evaluate [options]";
+
+/** The fields of a pre-registration file that the run depends on. */
+export interface Prereg {
+  setting: string;
+  preset: string;
+  strategies: StrategyName[];
+  first_seed: number;
+  seeds: number;
+  mark: { amplitude: number; sizeFrac: number };
+  soften: number;
+  [k: string]: unknown;
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new Uint8Array(bytes));
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function variantsOf(data: string): Record<"mark" | "nomark" | "masked", DataVariant> {
+  return {
+    mark: { name: "positive", root: `${data}/${POSITIVE_DIRS.mark}` },
+    nomark: { name: "positive-nomark", root: `${data}/${POSITIVE_DIRS.nomark}` },
+    masked: { name: "positive-masked", root: `${data}/${POSITIVE_DIRS.masked}` },
+  };
+}
+
+async function requireData(
+  v: DataVariant,
+): Promise<{ spec: { amplitude: number; sizeFrac: number }; soften: number }> {
+  const p = `${v.root}/${COMPLETE_MARKER}`;
+  if (!(await exists(p))) {
+    throw new Error(`--data: ${p} does not exist (run deno task data with the same --size/--out)`);
+  }
+  return JSON.parse(await Deno.readTextFile(p));
+}
+
+function int(v: unknown, flag: string, min: number): number {
+  if (!Number.isInteger(v) || (v as number) < min) {
+    throw new Error(`${flag}: expected an integer >= ${min}, got ${v}`);
+  }
+  return v as number;
+}
+
+/** Runs one phase; returns the folder written. */
+export async function positiveControl(args: string[]): Promise<string> {
+  const [phase, ...rest] = args;
+  if (phase === "--help" || phase === "-h") parseArgs([phase], OPTIONS, USAGE);
+  const a = parseArgs(rest, OPTIONS, USAGE);
+  if (phase !== "derive" && phase !== "calibrate" && phase !== "evaluate") {
+    throw new Error(
+      `expected derive, calibrate or evaluate as the first argument, got "${phase ?? ""}"`,
+    );
+  }
+  const data = (a.data as string | undefined) ?? "data/32px-x1";
+  const modes = ((a.modes as string | undefined) ?? "mark,nomark,masked").split(",").map((m) => {
+    if (!(m in POSITIVE_DIRS)) throw new Error(`--modes: "${m}" is not mark, nomark or masked`);
+    return m as PositiveMode;
+  });
+  if (phase === "derive") {
+    if (!a.control) throw new Error("--control: derive needs the procfaces-control folder");
+    for (const mode of modes) {
+      const r = await derivePositiveControl({
+        control: a.control as string,
+        out: data,
+        mode,
+        spec: {
+          ...POSITIVE_MARK,
+          amplitude: (a.amplitude as number | undefined) ?? POSITIVE_MARK.amplitude,
+          sizeFrac: (a["size-frac"] as number | undefined) ?? POSITIVE_MARK.sizeFrac,
+        },
+        soften: a.soften as number | undefined,
+      });
+      console.log(`${r.dir}: ${r.images} images${r.upToDate ? " (up to date)" : ""}`);
+    }
+    return data;
+  }
+  const jobs = int(a.jobs, "--jobs", 1);
+  await initBackend(a.backend as BackendName | undefined);
+  const vs = variantsOf(data);
+  if (phase === "calibrate") {
+    const preset = getPreset((a.preset as string | undefined) ?? "quick");
+    const seeds = int(a.seeds ?? 3, "--seeds", 1);
+    const firstSeed = int(a["first-seed"] ?? 100, "--first-seed", 0);
+    const out = (a.out as string | undefined) ?? "results/positive-calibration";
+    const chosen = modes.map((m) => vs[m]);
+    for (const v of chosen) await requireData(v);
+    await runExperiment({
+      preset,
+      variants: chosen,
+      out,
+      strategies: ["baseline"],
+      seeds,
+      firstSeed,
+    }, { jobs, onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`) });
+    const aucs = aucResults(await collectRuns(out));
+    const perVariant = Object.fromEntries(
+      chosen.map((v) => [
+        v.name,
+        Object.fromEntries(POSITIVE_TESTS.map((t) => {
+          const values = testAucs(aucs, v.name, "baseline", t);
+          return [t, { values, ...summary(values) }];
+        })),
+      ]),
+    );
+    const checks = calibrationChecks(aucs, {
+      mark: vs.mark.name,
+      nomark: vs.nomark.name,
+      masked: vs.masked.name,
+    });
+    await writeJson(`${out}/calibration.json`, {
+      data,
+      preset: preset.name,
+      seeds: { first: firstSeed, n: seeds },
+      auc: perVariant,
+      checks,
+    });
+    for (const c of checks) {
+      console.log(
+        `${c.passed ? "PASS" : "FAIL"} ${c.id}: ${c.value?.toFixed(3) ?? "–"} (${c.criterion})`,
+      );
+    }
+    return out;
+  }
+
+  if (!a.prereg) throw new Error("--prereg: evaluate needs the pre-registration file");
+  const preregPath = a.prereg as string;
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(preregPath);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(`--prereg: ${preregPath} does not exist`);
+    }
+    throw e;
+  }
+  let prereg: Prereg;
+  try {
+    prereg = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new Error(`--prereg: ${preregPath} is not JSON (${(e as Error).message})`);
+  }
+  for (const k of ["setting", "preset", "strategies", "first_seed", "seeds", "mark", "soften"]) {
+    if (!(k in prereg)) throw new Error(`--prereg: ${preregPath} has no "${k}"`);
+  }
+  for (const s of prereg.strategies) {
+    if (!STRATEGIES.some((x) => x.name === s) || s === "data7x") {
+      throw new Error(`--prereg: ${preregPath}: strategy "${s}" cannot run on this setting`);
+    }
+  }
+  const hash = await sha256(bytes);
+  const variant = { name: prereg.setting, root: vs.mark.root };
+  const marker = await requireData(variant);
+  if (
+    marker.spec.amplitude !== prereg.mark.amplitude ||
+    marker.spec.sizeFrac !== prereg.mark.sizeFrac || marker.soften !== prereg.soften
+  ) {
+    throw new Error(
+      `--data: ${variant.root} has the mark ${JSON.stringify(marker.spec)} and soften ` +
+        `${marker.soften}, the pre-registration ${preregPath} fixes ` +
+        `${JSON.stringify(prereg.mark)} and soften ${prereg.soften}`,
+    );
+  }
+  const out = (a.out as string | undefined) ?? "results/positive";
+  const preset = getPreset(prereg.preset);
+  await runExperiment({
+    preset,
+    variants: [variant],
+    out,
+    strategies: prereg.strategies,
+    seeds: int(prereg.seeds, "--prereg seeds", 1),
+    firstSeed: int(prereg.first_seed, "--prereg first_seed", 0),
+  }, { jobs, onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`) });
+  const aucs = aucResults(await collectRuns(out));
+  const claims = positiveClaims(aucs, variant.name);
+  await writeClaims(`${out}/claims.json`, claims);
+  const report: Report = {
+    title: "Positive control: decoy mark on training fakes",
+    subtitle: `${out} — pre-registration ${preregPath}, SHA-256 ${hash}`,
+    sections: [
+      {
+        title: "Pre-registration",
+        blocks: [{
+          kind: "text",
+          text: `${preregPath} (SHA-256 ${hash}), fixed before these runs:\n` +
+            new TextDecoder().decode(bytes),
+        }],
+      },
+      {
+        title: "AUC per paired test set",
+        blocks: [{
+          kind: "table",
+          table: aucTable(aucs.map((x) => ({
+            strategy: x.strategy,
+            generator: x.generator.replace(/_fake$/, ""),
+            seed: x.seed,
+            auc: x.auc,
+          }))),
+        }],
+      },
+      { title: "Hypotheses and checks", blocks: claimsBlocks(claims) },
+    ],
+  };
+  await writeReport(`${out}/report.html`, report);
+  await writeJson(`${out}/${COMPLETE_MARKER}`, {
+    prereg: preregPath,
+    prereg_sha256: hash,
+    runs: aucs.filter((x) => x.generator === "t1_fake").length,
+    verdicts: Object.fromEntries(claims.hypotheses.map((h) => [h.id, h.verdict])),
+  });
+  for (const h of claims.hypotheses) {
+    console.log(
+      `${h.id}: ${h.contrast} = ${h.estimate?.toFixed(3)} CI95 [${h.ci95[0]?.toFixed(3)}, ` +
+        `${h.ci95[1]?.toFixed(3)}] p_holm ${h.p_holm?.toPrecision(2)} mde ${h.mde?.toFixed(3)}: ` +
+        h.verdict,
+    );
+  }
+  return out;
+}
+
+if (import.meta.main) {
+  await runCli(() => positiveControl(Deno.args));
+}

@@ -2,7 +2,9 @@
  * Checkpoints: the model's state dict (torch names and layouts, so a checkpoint is also a weights
  * file for `--init-weights` and PyTorch) plus the optimizer's momentum buffers under
  * `optimizer.momentum_buffer.<param>`, in one safetensors file whose `__metadata__.cyborg` holds
- * JSON {@linkcode CheckpointMeta}. Written atomically (temporary file, then rename).
+ * JSON {@linkcode CheckpointMeta} and, for InceptionV3, `__metadata__.transform_input` the model's
+ * `transformInput` (`true`/`false`, restored on load). Written atomically (temporary file, then
+ * rename).
  *
  * @module
  */
@@ -12,6 +14,7 @@ import { fromTorchLayout, torchShape, toTorchLayout } from "./nn.ts";
 import type { Sgd } from "./optim.ts";
 import { type NamedArray, readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { exportStateDict, importStateDict } from "./state_dict.ts";
+import { transformInputFromMetadata } from "./weights.ts";
 
 /** Format tag stored in every checkpoint. */
 export const CHECKPOINT_FORMAT = "cyborg-kit-checkpoint/1";
@@ -57,12 +60,14 @@ export async function saveCheckpoint(
       t.dispose();
     }
   }
-  await writeSafetensors(path, tensors, { cyborg: JSON.stringify(meta) });
+  const metadata: Record<string, string> = { cyborg: JSON.stringify(meta) };
+  if (model.transformInput !== undefined) metadata.transform_input = String(model.transformInput);
+  await writeSafetensors(path, tensors, metadata);
 }
 
 /**
- * Loads a checkpoint into the model (and optimizer, when given) and returns its metadata.
- * Errors name the file and the first mismatching tensor.
+ * Loads a checkpoint into the model (and optimizer, when given), restores `transformInput` when the
+ * file records it, and returns its metadata. Errors name the file and the first mismatching tensor.
  */
 export async function loadCheckpoint(
   path: string,
@@ -82,7 +87,9 @@ export async function loadCheckpoint(
     if (k.startsWith(MOMENTUM_PREFIX)) momentum.set(k.slice(MOMENTUM_PREFIX.length), v);
     else weights.set(k, v);
   }
+  const transformInput = transformInputFromMetadata(model, file.metadata, path);
   importStateDict(model.store, weights, { source: path });
+  if (transformInput !== undefined) model.transformInput = transformInput;
   if (opt) {
     for (const [name, buf] of opt.buffers) {
       const t = momentum.get(name);

@@ -37,6 +37,7 @@ import {
 import { readSafetensors } from "./safetensors.ts";
 import { importStateDict } from "./state_dict.ts";
 import { StepAccumulators, trainStep } from "./train_step.ts";
+import { transformInputFromMetadata } from "./weights.ts";
 
 /** How to treat an existing run folder. */
 export type ResumeMode = "auto" | "must" | "fresh";
@@ -77,6 +78,8 @@ export interface RunSummary {
 /** The file a run's config.json holds. */
 interface ConfigFile {
   config: TrainConfig;
+  /** InceptionV3: the `transform_input` the run trains with (config, weights, or default). */
+  transformInput?: boolean;
   backend: string;
   adapter: string;
   created: string;
@@ -133,6 +136,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   // 3. Model, initial weights, and a check that the CAM grid is what the maps were resized to.
   const model = entry.build({ seed: cfg.seed, inputSize });
   if (cfg.initWeights) await loadInitWeights(model, cfg.initWeights);
+  if (cfg.transformInput !== null) model.transformInput = cfg.transformInput;
   checkCamGrid(model, cfg, grid);
 
   // 4. Run folder, optimizer, resume.
@@ -143,6 +147,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
       run.config,
       {
         config: cfg,
+        ...(model.transformInput !== undefined ? { transformInput: model.transformInput } : {}),
         backend: backend.name,
         adapter: backend.adapter,
         created: new Date().toISOString(),
@@ -324,9 +329,13 @@ function toDevice(batch: Batch, size: number, grid: number) {
   };
 }
 
-/** Loads torchvision-style weights; a classifier of another shape (e.g. ImageNet's) is re-initialised. */
+/**
+ * Loads torchvision-style weights; a classifier of another shape (e.g. ImageNet's) is
+ * re-initialised. Their `transform_input` metadata, if any, sets `model.transformInput`.
+ */
 async function loadInitWeights(model: Backbone, path: string): Promise<void> {
   const file = await readSafetensors(path);
+  const transformInput = transformInputFromMetadata(model, file.metadata, `--init-weights ${path}`);
   let head = "";
   for (const [name, e] of model.store.entries) {
     if (e.variable === model.classifierWeight) head = name.slice(0, name.lastIndexOf(".") + 1);
@@ -344,6 +353,7 @@ async function loadInitWeights(model: Backbone, path: string): Promise<void> {
     source: `--init-weights ${path}`,
     allowMissing: (n) => skipped.includes(n),
   });
+  if (transformInput !== undefined) model.transformInput = transformInput;
   if (skipped.length) {
     console.error(`--init-weights: ${skipped.join(", ")} re-initialised (another class count)`);
   }

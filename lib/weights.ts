@@ -36,14 +36,16 @@
  *
  * ckpt = torch.load("final_model.pth", map_location="cpu")       # the paper's checkpoints
  * save_safetensors(ckpt.get("state_dict", ckpt), "final_model.safetensors")
- * # torchvision ImageNet weights; InceptionV3 needs transform_input (torchvision turns it on):
+ * # torchvision ImageNet weights (InceptionV3: transform_input is on by default, as torchvision and
+ * # the paper have it; a model trained with it off says so: {"transform_input": "false"}):
  * import torchvision
  * m = torchvision.models.inception_v3(weights="IMAGENET1K_V1")
- * save_safetensors(m.state_dict(), "inception_v3_imagenet.safetensors", {"transform_input": "true"})
+ * save_safetensors(m.state_dict(), "inception_v3_imagenet.safetensors")
  * ```
  *
- * The `transform_input` metadata (`"true"`/`"false"`) sets `Backbone.transformInput` on import and
- * is written on export when it is on.
+ * InceptionV3's `transform_input` is on unless the weights say otherwise: the metadata
+ * `transform_input` (`"true"`/`"false"`) sets `Backbone.transformInput` on import, and export
+ * writes it (`"true"` or `"false"`) for every network that has the option.
  *
  * @module
  */
@@ -128,6 +130,30 @@ function parseFlag(value: string, source: string): boolean {
   throw new Error(`${source}: metadata transform_input="${value}" is not true/false`);
 }
 
+/**
+ * The `transform_input` a weights file's metadata asks of `backbone`: `undefined` when the file
+ * says nothing or the network has no such option and the file says `false`; an error when the value
+ * is not true/false, or is true for a network without the option. Call before assigning anything.
+ */
+export function transformInputFromMetadata(
+  backbone: Backbone,
+  metadata: Record<string, string>,
+  source: string,
+): boolean | undefined {
+  if (metadata.transform_input === undefined) return undefined;
+  const value = parseFlag(metadata.transform_input, source);
+  if (!("transformInput" in backbone)) {
+    if (value) {
+      throw new Error(
+        `${source}: metadata transform_input=true, but ${backbone.spec.name} has no ` +
+          "transform_input option",
+      );
+    }
+    return undefined;
+  }
+  return value;
+}
+
 /** The network named in a kit checkpoint's `cyborg` metadata JSON, if any. */
 function checkpointNetwork(json: string | undefined): string | undefined {
   if (!json) return undefined;
@@ -177,22 +203,12 @@ export function applyWeights(
     if (ignore.some((p) => name.startsWith(p))) skipped.push(name);
     else kept.set(name, t);
   }
-  let transformInput: boolean | undefined;
-  if (metadata.transform_input !== undefined) {
-    transformInput = parseFlag(metadata.transform_input, source);
-    if (transformInput && !("transformInput" in backbone)) {
-      throw new Error(
-        `${source}: metadata transform_input=true, but ${net} has no transform_input option`,
-      );
-    }
-  }
+  const transformInput = transformInputFromMetadata(backbone, metadata, source);
   importStateDict(backbone.store, kept, {
     source,
     allowMissing: opts.newHead ? (name) => name.startsWith(head) : undefined,
   });
-  if (transformInput !== undefined && "transformInput" in backbone) {
-    backbone.transformInput = transformInput;
-  }
+  if (transformInput !== undefined) backbone.transformInput = transformInput;
   return {
     loaded: kept.size,
     skipped,
@@ -217,7 +233,7 @@ export async function loadWeights(
 /**
  * Writes a backbone's `state_dict` (torch names and layouts, float32; `num_batches_tracked` as
  * I64) as safetensors, atomically, with metadata `format=pt`, `network`, and `transform_input`
- * when it is on. PyTorch reads it with `safetensors.torch.load_file`, or without that package:
+ * (`true`/`false`) for networks that have the option. PyTorch reads it with `safetensors.torch.load_file`, or without that package:
  *
  * ```python
  * import json, struct, numpy as np, torch
@@ -238,6 +254,6 @@ export async function saveWeights(
 ): Promise<void> {
   const tensors = await exportStateDict(backbone.store);
   const meta: Record<string, string> = { format: "pt", network: backbone.spec.name, ...metadata };
-  if (backbone.transformInput) meta.transform_input = "true";
+  if (backbone.transformInput !== undefined) meta.transform_input = String(backbone.transformInput);
   await writeSafetensors(path, tensors, meta);
 }

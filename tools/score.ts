@@ -10,6 +10,8 @@
  * `--weights` is a torchvision-style state_dict as safetensors (see `lib/weights.ts` for converting
  * the paper's `.pth` files) or a kit checkpoint (`checkpoints/best.safetensors` of a run). Images
  * are resized to the network's input size (or `--input-size`) and normalised with its mean/std.
+ * InceptionV3 runs with torchvision's `transform_input` on, as the paper's test.py has it, unless
+ * the weights' `transform_input` metadata or `--transform-input false` say otherwise.
  *
  * @module
  */
@@ -37,6 +39,12 @@ export const SCORE_OPTIONS: OptionSpec[] = [
   { name: "out", type: "string", help: "output CSV (path,score)" },
   { name: "batch-size", type: "number", help: "images per forward pass", default: 32 },
   { name: "input-size", type: "number", help: "input size in pixels (default: the network's)" },
+  {
+    name: "transform-input",
+    type: "string",
+    help: "InceptionV3: torchvision's transform_input (default: the weights' metadata, else on)",
+    choices: ["true", "false"],
+  },
   {
     name: "backend",
     type: "string",
@@ -79,6 +87,8 @@ export interface ScoreOptions {
   batchSize: number;
   /** Input size (default: the network's). */
   inputSize?: number;
+  /** InceptionV3: `transform_input` (default: the weights' metadata, else on, as the paper). */
+  transformInput?: boolean;
   /** Pixel cache folder, or false. */
   cacheDir?: string | false;
   /** Progress display (default: one on stderr). */
@@ -91,13 +101,19 @@ export async function score(opts: ScoreOptions): Promise<ScoreSummary> {
     throw new Error(`--batch-size: must be a positive integer (got ${opts.batchSize})`);
   }
   const entry = getBackbone(opts.network);
+  if (opts.transformInput !== undefined && entry.spec.transformInputDefault === undefined) {
+    throw new Error(`--transform-input: ${opts.network} has no transform_input (InceptionV3 only)`);
+  }
   const model = entry.build({ seed: 0, inputSize: opts.inputSize });
   try {
     const report = await loadWeights(model, opts.weights);
+    if (opts.transformInput !== undefined) model.transformInput = opts.transformInput;
     console.error(
       `${opts.weights}: ${report.loaded} tensors loaded into ${opts.network}` +
         (report.skipped.length ? `, ${report.skipped.length} skipped` : "") +
-        (report.transformInput ? ", transform_input on" : ""),
+        (model.transformInput === undefined
+          ? ""
+          : `, transform_input ${model.transformInput ? "on" : "off"}`),
     );
     const ds = await openDataset({
       csv: opts.csv,
@@ -151,6 +167,9 @@ export async function main(args: string[]): Promise<ScoreSummary> {
     out: a.out as string,
     batchSize: a["batch-size"] as number,
     inputSize: a["input-size"] as number | undefined,
+    transformInput: a["transform-input"] === undefined
+      ? undefined
+      : a["transform-input"] === "true",
     cacheDir: a["no-cache"] ? false : (a["cache-dir"] as string | undefined),
   });
   console.log(

@@ -126,6 +126,18 @@ Deno.test("score: errors name the option or the file", async () => {
       }),
       /--batch-size: must be a positive integer/,
     );
+    await assert.rejects(
+      score({
+        network: "tinycnn",
+        weights,
+        csv,
+        images: `${dir}/images`,
+        out: `${dir}/s.csv`,
+        batchSize: 2,
+        transformInput: true,
+      }),
+      /--transform-input: tinycnn has no transform_input \(InceptionV3 only\)/,
+    );
   } finally {
     await cleanup();
   }

@@ -12,11 +12,11 @@
  * What the tests detect (checked by breaking the code on purpose, wasm backend): one batch norm's
  * running variance scaled by 1.02 (the first, a middle and the last batch norm of each network)
  * fails every test, by hundreds to tens of thousands of times the floor; the same on a single
- * channel fails 13 of those 15 cases (not: ResNet50 `layer3.0.bn3` channel 0, which changes nothing
- * even in float64, and Xception `bn4` channel 0, 12x); InceptionV3 without transform_input, or with batch-norm eps 1e-5
- * instead of 1e-3, or average pooling without the padded zeros, and Xception's max pooling padded
- * with zeros instead of -inf, all fail by more than 6,000x. `make_backbone_fixtures.py --probe`
- * prints the effect of such perturbations in PyTorch.
+ * channel fails 13 of those 15 cases (not: ResNet50 `layer3.0.bn3` channel 0, which changes
+ * nothing even in float64, and Xception `bn4` channel 0, 12x). InceptionV3 without
+ * transform_input, or with batch-norm eps 1e-5 instead of 1e-3, or average pooling without the
+ * padded zeros, and Xception's max pooling padded with zeros instead of -inf, all fail by more than
+ * 6,000x. `make_backbone_fixtures.py --probe` prints the effect of such perturbations in PyTorch.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
@@ -43,7 +43,7 @@ const FLOORS: Record<string, Record<Quantity, number>> = {
   xception: { logits: 3.6e-5, scores: 5.0e-7, "cam.paper": 1.8e-6, "cam.standard": 3.1e-6 },
 };
 
-/** Tolerance of each quantity = FACTOR × its floor (the kit measured 0.2x to 7.2x: cpu, wasm, webgpu). */
+/** Each quantity's tolerance: FACTOR × its floor (the kit: 0.2x to 7.2x on cpu, wasm, webgpu). */
 const FACTOR = 20;
 
 /** max |a - b|, divided by max |b| when `relative`. */

@@ -2,7 +2,9 @@
  * Checkpoints: the model's state dict (torch names and layouts, so a checkpoint is also a weights
  * file for `--init-weights` and PyTorch) plus the optimizer's momentum buffers under
  * `optimizer.momentum_buffer.<param>`, in one safetensors file whose `__metadata__.cyborg` holds
- * JSON {@linkcode CheckpointMeta}. Written atomically (temporary file, then rename).
+ * JSON {@linkcode CheckpointMeta} and, for InceptionV3, `__metadata__.transform_input` the model's
+ * `transformInput` (`true`/`false`, restored on load). Written atomically (temporary file, then
+ * rename).
  *
  * @module
  */
@@ -12,6 +14,7 @@ import { fromTorchLayout, torchShape, toTorchLayout } from "./nn.ts";
 import type { Sgd } from "./optim.ts";
 import { type NamedArray, readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { exportStateDict, importStateDict } from "./state_dict.ts";
+import { modelInfo, transformInputFromMetadata } from "./weights.ts";
 
 /** Format tag stored in every checkpoint. */
 export const CHECKPOINT_FORMAT = "cyborg-kit-checkpoint/1";
@@ -38,59 +41,6 @@ export interface CheckpointMeta {
 
 const MOMENTUM_PREFIX = "optimizer.momentum_buffer.";
 
-/**
- * What scoring a checkpoint needs besides its tensors, stored as JSON under
- * `__metadata__.cyborg_model`: `deno task score --weights X --csv Y` needs nothing else.
- */
-export interface ModelInfo {
-  /** Registry name. */
-  network: string;
-  /** Input size in pixels the network was trained at. */
-  inputSize: number;
-  /** Per-channel normalisation mean (RGB, on [0, 1] pixels). */
-  mean: readonly number[];
-  /** Per-channel normalisation std. */
-  std: readonly number[];
-  /** InceptionV3's torchvision input transform. */
-  transformInput: boolean;
-  /** Class names by index: 0 Real, 1 Synthetic. */
-  classNames: readonly string[];
-}
-
-/** The {@linkcode ModelInfo} of a built network. */
-export function modelInfo(model: Backbone): ModelInfo {
-  return {
-    network: model.spec.name,
-    inputSize: model.inputSize,
-    mean: [...model.spec.mean],
-    std: [...model.spec.std],
-    transformInput: Boolean(model.transformInput),
-    classNames: ["Real", "Synthetic"],
-  };
-}
-
-/**
- * The {@linkcode ModelInfo} a weights file's metadata holds, or undefined when it holds none (a
- * plain state_dict, a `.pth`, a checkpoint written before the kit recorded it).
- */
-export function readModelInfo(
-  metadata: Record<string, string>,
-  source: string,
-): ModelInfo | undefined {
-  const raw = metadata.cyborg_model;
-  if (raw === undefined) return undefined;
-  let info: ModelInfo;
-  try {
-    info = JSON.parse(raw);
-  } catch {
-    throw new Error(`${source}: the cyborg_model metadata is not JSON`);
-  }
-  const ok = info && typeof info.network === "string" && Number.isInteger(info.inputSize) &&
-    Array.isArray(info.mean) && Array.isArray(info.std) && Array.isArray(info.classNames);
-  if (!ok) throw new Error(`${source}: the cyborg_model metadata is incomplete`);
-  return info;
-}
-
 /** Saves model (+ optimizer) state and metadata to `path`. */
 export async function saveCheckpoint(
   path: string,
@@ -110,18 +60,17 @@ export async function saveCheckpoint(
       t.dispose();
     }
   }
-  // transform_input travels with the weights (lib/weights.ts reads it back).
   const metadata: Record<string, string> = {
     cyborg: JSON.stringify(meta),
     cyborg_model: JSON.stringify(modelInfo(model)),
   };
-  if (model.transformInput) metadata.transform_input = "true";
+  if (model.transformInput !== undefined) metadata.transform_input = String(model.transformInput);
   await writeSafetensors(path, tensors, metadata);
 }
 
 /**
- * Loads a checkpoint into the model (and optimizer, when given) and returns its metadata.
- * Errors name the file and the first mismatching tensor.
+ * Loads a checkpoint into the model (and optimizer, when given), restores `transformInput` when the
+ * file records it, and returns its metadata. Errors name the file and the first mismatching tensor.
  */
 export async function loadCheckpoint(
   path: string,
@@ -141,10 +90,9 @@ export async function loadCheckpoint(
     if (k.startsWith(MOMENTUM_PREFIX)) momentum.set(k.slice(MOMENTUM_PREFIX.length), v);
     else weights.set(k, v);
   }
+  const transformInput = transformInputFromMetadata(model, file.metadata, path);
   importStateDict(model.store, weights, { source: path });
-  if (file.metadata.transform_input === "true" && "transformInput" in model) {
-    model.transformInput = true;
-  }
+  if (transformInput !== undefined) model.transformInput = transformInput;
   if (opt) {
     for (const [name, buf] of opt.buffers) {
       const t = momentum.get(name);

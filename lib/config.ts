@@ -52,6 +52,11 @@ export interface TrainConfig {
   maxSteps: number | null;
   /** Torchvision-style weights (safetensors) to start from; null = random init. */
   initWeights: string | null;
+  /**
+   * InceptionV3 only: torchvision's `transform_input`. null = what `initWeights` says in its
+   * `transform_input` metadata, else on (the paper's: `inception_v3(pretrained=True)`).
+   */
+  transformInput: boolean | null;
   /** Log step losses (one device read) every this many steps. */
   logEvery: number;
 }
@@ -78,6 +83,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   seed: 0,
   maxSteps: null,
   initWeights: null,
+  transformInput: null,
   logEvery: 10,
 };
 
@@ -95,7 +101,14 @@ export function validateConfig(cfg: TrainConfig): string[] {
     }
   };
   guard(() => checkAlpha(cfg.alpha));
-  guard(() => getBackbone(cfg.network));
+  guard(() => {
+    const spec = getBackbone(cfg.network).spec;
+    if (cfg.transformInput !== null && spec.transformInputDefault === undefined) {
+      throw new Error(
+        `--transform-input: ${cfg.network} has no transform_input (InceptionV3 only)`,
+      );
+    }
+  });
   const positiveInt = (name: string, v: number | null, allowNull = false) => {
     if (v === null && allowNull) return;
     if (v === null || !Number.isInteger(v) || v <= 0) {
@@ -149,14 +162,17 @@ export function validateConfig(cfg: TrainConfig): string[] {
   return errors;
 }
 
-/** Keys whose difference makes a resume invalid (all of them: any change alters the result). */
+/**
+ * Keys whose difference makes a resume invalid (all of them: any change alters the result). A key
+ * missing on one side (a config.json written before the key existed) counts as its default.
+ */
 export function configDifferences(a: TrainConfig, b: TrainConfig): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof TrainConfig>;
+  const value = (c: TrainConfig, k: keyof TrainConfig) => k in c ? c[k] : DEFAULT_CONFIG[k];
   const diffs: string[] = [];
   for (const k of keys) {
-    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) {
-      diffs.push(`${k}: ${JSON.stringify(a[k])} → ${JSON.stringify(b[k])}`);
-    }
+    const [va, vb] = [JSON.stringify(value(a, k)), JSON.stringify(value(b, k))];
+    if (va !== vb) diffs.push(`${k}: ${va} → ${vb}`);
   }
   return diffs;
 }

@@ -88,6 +88,8 @@ export interface RunSummary {
 /** The file a run's config.json holds. */
 interface ConfigFile {
   config: TrainConfig;
+  /** InceptionV3: the `transform_input` the run trains with (config, weights, or default). */
+  transformInput?: boolean;
   backend: string;
   adapter: string;
   created: string;
@@ -114,6 +116,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   // 3. Model, initial weights, and a check that the CAM grid is what the maps were resized to.
   const model = entry.build({ seed: cfg.seed, inputSize });
   if (cfg.initWeights) await loadInitWeights(model, cfg.initWeights);
+  if (cfg.transformInput !== null) model.transformInput = cfg.transformInput;
   checkCamGrid(model, cfg, grid);
   // A batch the backend cannot hold fails here, before the run folder and the first step, with
   // the largest one that fits (the momentum buffers, made below, are counted in).
@@ -150,6 +153,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
       run.config,
       {
         config: cfg,
+        ...(model.transformInput !== undefined ? { transformInput: model.transformInput } : {}),
         backend: backend.name,
         adapter: backend.adapter,
         created: new Date().toISOString(),
@@ -469,7 +473,8 @@ function toDevice(batch: Batch, size: number, grid: number) {
 
 /**
  * Loads torchvision-style weights (safetensors or `.pth`, names normalised as `lib/weights.ts`
- * does); a classifier of another shape (e.g. ImageNet's 1000 classes) is re-initialised.
+ * does); a classifier of another shape (e.g. ImageNet's 1000 classes) is re-initialised. Their
+ * `transform_input` metadata, if any, sets `model.transformInput`.
  */
 async function loadInitWeights(model: Backbone, path: string): Promise<void> {
   const file = await readWeightsFile(path);

@@ -23,13 +23,16 @@
  * InceptionV3's torchvision ImageNet weights need `transform_input` on; a `.pth` carries no
  * metadata, so `lib/pretrained.ts` turns it on for them (or set `Backbone.transformInput`).
  *
- * The `transform_input` metadata (`"true"`/`"false"`) sets `Backbone.transformInput` on import and
- * is written on export when it is on.
+ * InceptionV3's `transform_input` is on by default, as torchvision and the paper build it; a
+ * model trained with it off says so in its metadata (`transform_input: "false"`).
+ *
+ * InceptionV3's `transform_input` is on unless the weights say otherwise: the metadata
+ * `transform_input` (`"true"`/`"false"`) sets `Backbone.transformInput` on import, and export
+ * writes it (`"true"` or `"false"`) for every network that has the option.
  *
  * @module
  */
 import type { Backbone } from "./backbones/types.ts";
-import { modelInfo } from "./checkpoint.ts";
 import { decodePth, sniffPth, writePth } from "./pth/mod.ts";
 import { decodeSafetensors, type NamedArray, writeSafetensors } from "./safetensors.ts";
 import { exportStateDict, importStateDict } from "./state_dict.ts";
@@ -111,6 +114,30 @@ function parseFlag(value: string, source: string): boolean {
   throw new Error(`${source}: metadata transform_input="${value}" is not true/false`);
 }
 
+/**
+ * The `transform_input` a weights file's metadata asks of `backbone`: `undefined` when the file
+ * says nothing or the network has no such option and the file says `false`; an error when the value
+ * is not true/false, or is true for a network without the option. Call before assigning anything.
+ */
+export function transformInputFromMetadata(
+  backbone: Backbone,
+  metadata: Record<string, string>,
+  source: string,
+): boolean | undefined {
+  if (metadata.transform_input === undefined) return undefined;
+  const value = parseFlag(metadata.transform_input, source);
+  if (!("transformInput" in backbone)) {
+    if (value) {
+      throw new Error(
+        `${source}: metadata transform_input=true, but ${backbone.spec.name} has no ` +
+          "transform_input option",
+      );
+    }
+    return undefined;
+  }
+  return value;
+}
+
 /** The network named in a kit checkpoint's `cyborg` metadata JSON, if any. */
 function checkpointNetwork(json: string | undefined): string | undefined {
   if (!json) return undefined;
@@ -160,15 +187,7 @@ export function applyWeights(
     if (ignore.some((p) => name.startsWith(p))) skipped.push(name);
     else kept.set(name, t);
   }
-  let transformInput: boolean | undefined;
-  if (metadata.transform_input !== undefined) {
-    transformInput = parseFlag(metadata.transform_input, source);
-    if (transformInput && !("transformInput" in backbone)) {
-      throw new Error(
-        `${source}: metadata transform_input=true, but ${net} has no transform_input option`,
-      );
-    }
-  }
+  const transformInput = transformInputFromMetadata(backbone, metadata, source);
   importStateDict(backbone.store, kept, {
     source,
     // Files saved before torch 0.4.1 (torchvision's DenseNet and InceptionV3 ImageNet weights,
@@ -176,9 +195,7 @@ export function applyWeights(
     allowMissing: (name) =>
       name.endsWith(".num_batches_tracked") || (opts.newHead === true && name.startsWith(head)),
   });
-  if (transformInput !== undefined && "transformInput" in backbone) {
-    backbone.transformInput = transformInput;
-  }
+  if (transformInput !== undefined) backbone.transformInput = transformInput;
   return {
     loaded: kept.size,
     skipped,
@@ -225,8 +242,10 @@ export function isPthPath(path: string): boolean {
 /**
  * Writes a backbone's `state_dict` (torch names and layouts, float32; `num_batches_tracked` as
  * I64) as safetensors, atomically, with metadata `format=pt`, `network`, and `transform_input`
- * when it is on; or, for a path ending in `.pth` / `.pt`, as a PyTorch zip checkpoint holding the
- * plain state_dict (`torch.load` + `load_state_dict(strict=True)`; no metadata). PyTorch reads it with `safetensors.torch.load_file`, or without that package:
+ * (`true`/`false`) for networks that have the option, and `cyborg_model` (what scoring needs); or,
+ * for a path ending in `.pth` / `.pt`, as a PyTorch zip checkpoint holding the plain state_dict
+ * (`torch.load` + `load_state_dict(strict=True)`; no metadata). PyTorch reads the safetensors file
+ * with `safetensors.torch.load_file`, or without that package:
  *
  * ```python
  * import json, struct, numpy as np, torch
@@ -253,6 +272,59 @@ export async function saveWeights(
     cyborg_model: JSON.stringify(modelInfo(backbone)),
     ...metadata,
   };
-  if (backbone.transformInput) meta.transform_input = "true";
+  if (backbone.transformInput !== undefined) meta.transform_input = String(backbone.transformInput);
   await writeSafetensors(path, tensors, meta);
+}
+
+/**
+ * What scoring a checkpoint needs besides its tensors, stored as JSON under
+ * `__metadata__.cyborg_model`: `deno task score --weights X --csv Y` needs nothing else.
+ */
+export interface ModelInfo {
+  /** Registry name. */
+  network: string;
+  /** Input size in pixels the network was trained at. */
+  inputSize: number;
+  /** Per-channel normalisation mean (RGB, on [0, 1] pixels). */
+  mean: readonly number[];
+  /** Per-channel normalisation std. */
+  std: readonly number[];
+  /** InceptionV3's torchvision input transform. */
+  transformInput: boolean;
+  /** Class names by index: 0 Real, 1 Synthetic. */
+  classNames: readonly string[];
+}
+
+/** The {@linkcode ModelInfo} of a built network. */
+export function modelInfo(model: Backbone): ModelInfo {
+  return {
+    network: model.spec.name,
+    inputSize: model.inputSize,
+    mean: [...model.spec.mean],
+    std: [...model.spec.std],
+    transformInput: Boolean(model.transformInput),
+    classNames: ["Real", "Synthetic"],
+  };
+}
+
+/**
+ * The {@linkcode ModelInfo} a weights file's metadata holds, or undefined when it holds none (a
+ * plain state_dict, a `.pth`, a checkpoint written before the kit recorded it).
+ */
+export function readModelInfo(
+  metadata: Record<string, string>,
+  source: string,
+): ModelInfo | undefined {
+  const raw = metadata.cyborg_model;
+  if (raw === undefined) return undefined;
+  let info: ModelInfo;
+  try {
+    info = JSON.parse(raw);
+  } catch {
+    throw new Error(`${source}: the cyborg_model metadata is not JSON`);
+  }
+  const ok = info && typeof info.network === "string" && Number.isInteger(info.inputSize) &&
+    Array.isArray(info.mean) && Array.isArray(info.std) && Array.isArray(info.classNames);
+  if (!ok) throw new Error(`${source}: the cyborg_model metadata is incomplete`);
+  return info;
 }

@@ -48,6 +48,34 @@ Deno.test("a checkpoint restores weights, BN statistics and momentum exactly", a
   });
 });
 
+Deno.test("a checkpoint records and restores transformInput (InceptionV3's transform_input)", async () => {
+  const dir = await Deno.makeTempDir();
+  const a = fixtureModel(fx);
+  const b = fixtureModel(fx);
+  try {
+    await saveCheckpoint(`${dir}/plain.safetensors`, a, null, meta);
+    assert.equal(
+      (await readSafetensors(`${dir}/plain.safetensors`)).metadata.transform_input,
+      undefined,
+    );
+    // A network with the option (set by hand on a small one: InceptionV3 is slow to save).
+    a.transformInput = false;
+    b.transformInput = true;
+    await saveCheckpoint(`${dir}/c.safetensors`, a, null, meta);
+    assert.equal((await readSafetensors(`${dir}/c.safetensors`)).metadata.transform_input, "false");
+    await loadCheckpoint(`${dir}/c.safetensors`, b, null);
+    assert.equal(b.transformInput, false);
+    // Without the record (an older checkpoint) the model keeps its own value.
+    b.transformInput = true;
+    await loadCheckpoint(`${dir}/plain.safetensors`, b, null);
+    assert.equal(b.transformInput, true);
+  } finally {
+    a.store.dispose();
+    b.store.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("loading a checkpoint of another architecture names the tensor and both shapes", async () => {
   const dir = await Deno.makeTempDir();
   const a = fixtureModel(fx);

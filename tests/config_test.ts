@@ -50,10 +50,35 @@ Deno.test("validation names every bad option", async () => {
     validateConfig({ ...ok, camClass: "both" as TrainConfig["camClass"] }),
     ["--cam-class: must be pred, true or diff, got both"],
   );
+  const e3 = validateConfig({
+    ...DEFAULT_CONFIG,
+    network: "tinycnn",
+    alpha: 1,
+    csv: `${dir}/a.csv`,
+    dataset: dir,
+    transformInput: false,
+  });
+  assert.deepEqual(e3, ["--transform-input: tinycnn has no transform_input (InceptionV3 only)"]);
+  const e4 = validateConfig({
+    ...DEFAULT_CONFIG,
+    network: "inception_v3",
+    alpha: 1,
+    csv: `${dir}/a.csv`,
+    dataset: dir,
+    transformInput: false,
+  });
+  assert.deepEqual(e4, []);
   await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("config differences list each changed key", () => {
   const d = configDifferences(DEFAULT_CONFIG, { ...DEFAULT_CONFIG, alpha: 1, seed: 3 });
   assert.deepEqual(d, ["alpha: 0.5 → 1", "seed: 0 → 3"]);
+  // A config.json from before a key existed: the missing key counts as its default.
+  const { transformInput: _, ...old } = DEFAULT_CONFIG;
+  assert.deepEqual(configDifferences(old as typeof DEFAULT_CONFIG, DEFAULT_CONFIG), []);
+  assert.deepEqual(
+    configDifferences(old as typeof DEFAULT_CONFIG, { ...DEFAULT_CONFIG, transformInput: false }),
+    ["transformInput: null → false"],
+  );
 });

@@ -196,15 +196,33 @@ Deno.test("InceptionV3: AuxLogits skipped, transform_input metadata sets and exp
     const fc = sd.get("fc.weight")!.data.slice();
     sd.set("AuxLogits.fc.weight", { shape: [1000, 768], data: new Float32Array(768000) });
     sd.set("fc.weight", { shape: [2, 2048], data: fc.map((v) => v + 1) });
+    await Deno.writeFile(path("inc.safetensors"), encodeSafetensors(sd));
     await Deno.writeFile(
-      path("inc.safetensors"),
+      path("inc_off.safetensors"),
+      encodeSafetensors(sd, { transform_input: "false" }),
+    );
+    // On by default (the paper's); metadata turns it off, and on again.
+    assert.equal(m.transformInput, true);
+    const off = await loadWeights(m, path("inc_off.safetensors"));
+    assert.equal(off.transformInput, false);
+    assert.equal(m.transformInput, false);
+    await saveWeights(m, path("inc_off2.safetensors"));
+    assert.equal(
+      (await readSafetensors(path("inc_off2.safetensors"))).metadata.transform_input,
+      "false",
+    );
+    sd.delete("AuxLogits.fc.weight");
+    await Deno.writeFile(
+      path("inc_on.safetensors"),
       encodeSafetensors(sd, { transform_input: "true" }),
     );
-    assert.equal(m.transformInput, false);
+    assert.equal((await loadWeights(m, path("inc_on.safetensors"))).transformInput, true);
+    // No metadata leaves the flag as it is (a fresh build: on).
+    m.transformInput = false;
     const report = await loadWeights(m, path("inc.safetensors"));
     assert.deepEqual(report.skipped, ["AuxLogits.fc.weight"]);
-    assert.equal(report.transformInput, true);
-    assert.equal(m.transformInput, true);
+    assert.equal(report.transformInput, false);
+    m.transformInput = true;
     const loaded = (await exportStateDict(m.store)).get("fc.weight")!.data;
     assert.deepEqual(loaded, fc.map((v) => v + 1));
     await saveWeights(m, path("inc2.safetensors"));

@@ -22,12 +22,14 @@
  * paper's layout), else the CSV's own folder. With one `--csv`, `--out` is the output CSV; with
  * several it is a folder that receives `<csv name>.csv` for each.
  *
+ * InceptionV3 runs with torchvision's `transform_input` on, as the paper's test.py has it, unless
+ * the weights' `transform_input` metadata or `--transform-input false` say otherwise.
+ *
  * @module
  */
 import { basename, dirname, resolve } from "node:path";
 import { BACKEND_NAMES, type BackendName, initBackend } from "../lib/backend.ts";
 import { BACKBONES, getBackbone } from "../lib/backbones/registry.ts";
-import { type ModelInfo, readModelInfo } from "../lib/checkpoint.ts";
 import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
 import { csvField } from "../lib/csv_out.ts";
 import { openDataset } from "../lib/data/dataset.ts";
@@ -35,7 +37,7 @@ import { predict, type Predictions, scoresCsv } from "../lib/evaluate.ts";
 import { accuracy, type BinaryEvaluation, evaluateScores } from "../lib/metrics.ts";
 import { Progress } from "../lib/progress.ts";
 import { checkWritable } from "../lib/run_dir.ts";
-import { applyWeights, readWeightsFile } from "../lib/weights.ts";
+import { applyWeights, type ModelInfo, readModelInfo, readWeightsFile } from "../lib/weights.ts";
 
 /** The options of `deno task score`. */
 export const SCORE_OPTIONS: OptionSpec[] = [
@@ -77,6 +79,12 @@ export const SCORE_OPTIONS: OptionSpec[] = [
     name: "input-size",
     type: "integer",
     help: "input size in pixels (default: the weights' or the network's)",
+  },
+  {
+    name: "transform-input",
+    type: "string",
+    help: "InceptionV3: torchvision's transform_input (default: the weights' metadata, else on)",
+    choices: ["true", "false"],
   },
   {
     name: "backend",
@@ -138,6 +146,8 @@ export interface ScoreOptions {
   batchSize: number;
   /** Input size (default: the weights' or the network's). */
   inputSize?: number;
+  /** InceptionV3: `transform_input` (default: the weights' metadata, else on, as the paper). */
+  transformInput?: boolean;
   /** Pixel cache folder, or false. */
   cacheDir?: string | false;
   /** Progress display mode (default: chosen by the environment). */
@@ -222,13 +232,25 @@ export async function score(opts: ScoreOptions): Promise<ScoreSummary> {
   const info = readModelInfo(file.metadata, opts.weights);
   const { network, inputSize } = resolveModel(opts, info, file.metadata.network, opts.weights);
   const entry = getBackbone(network);
+  if (opts.transformInput !== undefined && entry.spec.transformInputDefault === undefined) {
+    throw new Error(`--transform-input: ${network} has no transform_input (InceptionV3 only)`);
+  }
+  if (opts.transformInput !== undefined && info && opts.transformInput !== info.transformInput) {
+    throw new Error(
+      `--transform-input ${opts.transformInput}: ${opts.weights} was trained with it ` +
+        (info.transformInput ? "on" : "off"),
+    );
+  }
   const model = entry.build({ seed: 0, inputSize });
   try {
     const report = applyWeights(model, file.tensors, file.metadata, opts.weights);
+    if (opts.transformInput !== undefined) model.transformInput = opts.transformInput;
     console.error(
       `${opts.weights}: ${report.loaded} tensors loaded into ${network} at ${model.inputSize} px` +
         (report.skipped.length ? `, ${report.skipped.length} skipped` : "") +
-        (model.transformInput ? ", transform_input on" : ""),
+        (model.transformInput === undefined
+          ? ""
+          : `, transform_input ${model.transformInput ? "on" : "off"}`),
     );
     const run = async (csv: string): Promise<Predictions> => {
       const ds = await openDataset({
@@ -303,8 +325,8 @@ const fmt = (v: number | undefined) => v === undefined || Number.isNaN(v) ? "" :
 
 /** The metrics of every set as CSV: set, n, AUC, AP, EER, accuracy, TDR@..., basis. */
 export function metricsCsv(summary: ScoreSummary): string {
-  const targets = summary.sets.find((s) => s.evaluation)?.evaluation!.tdr.map((t) => t.fdr) ??
-    [];
+  const first = summary.sets.find((s) => s.evaluation)?.evaluation;
+  const targets = first ? first.tdr.map((t) => t.fdr) : [];
   const head = [
     "set",
     "n",
@@ -350,6 +372,9 @@ export async function main(args: string[]): Promise<ScoreSummary> {
     metrics: a.metrics as string | undefined,
     batchSize: a["batch-size"] as number,
     inputSize: a["input-size"] as number | undefined,
+    transformInput: a["transform-input"] === undefined
+      ? undefined
+      : a["transform-input"] === "true",
     cacheDir: a["no-cache"] ? false : (a["cache-dir"] as string | undefined),
   });
   for (const s of summary.sets) {

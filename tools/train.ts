@@ -100,6 +100,12 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
     choices: ["imagenet"],
   },
   {
+    name: "transform-input",
+    type: "string",
+    help: "InceptionV3: torchvision's transform_input (default: the weights' metadata, else on)",
+    choices: ["true", "false"],
+  },
+  {
     name: "save-weights",
     type: "string",
     help: "also write the best weights here (.pth: PyTorch state_dict; else safetensors)",
@@ -182,6 +188,7 @@ export function configFromArgs(
     seed: a.seed as number,
     maxSteps: pick("maxSteps", "max-steps", a["max-steps"] ?? null),
     initWeights: (a["init-weights"] as string | undefined) ?? null,
+    transformInput: a["transform-input"] === undefined ? null : a["transform-input"] === "true",
     logEvery: a["log-every"] as number,
   };
   if (a.resume && a.fresh) throw new Error("--resume and --fresh exclude each other");

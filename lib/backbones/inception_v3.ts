@@ -9,9 +9,11 @@
  * plain normal here), batch norm 1/0, `fc` bias PyTorch's default U(±1/√2048).
  *
  * `transform_input`: torchvision turns it on for its ImageNet weights; the model then re-maps an
- * ImageNet-normalised input to (x-0.5)/0.5 normalisation. Here it is `Backbone.transformInput`
- * (off by default, `BuildOptions.transformInput`, or set by `lib/weights.ts` from the weights'
- * metadata).
+ * ImageNet-normalised input to (x-0.5)/0.5 normalisation. The paper always builds InceptionV3 with
+ * `inception_v3(pretrained=True, aux_logits=False)`, so every paper checkpoint, in training and in
+ * test.py, has it on. Here it is `Backbone.transformInput`: on by default
+ * (`spec.transformInputDefault`), off with `BuildOptions.transformInput: false`, and set from the
+ * weights' `transform_input` metadata by `lib/weights.ts` / `lib/checkpoint.ts`.
  *
  * CAM taps: both are the `Mixed_7c` output (the paper's hook, which is also the input of global
  * average pooling). Grid 8×8 at 299 px; the smallest input is 75 px (1×1 grid).
@@ -160,7 +162,7 @@ const TRANSFORM_SHIFT = [(0.485 - 0.5) / 0.5, (0.456 - 0.5) / 0.5, (0.406 - 0.5)
 const spec: BackboneSpec = {
   name: "inception_v3",
   description: "torchvision InceptionV3 without aux logits, 299 px, ImageNet normalisation " +
-    "(transform_input when ImageNet weights say so), CAM grid 8x8 at 299",
+    "(transform_input on, as in the paper), CAM grid 8x8 at 299",
   inputSize: 299,
   minInputSize: 75,
   mean: IMAGENET_MEAN,
@@ -171,6 +173,7 @@ const spec: BackboneSpec = {
     standard: "Mixed_7c output (the input of global average pooling; same as paper)",
   },
   camGrid: inceptionGrid,
+  transformInputDefault: true,
 };
 
 /** torchvision InceptionV3 (`aux_logits=False`, 2048-d features): one of the paper's backbones. */
@@ -210,7 +213,7 @@ export const inceptionV3: BackboneEntry = {
       inputSize: size,
       numClasses,
       classifierWeight: store.get("fc.weight"),
-      transformInput: opts.transformInput ?? false,
+      transformInput: opts.transformInput ?? spec.transformInputDefault,
       forward(x: tf.Tensor4D, ctx: ForwardContext) {
         let h = x;
         if (model.transformInput) {

@@ -30,6 +30,11 @@ export interface BackboneSpec {
   camTaps: Record<CamTap, string>;
   /** CAM grid side (feature map height = width) for a given input size. */
   camGrid(inputSize: number): number;
+  /**
+   * InceptionV3 only: the default of torchvision's `transform_input` (true: the paper always builds
+   * it with `inception_v3(pretrained=True)`, which turns it on). Absent for networks without it.
+   */
+  transformInputDefault?: boolean;
 }
 
 /** Output of a forward pass. */
@@ -54,8 +59,9 @@ export interface Backbone {
   classifierWeight: tf.Variable;
   /**
    * InceptionV3 only: torchvision's `transform_input` (re-map ImageNet-normalised input to the
-   * (x-0.5)/0.5 normalisation the ported Google weights expect), read at every forward call.
-   * `lib/weights.ts` turns it on when imported weights carry `transform_input=true` metadata.
+   * (x-0.5)/0.5 normalisation the ported Google weights expect), read at every forward call. On by
+   * default, as in the paper; `lib/weights.ts` and `lib/checkpoint.ts` set it from the weights'
+   * `transform_input` metadata, `--transform-input` overrides it.
    */
   transformInput?: boolean;
   /** Runs the network on a normalised NHWC batch. */
@@ -70,7 +76,7 @@ export interface BuildOptions {
   inputSize?: number;
   /** Number of classes (default 2). */
   numClasses?: number;
-  /** InceptionV3 only: start with torchvision's `transform_input` on (default false). */
+  /** InceptionV3 only: torchvision's `transform_input` (default `spec.transformInputDefault`). */
   transformInput?: boolean;
 }
 

@@ -1,14 +1,15 @@
 /**
- * Test support: the "closed-form v1" weights and input of tools/fixtures/make_backbone_fixtures.py,
- * reproduced bit for bit, so the parity fixtures need no stored weights. For a tensor named N with
- * torch shape S, element i (row-major in the torch layout) has u = mix(i, fnv1a(N)) / 2^31 - 1 and
- *   conv / linear weight (>= 2 dims): u·sqrt(6/fan_in);  BN weight, running_var: 1 + 0.25u;
- *   running_mean, biases: 0.1u;  num_batches_tracked: 0;  the input image ("input", NCHW): u.
- * Values are computed in float64 and rounded to float32, as numpy does.
+ * Test support: the "closed-form v2" weights of tools/fixtures/make_backbone_fixtures.py, reproduced
+ * bit for bit, so the parity fixtures need no stored backbone weights. For a tensor named N with
+ * torch shape S, element i (row-major in the torch layout) uses u(j) = mix(j, fnv1a(N)) / 2^31 - 1:
+ *   conv / linear weight (>= 2 dims): u(i)·sqrt(6/fan_in);  BN weight: 1 + 0.25u(i);
+ *   bias: 0.1u(i);  running_var: 1 + 0.5u(i) (in [0.5, 1.5));
+ *   running_mean: 0.1(u(3i) + u(3i+1) + u(3i+2)) (variance 0.01);  num_batches_tracked: 0.
+ * Values are computed in float64 and rounded to float32, as numpy does. The head is not closed
+ * form: the fixture stores it, rescaled so that the scores do not saturate.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs-core";
 import type { Backbone } from "../../lib/backbones/types.ts";
 import { torchShape } from "../../lib/nn.ts";
 import { hashString } from "../../lib/rng.ts";
@@ -28,15 +29,21 @@ export function mix(i: number, seed: number): number {
 export function closedForm64(name: string, shape: readonly number[]): Float64Array {
   const n = shape.reduce((a, b) => a * b, 1);
   const seed = hashString(name);
+  const u = (j: number) => mix(j >>> 0, seed) / 2147483648 - 1;
   const leaf = name.slice(name.lastIndexOf(".") + 1);
   const out = new Float64Array(n);
   if (leaf === "num_batches_tracked") return out;
-  const weight = leaf === "weight" && shape.length >= 2;
-  const scale = weight ? Math.sqrt(6 / shape.slice(1).reduce((a, b) => a * b, 1)) : 0;
-  const unit = leaf === "weight" || leaf === "running_var";
-  for (let i = 0; i < n; i++) {
-    const u = mix(i, seed) / 2147483648 - 1;
-    out[i] = weight ? u * scale : unit ? 1 + 0.25 * u : 0.1 * u;
+  if (leaf === "weight" && shape.length >= 2) {
+    const scale = Math.sqrt(6 / shape.slice(1).reduce((a, b) => a * b, 1));
+    for (let i = 0; i < n; i++) out[i] = u(i) * scale;
+  } else if (leaf === "weight") {
+    for (let i = 0; i < n; i++) out[i] = 1 + 0.25 * u(i);
+  } else if (leaf === "running_var") {
+    for (let i = 0; i < n; i++) out[i] = 1 + 0.5 * u(i);
+  } else if (leaf === "running_mean") {
+    for (let i = 0; i < n; i++) out[i] = 0.1 * (u(3 * i) + u(3 * i + 1) + u(3 * i + 2));
+  } else {
+    for (let i = 0; i < n; i++) out[i] = 0.1 * u(i);
   }
   return out;
 }
@@ -53,12 +60,4 @@ export function closedFormStateDict(model: Backbone): Map<string, NamedArray> {
     });
   }
   return out;
-}
-
-/** The fixture input: 2 images, NCHW values from "input" (0.1u × 10), returned NHWC. */
-export function closedFormInput(size: number): tf.Tensor4D {
-  const nchw = Float32Array.from(closedForm64("input", [2, 3, size, size]), (v) => v * 10);
-  return tf.tidy(() =>
-    tf.transpose(tf.tensor4d(nchw, [2, 3, size, size]), [0, 2, 3, 1]) as tf.Tensor4D
-  );
 }

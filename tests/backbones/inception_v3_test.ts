@@ -17,7 +17,9 @@ Deno.test("inception_v3: torchvision state_dict without AuxLogits, 21,789,666 tr
   try {
     assertTorchStateDict(m, 21_789_666);
     assert.ok(![...m.store.entries.keys()].some((k) => k.startsWith("AuxLogits")));
-    assert.equal(m.transformInput, false);
+    // The paper's inception_v3(pretrained=True, aux_logits=False) has transform_input on.
+    assert.equal(m.spec.transformInputDefault, true);
+    assert.equal(m.transformInput, true);
   } finally {
     m.store.dispose();
   }
@@ -75,6 +77,7 @@ Deno.test("inception_v3: transformInput reproduces torchvision's _transform_inpu
   try {
     const x = tf.randomNormal([2, 75, 75, 3], 0, 1, "float32", 3) as tf.Tensor4D;
     const eval_ = () => new ForwardContext(false);
+    m.transformInput = false;
     const plain = await m.forward(x, eval_()).logits.data();
     m.transformInput = true;
     const transformed = await m.forward(x, eval_()).logits.data();
@@ -85,8 +88,8 @@ Deno.test("inception_v3: transformInput reproduces torchvision's _transform_inpu
     const manual = await m.forward(tf.add(tf.mul(x, scale), shift), eval_()).logits.data();
     for (let i = 0; i < 4; i++) assert.ok(Math.abs(transformed[i] - manual[i]) < 1e-5);
     assert.ok(Math.abs(transformed[0] - plain[0]) > 1e-4, "transform had no effect");
-    const built = inceptionV3.build({ seed: 5, inputSize: 75, transformInput: true });
-    assert.equal(built.transformInput, true);
+    const built = inceptionV3.build({ seed: 5, inputSize: 75, transformInput: false });
+    assert.equal(built.transformInput, false);
     built.store.dispose();
   } finally {
     m.store.dispose();

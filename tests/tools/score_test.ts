@@ -186,6 +186,10 @@ Deno.test("score: errors name the option or the file; options may not contradict
       score({ ...base, network: "nope", weights: bare }),
       /--network: unknown network "nope"/,
     );
+    await assert.rejects(
+      score({ ...base, transformInput: true }),
+      /--transform-input: tinycnn has no transform_input \(InceptionV3 only\)/,
+    );
   } finally {
     await cleanup();
   }

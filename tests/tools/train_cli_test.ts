@@ -34,6 +34,7 @@ Deno.test("deno task train --help documents the paper's options and the kit's", 
       "--save-weights",
       "--resume",
       "--cam-class <pred|true|diff>",
+      "--transform-input <true|false>",
     ]
   ) assert.ok(r.out.includes(flag), flag);
 });
@@ -52,4 +53,15 @@ Deno.test("train CLI errors name the option; missing embedded data says how to m
   assert.match(c.err, /--resume and --fresh exclude each other/);
   assert.deepEqual([...Deno.readDirSync(empty)], [], "nothing written");
   await Deno.remove(empty, { recursive: true });
+});
+
+Deno.test("--transform-input true|false sets the config field; absent it is null (weights, else on)", async () => {
+  const { configFromArgs } = await import("../../tools/train.ts");
+  assert.equal(configFromArgs([]).cfg.transformInput, null);
+  assert.equal(configFromArgs(["--transform-input", "false"]).cfg.transformInput, false);
+  assert.equal(configFromArgs(["--transform-input=true"]).cfg.transformInput, true);
+  assert.throws(
+    () => configFromArgs(["--transform-input", "yes"]),
+    /--transform-input: "yes" is not one of true, false/,
+  );
 });

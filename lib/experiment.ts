@@ -262,15 +262,21 @@ export interface PlannedRun {
 
 /**
  * Every (variant, strategy, seed) of an experiment, in the order they are trained (variant, then
- * seed, then strategy). Checks each variant folder's data identity (`data_identity.ts`).
+ * seed, then strategy). Checks (and on first use records) each variant folder's data identity
+ * (`data_identity.ts`) unless `checkIdentity` is false (nothing is then written).
  */
-export async function experimentRuns(spec: ExperimentSpec): Promise<PlannedRun[]> {
+export async function experimentRuns(
+  spec: ExperimentSpec,
+  opts: { checkIdentity?: boolean } = {},
+): Promise<PlannedRun[]> {
   const strategies = STRATEGIES.filter((s) => !spec.strategies || spec.strategies.includes(s.name));
   const seeds = spec.seeds ?? spec.preset.seeds;
   const total = spec.variants.length * strategies.length * seeds;
   const runs: PlannedRun[] = [];
   for (const variant of spec.variants) {
-    await checkDataIdentity(spec.out, variant, { log: (l) => console.error(l) });
+    if (opts.checkIdentity !== false) {
+      await checkDataIdentity(spec.out, variant, { log: (l) => console.error(l) });
+    }
     const testSets = await listTestSets(variant.root);
     for (let seed = 0; seed < seeds; seed++) {
       for (const strategy of strategies) {

@@ -164,7 +164,7 @@ Deno.test("--dry-run prints both scripts and submits nothing; slurm options need
   assert.match(r.stdout, /^#SBATCH --time=04:00:00$/m);
   assert.match(r.stdout, /^#SBATCH --dependency=afterany:<array job id>$/m);
   assert.match(r.stdout, /--preset smoke --network minicnn --out .* --collect$/m);
-  assert.equal(await Deno.stat(`${out}/.slurm`).then(() => true, () => false), false);
+  assert.deepEqual([...Deno.readDirSync(out)], [], "--dry-run wrote nothing");
   const bad = await reproduce(["--preset", "smoke", "--out", out, "--no-wait"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^error: --no-wait needs --executor slurm$/m);

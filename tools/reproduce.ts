@@ -217,7 +217,8 @@ export async function reproduce(args: string[]): Promise<string> {
   }
   if (a["dry-run"]) {
     await checkExperimentInputs(spec);
-    await runOnSlurm(out, await experimentRuns(spec), slurmOptions(), async () => {});
+    const runs = await experimentRuns(spec, { checkIdentity: false }); // writes nothing
+    await runOnSlurm(out, runs, slurmOptions(), async () => {});
     return out;
   }
   await using lock = await openExperimentFolder(out);

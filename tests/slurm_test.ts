@@ -205,6 +205,7 @@ Deno.test({
       const local = await reproduce(["--preset", "smoke", "--out", `${tmp}/local`, "--jobs", "2"]);
       assert.equal(local.code, 0, local.stderr);
 
+      // Submitted without waiting; a later call with only --out follows the live array.
       const s = await reproduce([
         "--preset",
         "smoke",
@@ -214,10 +215,14 @@ Deno.test({
         "slurm",
         "--jobs",
         "2",
+        "--no-wait",
       ], env);
       assert.equal(s.code, 0, s.stderr);
       assert.match(s.stderr, /submitted job array \d+ \(8 of 8 run\(s\); 0 already done\)/);
-      assert.match(s.stderr, /slurm array \d+: 8\/8 done, 0 running, 0 pending, 0 failed/);
+      const follow = await reproduce(["--out", `${tmp}/slurm`], env);
+      assert.equal(follow.code, 0, follow.stderr);
+      assert.match(follow.stderr, /job array \d+ \(report job \d+\) is live; waiting/);
+      assert.match(follow.stderr, /slurm array \d+: 8\/8 done, 0 running, 0 pending, 0 failed/);
       await sameResults(`${tmp}/local`, `${tmp}/slurm`);
 
       // A task cancelled mid-run: the waiting submitter lists it with its state and log.

@@ -28,7 +28,13 @@ import { exists, writeJson } from "../lib/run_dir.ts";
 import { defaultJobs } from "../lib/run_pool.ts";
 import { checkDataIdentity } from "../lib/data_identity.ts";
 import { experimentRuns } from "../lib/experiment.ts";
-import { refuseLiveArray, requireAllComplete, resumeArgs, runOnSlurm } from "../lib/slurm/mod.ts";
+import {
+  followArray,
+  refuseLiveArray,
+  requireAllComplete,
+  resumeArgs,
+  runOnSlurm,
+} from "../lib/slurm/mod.ts";
 import { checkSlurmOpts } from "../lib/slurm/sbatch.ts";
 
 const OPTIONS: OptionSpec[] = [
@@ -115,7 +121,8 @@ const USAGE =
 /** Runs the main job; returns the report path. */
 export async function reproduce(args: string[]): Promise<string> {
   const t0 = performance.now();
-  args = await resumeArgs(args);
+  const resumed = await resumeArgs(args);
+  args = resumed.args;
   // --slurm-opt is repeatable: collected here, the parser sees the last one.
   const slurmOpts = args.flatMap((x, i) =>
     x.startsWith("--slurm-opt=") ? [x.slice("--slurm-opt=".length)] : x === "--slurm-opt" &&
@@ -222,7 +229,7 @@ export async function reproduce(args: string[]): Promise<string> {
     return out;
   }
   await using lock = await openExperimentFolder(out);
-  if (!a.collect) await refuseLiveArray(out);
+  const live = a.collect ? undefined : await refuseLiveArray(out, resumed.attach);
   await checkExperimentInputs(spec); // everything, before any training
   const inputSize = preset.train.inputSize ?? getBackbone(network).spec.inputSize;
   for (const v of variants) {
@@ -231,6 +238,11 @@ export async function reproduce(args: string[]): Promise<string> {
   }
   if (a.collect) {
     await requireAllComplete(await experimentRuns(spec));
+  } else if (live) {
+    const runs = await experimentRuns(spec);
+    await lock.release();
+    await followArray(out, live, runs, !a["no-wait"], (l) => console.error(l));
+    return `${out}/report.html`;
   } else if (executor === "slurm") {
     const outcome = await runOnSlurm(
       out,

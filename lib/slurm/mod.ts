@@ -115,12 +115,15 @@ export async function liveJobs(rec: ArrayRecord): Promise<string[]> {
 }
 
 /**
- * Throws when the folder's recorded array or report job is still live: the array's tasks write
- * its run folders.
+ * Throws when the folder's recorded array or report job is still live (its tasks write the run
+ * folders), unless `attach`: then returns the live record (the caller waits for it).
  */
-export async function refuseLiveArray(out: string): Promise<void> {
+export async function refuseLiveArray(
+  out: string,
+  attach = false,
+): Promise<ArrayRecord | undefined> {
   const rec = await readRecord(out);
-  if (!rec) return;
+  if (!rec) return undefined;
   let live: string[];
   try {
     live = await liveJobs(rec);
@@ -131,6 +134,7 @@ export async function refuseLiveArray(out: string): Promise<void> {
         `remove ${recordPath(out)}`,
     );
   }
+  if (live.length && attach) return rec;
   if (live.length) {
     throw new Error(
       `--out: ${out} is being written by Slurm job array ${rec.arrayId} (report job ` +
@@ -138,30 +142,54 @@ export async function refuseLiveArray(out: string): Promise<void> {
         `--out ${out}), or cancel it with scancel ${live.join(" ")}`,
     );
   }
+  return undefined;
 }
 
 /**
  * The arguments of a later `reproduce --out X` on a folder that was submitted: when no
  * `--executor` is given, the slurm executor; when nothing but `--out` (and `--no-wait`,
- * `--dry-run`) is given, the recorded submission's options. Otherwise `args` unchanged.
+ * `--dry-run`) is given, the recorded submission's options, and `attach` (a live array is then
+ * waited for instead of refused). Otherwise `args` unchanged.
  */
-export async function resumeArgs(args: readonly string[]): Promise<string[]> {
-  if (args.some((a) => a === "--executor" || a.startsWith("--executor="))) return [...args];
-  if (args.includes("--collect") || args.includes("--help") || args.includes("-h")) {
-    return [...args];
-  }
+export async function resumeArgs(
+  args: readonly string[],
+): Promise<{ args: string[]; attach: boolean }> {
+  const same = { args: [...args], attach: false };
+  if (args.some((a) => a === "--executor" || a.startsWith("--executor="))) return same;
+  if (args.includes("--collect") || args.includes("--help") || args.includes("-h")) return same;
   const i = args.findIndex((a) => a === "--out" || a.startsWith("--out="));
-  if (i < 0) return [...args];
+  if (i < 0) return same;
   const out = args[i] === "--out" ? args[i + 1] : args[i].slice("--out=".length);
-  if (out === undefined) return [...args];
+  if (out === undefined) return same;
   const rec = await readRecord(out).catch(() => undefined);
-  if (!rec) return [...args];
+  if (!rec) return same;
   const flags = ["--no-wait", "--dry-run"];
   const rest = args.filter((_a, k) => k !== i && !(args[i] === "--out" && k === i + 1));
   if (rest.every((a) => flags.includes(a))) {
-    return [...rec.argv.filter((a) => !flags.includes(a)), ...rest];
+    return { args: [...rec.argv.filter((a) => !flags.includes(a)), ...rest], attach: true };
   }
-  return [...args, "--executor", "slurm"];
+  return { args: [...args, "--executor", "slurm"], attach: false };
+}
+
+/**
+ * Follows a live array of an earlier submission: waits for its report like the submitter
+ * (`wait`), or prints its progress once.
+ */
+export async function followArray(
+  outArg: string,
+  rec: ArrayRecord,
+  runs: readonly PlannedRun[],
+  wait: boolean,
+  log: (line: string) => void,
+): Promise<void> {
+  const out = await Deno.realPath(outArg);
+  log(
+    `job array ${rec.arrayId} (report job ${rec.collectId}) is live; ${
+      wait ? "waiting" : "not waiting"
+    }`,
+  );
+  if (wait) return await waitForArray(out, rec, runs, log);
+  log(progressLine(rec.arrayId, (await arrayStatus(out, rec, runs)).tasks));
 }
 
 async function nextSubmission(out: string): Promise<string> {

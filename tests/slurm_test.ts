@@ -261,6 +261,10 @@ Deno.test({
       assert.equal(second.code, 1);
       assert.match(second.stderr, new RegExp(`is being written by Slurm job array ${arrayId} `));
       await cluster.cmd("scancel", [`${arrayId}_0`]);
+      // So is a local run of the folder while the rest of the array runs.
+      const local2 = await reproduce(["--preset", "smoke", "--out", k, "--executor", "local"], env);
+      assert.equal(local2.code, 1);
+      assert.match(local2.stderr, new RegExp(`is being written by Slurm job array ${arrayId} `));
       const w = await waiting.output();
       const werr = dec.decode(w.stderr);
       assert.equal(w.code, 1, werr);

@@ -165,6 +165,13 @@ Deno.test("--dry-run prints both scripts and submits nothing; slurm options need
   assert.match(r.stdout, /^#SBATCH --dependency=afterany:<array job id>$/m);
   assert.match(r.stdout, /--preset smoke --network minicnn --out .* --collect$/m);
   assert.deepEqual([...Deno.readDirSync(out)], [], "--dry-run wrote nothing");
+  const noSlurm = await reproduce(
+    ["--preset", "smoke", "--out", out, "--executor", "slurm"],
+    { PATH: "/nonexistent" },
+  );
+  assert.equal(noSlurm.code, 1);
+  assert.match(noSlurm.stderr, /^error: --executor slurm: sbatch not found; Slurm's client/m);
+  assert.equal(await Deno.stat(`${out}/.slurm`).then(() => true, () => false), false);
   const bad = await reproduce(["--preset", "smoke", "--out", out, "--no-wait"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /^error: --no-wait needs --executor slurm$/m);

@@ -251,6 +251,8 @@ export async function runOnSlurm(
     console.log(reportScript("<array job id>"));
     return "dry-run";
   }
+  const version = await slurmCmd("sbatch", ["--version"]); // before anything is written
+  if (!version.ok) throw new Error(`--executor slurm: sbatch --version failed: ${version.stderr}`);
   for (const sub of ["logs", "exit"]) {
     await Deno.mkdir(`${slurmDir(out)}/${sub}`, { recursive: true });
   }

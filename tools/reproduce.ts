@@ -160,7 +160,11 @@ export async function reproduce(args: string[]): Promise<string> {
   if (!Number.isInteger(jobs) || jobs < 1) {
     throw new Error(`--jobs: expected an integer >= 1, got ${a.jobs}`);
   }
-  console.error(`backend ${info.name} (${info.adapter}), ${jobs} run(s) at a time`);
+  console.error(
+    executor === "slurm"
+      ? `backend ${info.name} here; runs go to Slurm (${a.jobs ?? "no limit on"} task(s) at a time)`
+      : `backend ${info.name} (${info.adapter}), ${jobs} run(s) at a time`,
+  );
   const out = (a.out as string | undefined) ?? `results/${preset.name}`;
   let variants: DataVariant[];
   if (a.data) {

@@ -252,6 +252,66 @@ export interface RunInfo {
 /** Progress callback: which run is starting, out of how many. */
 export type RunCallback = (info: RunInfo) => void;
 
+/** One run of an experiment with what training and scoring it takes. */
+export interface PlannedRun {
+  /** Its position and folder. */
+  info: RunInfo;
+  /** Its training config. */
+  cfg: TrainConfig;
+  /** Test sets scored after training. */
+  testSets: TestSet[];
+}
+
+/**
+ * Every (variant, strategy, seed) of an experiment, in the order they are trained (variant, then
+ * seed, then strategy). Checks (and on first use records) each variant folder's data identity
+ * (`data_identity.ts`) unless `checkIdentity` is false (nothing is then written).
+ */
+export async function experimentRuns(
+  spec: ExperimentSpec,
+  opts: { checkIdentity?: boolean } = {},
+): Promise<PlannedRun[]> {
+  const strategies = STRATEGIES.filter((s) => !spec.strategies || spec.strategies.includes(s.name));
+  const seeds = spec.seeds ?? spec.preset.seeds;
+  const total = spec.variants.length * strategies.length * seeds;
+  const runs: PlannedRun[] = [];
+  for (const variant of spec.variants) {
+    if (opts.checkIdentity !== false) {
+      await checkDataIdentity(spec.out, variant, { log: (l) => console.error(l) });
+    }
+    const testSets = await listTestSets(variant.root);
+    const first = spec.firstSeed ?? 0;
+    for (let seed = first; seed < first + seeds; seed++) {
+      for (const strategy of strategies) {
+        const dir = runPath(spec.out, variant.name, strategy.name, seed);
+        const info = {
+          index: runs.length,
+          total,
+          variant: variant.name,
+          strategy: strategy.name,
+          seed,
+          dir,
+        };
+        runs.push({ info, cfg: trainConfigFor(spec, variant, strategy, seed), testSets });
+      }
+    }
+  }
+  return runs;
+}
+
+/**
+ * True when a run is finished and scored: `summary.json`, `eval/mean_cams.json` and one
+ * `eval/<set>.csv` per test set.
+ */
+export async function runComplete(run: PlannedRun): Promise<boolean> {
+  const d = run.info.dir;
+  if (!(await exists(`${d}/summary.json`)) || !(await exists(`${d}/eval/mean_cams.json`))) {
+    return false;
+  }
+  for (const t of run.testSets) if (!(await exists(`${d}/eval/${t.name}.csv`))) return false;
+  return true;
+}
+
 /**
  * Trains and evaluates every (variant, strategy, seed), resumably: finished runs are skipped,
  * interrupted ones continue from their last checkpoint, scored test sets are not rescored. A
@@ -274,29 +334,7 @@ export async function runExperiment(
 ): Promise<void> {
   await using _lock = await openExperimentFolder(spec.out);
   if (!opts.inputsChecked) await checkExperimentInputs(spec);
-  const strategies = STRATEGIES.filter((s) => !spec.strategies || spec.strategies.includes(s.name));
-  const seeds = spec.seeds ?? spec.preset.seeds;
-  const total = spec.variants.length * strategies.length * seeds;
-  const runs: { info: RunInfo; cfg: TrainConfig; testSets: TestSet[] }[] = [];
-  for (const variant of spec.variants) {
-    await checkDataIdentity(spec.out, variant, { log: (l) => console.error(l) });
-    const testSets = await listTestSets(variant.root);
-    const first = spec.firstSeed ?? 0;
-    for (let seed = first; seed < first + seeds; seed++) {
-      for (const strategy of strategies) {
-        const dir = runPath(spec.out, variant.name, strategy.name, seed);
-        const info = {
-          index: runs.length,
-          total,
-          variant: variant.name,
-          strategy: strategy.name,
-          seed,
-          dir,
-        };
-        runs.push({ info, cfg: trainConfigFor(spec, variant, strategy, seed), testSets });
-      }
-    }
-  }
+  const runs = await experimentRuns(spec);
   const jobs = opts.jobs ?? 1;
   if (jobs <= 1) {
     for (const r of runs) {

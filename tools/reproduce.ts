@@ -30,6 +30,15 @@ import { aucResults, collectRuns } from "../lib/results.ts";
 import { exists, writeJson } from "../lib/run_dir.ts";
 import { defaultJobs } from "../lib/run_pool.ts";
 import { checkDataIdentity } from "../lib/data_identity.ts";
+import { experimentRuns } from "../lib/experiment.ts";
+import {
+  followArray,
+  refuseLiveArray,
+  requireAllComplete,
+  resumeArgs,
+  runOnSlurm,
+} from "../lib/slurm/mod.ts";
+import { checkSlurmOpts } from "../lib/slurm/sbatch.ts";
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -83,6 +92,30 @@ const OPTIONS: OptionSpec[] = [
     help: "runs trained at a time, each in its own process (default: 1 on a GPU, else the " +
       "CPU cores, at most 4)",
   },
+  {
+    name: "executor",
+    type: "string",
+    help: "where runs train: local (--jobs child processes) or slurm (one job array; " +
+      "default: slurm for a folder submitted before, else local)",
+    choices: ["local", "slurm"],
+  },
+  {
+    name: "slurm-opt",
+    type: "string",
+    help: "an sbatch option for the Slurm jobs, e.g. --slurm-opt=--partition=gpu (repeatable)",
+  },
+  { name: "gpus-per-run", type: "integer", help: "GPUs per Slurm array task (default: 0)" },
+  { name: "no-wait", type: "boolean", help: "with --executor slurm: return after submitting" },
+  {
+    name: "dry-run",
+    type: "boolean",
+    help: "with --executor slurm: print the sbatch scripts, submit nothing",
+  },
+  {
+    name: "collect",
+    type: "boolean",
+    help: "train nothing: check every run finished and was scored, write aucs.json and the report",
+  },
 ];
 const USAGE =
   "deno task reproduce [options]\n\nReproduces the paper's experiment (baseline, CYBORG, " +
@@ -91,7 +124,29 @@ const USAGE =
 /** Runs the main job; returns the report path. */
 export async function reproduce(args: string[]): Promise<string> {
   const t0 = performance.now();
+  const resumed = await resumeArgs(args);
+  args = resumed.args;
+  // --slurm-opt is repeatable: collected here, the parser sees the last one.
+  const slurmOpts = args.flatMap((x, i) =>
+    x.startsWith("--slurm-opt=") ? [x.slice("--slurm-opt=".length)] : x === "--slurm-opt" &&
+        args[i + 1] !== undefined
+      ? [args[i + 1]]
+      : []
+  );
   const a = parseArgs(args, OPTIONS, USAGE);
+  checkSlurmOpts(slurmOpts);
+  const executor = (a.executor as string | undefined) ?? "local";
+  const gpusPerRun = (a["gpus-per-run"] as number | undefined) ?? 0;
+  if (gpusPerRun < 0) {
+    throw new Error(`--gpus-per-run: expected an integer >= 0, got ${gpusPerRun}`);
+  }
+  if (executor !== "slurm") {
+    for (const o of ["slurm-opt", "gpus-per-run", "no-wait", "dry-run"]) {
+      if (a[o] !== undefined && a[o] !== false) {
+        throw new Error(`--${o} needs --executor slurm`);
+      }
+    }
+  }
   const preset = getPreset(a.preset as string);
   const network = (a.network as string | undefined) ?? preset.train.network!;
   getBackbone(network);
@@ -108,7 +163,11 @@ export async function reproduce(args: string[]): Promise<string> {
   if (!Number.isInteger(jobs) || jobs < 1) {
     throw new Error(`--jobs: expected an integer >= 1, got ${a.jobs}`);
   }
-  console.error(`backend ${info.name} (${info.adapter}), ${jobs} run(s) at a time`);
+  console.error(
+    executor === "slurm"
+      ? `backend ${info.name} here; runs go to Slurm (${a.jobs ?? "no limit on"} task(s) at a time)`
+      : `backend ${info.name} (${info.adapter}), ${jobs} run(s) at a time`,
+  );
   const out = (a.out as string | undefined) ?? `results/${preset.name}`;
   let variants: DataVariant[];
   if (a.data) {
@@ -131,6 +190,37 @@ export async function reproduce(args: string[]): Promise<string> {
     strategies,
     seeds: a.seeds as number | undefined,
   };
+  const slurmOptions = () => {
+    const pass = (name: string) => a[name] === undefined ? [] : [`--${name}`, String(a[name])];
+    const experiment = [
+      "--preset",
+      preset.name,
+      "--network",
+      network,
+      ...["data", "seeds", "strategies", "backend"].flatMap(pass),
+      "--out",
+      out,
+    ];
+    return {
+      slurmOpts,
+      gpusPerRun,
+      parallel: a.jobs as number | undefined,
+      wait: !a["no-wait"],
+      dryRun: Boolean(a["dry-run"]),
+      collectArgs: experiment,
+      argv: [
+        ...experiment,
+        "--executor",
+        "slurm",
+        ...slurmOpts.map((o) => `--slurm-opt=${o}`),
+        ...(gpusPerRun ? ["--gpus-per-run", String(gpusPerRun)] : []),
+        ...pass("jobs"),
+      ],
+      backend: (a.backend as BackendName | undefined) ?? "auto",
+      name: `cyborg-${preset.name}`,
+      log: (l: string) => console.error(l),
+    };
+  };
   if (a.check) {
     const c = await checkExperimentInputs(spec);
     console.log(
@@ -139,21 +229,48 @@ export async function reproduce(args: string[]): Promise<string> {
     );
     return out;
   }
-  await using _lock = await openExperimentFolder(out);
+  if (a["dry-run"]) {
+    await checkExperimentInputs(spec);
+    const runs = await experimentRuns(spec, { checkIdentity: false }); // writes nothing
+    await runOnSlurm(out, runs, slurmOptions(), async () => {});
+    return out;
+  }
+  await using lock = await openExperimentFolder(out);
+  const live = a.collect ? undefined : await refuseLiveArray(out, resumed.attach);
   await checkExperimentInputs(spec); // everything, before any training
   const inputSize = preset.train.inputSize ?? getBackbone(network).spec.inputSize;
   for (const v of variants) {
     await checkDataIdentity(out, v, { fresh: Boolean(a.fresh), log: (l) => console.error(l) });
     await writeMeanHumanMaps(v, out, network, inputSize);
   }
-  await runExperiment(spec, {
-    jobs,
-    inputsChecked: true,
-    onRun: (r) =>
-      console.error(`[${r.index + 1}/${r.total}] ${r.variant}/${r.strategy}/s${r.seed} → ${r.dir}`),
-    onRunDone: (r, s) =>
-      console.error(`  done ${r.variant}/${r.strategy}/s${r.seed} in ${s.toFixed(1)} s`),
-  });
+  if (a.collect) {
+    await requireAllComplete(await experimentRuns(spec));
+  } else if (live) {
+    const runs = await experimentRuns(spec);
+    await lock.release();
+    await followArray(out, live, runs, !a["no-wait"], (l) => console.error(l));
+    return `${out}/report.html`;
+  } else if (executor === "slurm") {
+    const outcome = await runOnSlurm(
+      out,
+      await experimentRuns(spec),
+      slurmOptions(),
+      () => lock.release(),
+    );
+    if (outcome !== "nothing-to-run") return `${out}/report.html`;
+    console.error("every run is finished and scored; writing the report");
+  } else {
+    await runExperiment(spec, {
+      jobs,
+      inputsChecked: true,
+      onRun: (r) =>
+        console.error(
+          `[${r.index + 1}/${r.total}] ${r.variant}/${r.strategy}/s${r.seed} → ${r.dir}`,
+        ),
+      onRunDone: (r, s) =>
+        console.error(`  done ${r.variant}/${r.strategy}/s${r.seed} in ${s.toFixed(1)} s`),
+    });
+  }
   const runs = await collectRuns(out);
   const aucs = aucResults(runs);
   await writeJson(`${out}/aucs.json`, aucs);

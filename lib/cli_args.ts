@@ -85,8 +85,8 @@ export function parseArgs(
     }
   }
   const out: ParsedArgs = {};
+  // A repeated option: the last value wins, unless the option is declared repeatable.
   for (const s of specs) out[s.name] = s.repeatable ? [] : s.default;
-  const seen = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--help" || arg === "-h") throw new HelpRequested(helpText(usage, specs));
@@ -95,10 +95,6 @@ export function parseArgs(
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const spec = byName.get(name);
     if (!spec) throw new Error(`unknown option --${name} (see --help)`);
-    if (seen.has(name) && !spec.repeatable) {
-      throw new Error(`--${name} is given more than once`);
-    }
-    seen.add(name);
     if (spec.type === "boolean") {
       if (eq >= 0) throw new Error(`--${name} takes no value`);
       out[name] = true;

@@ -105,10 +105,13 @@ Deno.test("transform_input travels with a checkpoint (resume, scoring and --init
     assert.equal((await loadWeights(c, `${dir}/c.safetensors`)).transformInput, true);
     a.transformInput = false;
     await saveCheckpoint(`${dir}/off.safetensors`, a, null, meta);
+    // Off is written too: a model trained without it is scored without it.
     assert.equal(
       (await readSafetensors(`${dir}/off.safetensors`)).metadata.transform_input,
-      undefined,
+      "false",
     );
+    await loadCheckpoint(`${dir}/off.safetensors`, b, null);
+    assert.equal(b.transformInput, false);
   } finally {
     for (const m of [a, b, c]) m.store.dispose();
     await Deno.remove(dir, { recursive: true });

@@ -159,7 +159,10 @@ Deno.test("reproduce --jobs 2 killed with SIGKILL: its run processes stop too; t
         return false;
       }
     });
-  const child = command(args, "null").spawn();
+  // The killed job trains on the cpu backend, whose steps take seconds: an orphan that did not
+  // stop could not finish its run (train, then score every test set) within the wait below, and
+  // one that stops does so at its next step. The rerun uses the default backend.
+  const child = command([...args, "--backend", "cpu"], "null").spawn();
   for (let i = 0; i < 1200 && locks().length === 0; i++) {
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -167,8 +170,7 @@ Deno.test("reproduce --jobs 2 killed with SIGKILL: its run processes stop too; t
   assert.ok(held.length > 0, "no run started");
   child.kill("SIGKILL");
   await child.status;
-  // The orphaned runs notice within half a second and stop before scoring (an orphan that went on
-  // would finish its run: train, then score every test set).
+  // The orphaned runs notice the parent is gone and stop before scoring.
   for (let i = 0; i < 400 && locks().length > 0; i++) {
     await new Promise((r) => setTimeout(r, 25));
   }

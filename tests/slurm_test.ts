@@ -260,6 +260,8 @@ Deno.test({
         if (m) arrayId = m[1];
       }
       assert.ok(arrayId, "task 0 never ran");
+      // Cancelled at once: a smoke run takes seconds, and must not finish first.
+      await cluster.cmd("scancel", [`${arrayId}_0`]);
       // A second submission while the array is live is refused, naming it.
       const second = await reproduce(
         ["--preset", "smoke", "--out", k, "--executor", "slurm"],
@@ -267,7 +269,6 @@ Deno.test({
       );
       assert.equal(second.code, 1);
       assert.match(second.stderr, new RegExp(`is being written by Slurm job array ${arrayId} `));
-      await cluster.cmd("scancel", [`${arrayId}_0`]);
       // So is a local run of the folder while the rest of the array runs.
       const local2 = await reproduce(["--preset", "smoke", "--out", k, "--executor", "local"], env);
       assert.equal(local2.code, 1);

@@ -1,19 +1,24 @@
 /**
  * Initialises tfjs's wasm backend (XNNPACK, SIMD) under Deno: finds the `.wasm` binaries in the
  * project's `node_modules`, turns off the multi-threaded build (its emscripten pthread workers do
- * not start under Deno), registers the kit's missing kernels ({@linkcode registerWasmKernels}) and
- * activates the backend.
+ * not start under Deno), registers the kit's missing kernels ({@linkcode registerWasmKernels}), the
+ * native OpenBLAS kernels when the library is found ({@linkcode registerNativeKernels}; else one
+ * notice on stderr) and activates the backend.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as wasm from "@tensorflow/tfjs-backend-wasm";
 import { registerWasmKernels } from "./register.ts";
+import { stockKernelsRequested } from "../stock_switch.ts";
+import { registerNativeKernels, unregisterNativeKernels } from "../native/register.ts";
+import { nativeBlasDisabled, nativeBlasLabel, nativeBlasProblem } from "../native/openblas.ts";
 
 const BINARY = "tfjs-backend-wasm-simd.wasm";
 const PACKAGE_DIST = "node_modules/@tensorflow/tfjs-backend-wasm/dist/";
 
 let pathsSet = false;
+let noticeShown = false;
 
 /**
  * The folder (a `file:` URL ending in `/`) holding the wasm binaries: next to this module's project
@@ -49,11 +54,24 @@ export async function setUpWasmBackend(): Promise<string> {
     wasm.setWasmPaths(wasmBinaryFolder());
     pathsSet = true;
   }
-  registerWasmKernels();
+  const stock = stockKernelsRequested();
+  if (stock) unregisterNativeKernels(); // before the stock kernels go back in place
+  registerWasmKernels(stock);
+  let native = "";
+  if (stock) {
+    // tfjs's kernels only
+  } else if (registerNativeKernels()) native = ` + ${nativeBlasLabel()}`;
+  else if (!nativeBlasDisabled() && !noticeShown) {
+    noticeShown = true;
+    console.error(
+      `wasm backend: native OpenBLAS not loaded (${nativeBlasProblem()}); convolutions run in ` +
+        "wasm, several times slower (apt-get install libopenblas0-pthread)",
+    );
+  }
   if (!(await tf.setBackend("wasm"))) {
     throw new Error("wasm backend: tfjs failed to initialise the wasm backend");
   }
   await tf.ready();
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-  return `tfjs wasm (XNNPACK${simd ? ", SIMD" : ""}, ${wasm.getThreadsCount()} thread)`;
+  return `tfjs wasm (XNNPACK${simd ? ", SIMD" : ""}, ${wasm.getThreadsCount()} thread)${native}`;
 }

@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../../lib/backend.ts";
 import { setColumnBudget } from "../../../lib/kernels/wasm/conv2d_backprop_filter.ts";
 import { nativeKernelsActive } from "../../../lib/kernels/native/register.ts";
+import { setNativeMinDim } from "../../../lib/kernels/native/kernels.ts";
 import { coreTypeFromCpuinfo, sgemmCalls } from "../../../lib/kernels/native/openblas.ts";
 import { Rng } from "../../../lib/rng.ts";
 import { assertClose, CONV_CASES, type ConvCase, describeCase, randomArray } from "../helpers.ts";
@@ -14,6 +15,8 @@ const EXTRA: ConvCase[] = [
   { batch: 1, size: [6, 6], inC: 4, outC: 5, kernel: [2, 2], stride: 1, pad: 2 },
 ];
 const CASES = [...CONV_CASES, ...EXTRA];
+// Every case natively, however narrow (the default sends narrow GEMMs to the wasm kernels).
+setNativeMinDim(1);
 
 /** Runs `fn` on cpu, then on wasm with the native kernels (which must run: sgemm calls counted). */
 async function cpuThenNative(
@@ -151,4 +154,23 @@ Deno.test("coreTypeFromCpuinfo reads the kernel family from the flags", () => {
   assert.equal(coreTypeFromCpuinfo("flags\t\t: fpu avx avx2 fma\n"), "Haswell");
   assert.equal(coreTypeFromCpuinfo("flags\t\t: fpu sse3\n"), undefined);
   assert.equal(coreTypeFromCpuinfo(""), undefined);
+});
+
+Deno.test("GEMMs narrower than nativeMinDim stay on the wasm kernels", async () => {
+  await initBackend("wasm");
+  const prev = setNativeMinDim(32);
+  try {
+    const calls = (ci: number, co: number) => {
+      const before = sgemmCalls();
+      tf.tidy(() =>
+        tf.conv2d(tf.ones([1, 6, 6, ci]) as tf.Tensor4D, tf.ones([3, 3, ci, co]), 1, 1)
+      );
+      return sgemmCalls() - before;
+    };
+    assert.equal(calls(3, 8), 0); // N = 8
+    assert.equal(calls(3, 32), 0); // K = 27
+    assert.equal(calls(4, 32), 1); // K = 36, N = 32
+  } finally {
+    setNativeMinDim(prev);
+  }
 });

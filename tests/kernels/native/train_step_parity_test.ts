@@ -8,6 +8,7 @@ import {
   unregisterNativeKernels,
 } from "../../../lib/kernels/native/register.ts";
 import { sgemmCalls } from "../../../lib/kernels/native/openblas.ts";
+import { setNativeMinDim } from "../../../lib/kernels/native/kernels.ts";
 import { Sgd } from "../../../lib/optim.ts";
 import { Rng } from "../../../lib/rng.ts";
 import { exportStateDict } from "../../../lib/state_dict.ts";
@@ -17,6 +18,8 @@ import { StepAccumulators, trainStep } from "../../../lib/train_step.ts";
 // wasm kernels and tfjs's cpu backend. Float32 sums in another order can flip a ReLU gate, so the
 // tolerance is a noise floor measured in the test: the same steps with the input moved by 1e-6.
 const B = 4;
+// Every convolution natively, however narrow (by default narrow ones stay on the wasm kernels).
+setNativeMinDim(1);
 
 async function stepTwice(
   net: string,

@@ -36,6 +36,11 @@ const SYMBOLS = {
     ],
     result: "void",
   },
+  cblas_scopy: { parameters: ["i32", "buffer", "i32", "buffer", "i32"], result: "void" },
+  cblas_saxpy: {
+    parameters: ["i32", "f32", "buffer", "i32", "buffer", "i32"],
+    result: "void",
+  },
   openblas_set_num_threads: { parameters: ["i32"], result: "void" },
   openblas_get_num_threads: { parameters: [], result: "i32" },
 } as const;
@@ -184,4 +189,20 @@ export function sgemm(
     c,
     N,
   );
+}
+
+/** `y = x` over `n` floats (`cblas_scopy`). */
+export function scopy(n: number, x: Float32Array, y: Float32Array): void {
+  const l = openBlas();
+  if (!l) throw new Error(`scopy: OpenBLAS is not available (${loadError})`);
+  if (x.length < n || y.length < n) throw new Error(`scopy: views shorter than ${n}`);
+  if (n > 0) l.symbols.cblas_scopy(n, x, 1, y, 1);
+}
+
+/** `y += alpha·x` over `n` floats (`cblas_saxpy`). */
+export function saxpy(n: number, alpha: number, x: Float32Array, y: Float32Array): void {
+  const l = openBlas();
+  if (!l) throw new Error(`saxpy: OpenBLAS is not available (${loadError})`);
+  if (x.length < n || y.length < n) throw new Error(`saxpy: views shorter than ${n}`);
+  if (n > 0) l.symbols.cblas_saxpy(n, alpha, x, 1, y, 1);
 }

@@ -2,7 +2,7 @@
  * Native kernels for tfjs's wasm backend (`lib/kernels/native/kernels.ts`): registered over
  * whatever serves `Conv2D`, `Conv2DBackpropInput`, `Conv2DBackpropFilter` and `BatchMatMul` on
  * `wasm` (tfjs's stock kernels or the kit's wasm ones), which they keep for the calls they do not
- * serve. Registration needs OpenBLAS ({@linkcode openBlas}); without it the wasm kernels stay.
+ * serve; and the kit's SGD update written straight onto the heap (`sgd_heap.ts`). Registration needs OpenBLAS ({@linkcode openBlas}); without it the wasm kernels stay.
  *
  * @module
  */
@@ -15,6 +15,7 @@ import {
   makeConv2DNative,
 } from "./kernels.ts";
 import { openBlas } from "./openblas.ts";
+import { makeSgdBufferHeap, makeSgdParamHeap } from "./sgd_heap.ts";
 
 const BACKEND = "wasm";
 
@@ -24,6 +25,8 @@ export const NATIVE_KERNELS: readonly { kernelName: string; make(w: KernelFunc):
   { kernelName: "Conv2DBackpropInput", make: makeConv2DBackpropInputNative },
   { kernelName: "Conv2DBackpropFilter", make: makeConv2DBackpropFilterNative },
   { kernelName: "BatchMatMul", make: makeBatchMatMulNative },
+  { kernelName: "KitSgdBuffer", make: makeSgdBufferHeap },
+  { kernelName: "KitSgdParam", make: makeSgdParamHeap },
 ];
 
 const replaced = new Map<string, KernelConfig>();

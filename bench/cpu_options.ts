@@ -9,8 +9,11 @@
  * - `wasm-stock`    tfjs's wasm backend (XNNPACK, SIMD, one thread) with only the kernels it lacks
  *                   added by the kit (`Conv2DBackpropFilter` and the kit's op-level kernels' wasm
  *                   versions; `CYBORG_STOCK_KERNELS=1` keeps stock batch norm and SGD ops)
- * - `wasm-kit`      wasm with the kit's kernels (lib/kernels/wasm/): the `auto` choice on a
- *                   machine whose only WebGPU adapter is a fallback adapter
+ * - `wasm-kit`      wasm with the kit's kernels (lib/kernels/wasm/), native GEMMs off
+ *                   (`CYBORG_NATIVE_BLAS=0`)
+ * - `wasm-native`   wasm with the kit's kernels and native OpenBLAS GEMMs on every core
+ *                   (lib/kernels/native/): the `auto` choice on a machine whose only WebGPU adapter
+ *                   is a fallback adapter, when `libopenblas0-pthread` is installed
  *
  * Each option runs in its own child process. Reports img/s and achieved GFLOP/s (3 × the forward
  * pass's convolution and matmul FLOPs per image: forward, input gradient and weight gradient) and
@@ -18,7 +21,16 @@
  * one warm-up step, fewer when a step is slow (about `--budget` seconds per option; at least one).
  *
  *   deno task bench:cpu [--backbones tinycnn,smallcnn,minicnn] [--batch 20] [--steps 10]
- *                       [--budget 20] [--options wasm-kit,webgpu-kit]
+ *                       [--budget 20] [--options wasm-kit,webgpu-kit] [--size N]
+ *
+ * `--compare-torch` measures instead the kit (`wasm-native`) against PyTorch on the same CYBORG
+ * step (bench/torch_cyborg_step.py, `/usr/bin/python3`, the same thread count), interleaved
+ * (kit, torch, kit, torch, … `--rounds` times), and prints the medians; its last line is
+ * `torch_ratio=<kit img/s / PyTorch img/s>`. Defaults: ResNet50, 64 px, batch 4, 3 steps, 3
+ * rounds, `--threads` = the CPU cores; rows go to bench/results/torch_compare.csv.
+ *
+ *   deno task bench:cpu --compare-torch [--backbones resnet50] [--size 64] [--batch 4]
+ *                       [--steps 3] [--rounds 3] [--threads 2]
  *
  * @module
  */
@@ -37,6 +49,8 @@ export interface CpuOption {
   backend: "cpu" | "webgpu" | "wasm";
   /** True for tfjs's stock kernels (`CYBORG_STOCK_KERNELS=1`). */
   stock: boolean;
+  /** True for the native OpenBLAS GEMMs on wasm (else `CYBORG_NATIVE_BLAS=0`). */
+  native?: boolean;
 }
 
 /** The options measured, in report order. */
@@ -47,6 +61,7 @@ export const CPU_OPTIONS: readonly CpuOption[] = [
   { name: "webgpu-kit", backend: "webgpu", stock: false },
   { name: "wasm-stock", backend: "wasm", stock: true },
   { name: "wasm-kit", backend: "wasm", stock: false },
+  { name: "wasm-native", backend: "wasm", stock: false, native: true },
 ];
 
 /**
@@ -114,6 +129,11 @@ interface Cli {
   options: CpuOption[];
   csv: string;
   child?: { option: string; backbone: string };
+  /** Input size for every backbone (default: each backbone's own). */
+  size?: number;
+  compareTorch: boolean;
+  rounds: number;
+  threads: number;
 }
 
 function parseArgs(args: string[]): Cli {
@@ -124,7 +144,15 @@ function parseArgs(args: string[]): Cli {
     budget: 20,
     options: [...CPU_OPTIONS],
     csv: "bench/results/cpu_options.csv",
+    compareTorch: args.includes("--compare-torch"),
+    rounds: 3,
+    threads: navigator.hardwareConcurrency,
   };
+  if (o.compareTorch) {
+    Object.assign(o, { backbones: ["resnet50"], batch: 4, steps: 3, size: 64 });
+    o.csv = "bench/results/torch_compare.csv";
+    o.options = CPU_OPTIONS.filter((c) => c.name === "wasm-native");
+  }
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const v = () => {
@@ -135,11 +163,19 @@ function parseArgs(args: string[]): Cli {
     if (a === "--backbones") {
       o.backbones = v().split(",").filter(Boolean);
       o.backbones.forEach((b) => getBackbone(b));
-    } else if (a === "--batch" || a === "--steps") {
+    } else if (
+      a === "--batch" || a === "--steps" || a === "--size" || a === "--rounds" ||
+      a === "--threads"
+    ) {
       const n = Number(v());
       if (!Number.isInteger(n) || n < 1) throw new Error(`${a}: expected an integer >= 1`);
       if (a === "--batch") o.batch = n;
+      else if (a === "--size") o.size = n;
+      else if (a === "--rounds") o.rounds = n;
+      else if (a === "--threads") o.threads = n;
       else o.steps = n;
+    } else if (a === "--compare-torch") {
+      // read above: it sets the defaults the other options override
     } else if (a === "--budget") {
       const n = Number(v());
       if (!(n > 0)) throw new Error(`--budget: expected seconds > 0`);
@@ -163,7 +199,9 @@ function parseArgs(args: string[]): Cli {
     } else if (a === "--help" || a === "-h") {
       console.log(
         "bench:cpu [--backbones tinycnn,smallcnn,minicnn] [--batch 20] [--steps 10] " +
-          "[--budget 20] [--options name,...] [--csv path]",
+          "[--budget 20] [--options name,...] [--size N] [--csv path]\n" +
+          "bench:cpu --compare-torch [--backbones resnet50] [--size 64] [--batch 4] [--steps 3] " +
+          "[--rounds 3] [--threads N] [--csv path]",
       );
       Deno.exit(0);
     } else throw new Error(`${a}: unknown option (see --help)`);
@@ -175,7 +213,7 @@ async function runChild(cli: Cli): Promise<void> {
   const { option, backbone } = cli.child!;
   const opt = CPU_OPTIONS.find((o) => o.name === option);
   if (!opt) throw new Error(`--child: unknown option ${option}`);
-  const size = getBackbone(backbone).spec.inputSize;
+  const size = cli.size ?? getBackbone(backbone).spec.inputSize;
   await initBackend(parseBackendName(opt.backend));
   const measure = (steps: number) =>
     measureTraining({
@@ -222,8 +260,13 @@ async function measureOption(cli: Cli, opt: CpuOption, backbone: string) {
       String(cli.steps),
       "--budget",
       String(cli.budget),
+      ...(cli.size ? ["--size", String(cli.size)] : []),
     ],
-    env: { CYBORG_STOCK_KERNELS: opt.stock ? "1" : "0" },
+    env: {
+      CYBORG_STOCK_KERNELS: opt.stock ? "1" : "0",
+      CYBORG_NATIVE_BLAS: opt.native ? "1" : "0",
+      CYBORG_BLAS_THREADS: String(cli.threads),
+    },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -234,7 +277,7 @@ async function measureOption(cli: Cli, opt: CpuOption, backbone: string) {
   return {
     option: opt.name,
     backbone,
-    size: getBackbone(backbone).spec.inputSize,
+    size: cli.size ?? getBackbone(backbone).spec.inputSize,
     batch: cli.batch,
     steps: cli.steps,
     imgPerSec: 0,
@@ -277,9 +320,91 @@ async function cpuModel(): Promise<string> {
   }
 }
 
+/** The middle value (mean of the two middle ones for an even count); NaN for none. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** One PyTorch measurement (bench/torch_cyborg_step.py), or why it failed. */
+async function measureTorch(cli: Cli, backbone: string, size: number) {
+  const script = new URL("./torch_cyborg_step.py", import.meta.url).pathname;
+  const out = await new Deno.Command("/usr/bin/python3", {
+    args: [
+      script,
+      ...["--network", backbone, "--size", String(size), "--batch", String(cli.batch)],
+      ...["--threads", String(cli.threads), "--steps", String(cli.steps), "--warmup", "1"],
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const line = new TextDecoder().decode(out.stdout).trim().split("\n").findLast((l) =>
+    l.startsWith("{")
+  );
+  if (out.success && line) {
+    const r = JSON.parse(line) as { img_per_s: number; step_ms: number; torch: string };
+    return { imgPerSec: r.img_per_s, stepMs: r.step_ms, detail: `torch ${r.torch}`, ok: true };
+  }
+  const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-1)[0] ?? "";
+  return { imgPerSec: 0, stepMs: 0, detail: `torch failed (exit ${out.code}): ${err}`, ok: false };
+}
+
+const TORCH_CSV_HEADER =
+  "date,cpu,cores,threads,network,size,batch,steps,round,side,img_per_s,step_ms,detail";
+
+/** Kit vs PyTorch, interleaved; prints the medians and `torch_ratio=` last. */
+async function compareTorch(cli: Cli, cpu: string): Promise<void> {
+  const backbone = cli.backbones[0];
+  const size = cli.size ?? getBackbone(backbone).spec.inputSize;
+  const date = new Date().toISOString();
+  const opt = cli.options[0];
+  console.log(
+    `kit (${opt.name}) vs PyTorch: ${backbone}, ${size} px, batch ${cli.batch}, ` +
+      `${cli.threads} thread(s), ${cli.rounds} interleaved rounds on ${cpu}`,
+  );
+  const kit: number[] = [];
+  const torch: number[] = [];
+  const rows: string[] = [];
+  const row = (round: number, side: string, ips: number, ms: number, detail: string) =>
+    [date, csvField(cpu), navigator.hardwareConcurrency, cli.threads, backbone, size, cli.batch]
+      .concat([cli.steps, round, side, ips.toFixed(3), ms.toFixed(1), csvField(detail)]).join(",");
+  for (let round = 1; round <= cli.rounds; round++) {
+    const k = await measureOption(cli, opt, backbone);
+    const kOk = k.status === "ok";
+    if (kOk) kit.push(k.imgPerSec);
+    console.log(
+      `  round ${round} kit   ${k.imgPerSec.toFixed(2).padStart(7)} img/s  ` +
+        `${k.stepMs.toFixed(0).padStart(6)} ms/step  ${kOk ? k.adapter : k.status}`,
+    );
+    rows.push(row(round, "kit", k.imgPerSec, k.stepMs, kOk ? k.adapter : k.status));
+    const t = await measureTorch(cli, backbone, size);
+    if (t.ok) torch.push(t.imgPerSec);
+    console.log(
+      `  round ${round} torch ${t.imgPerSec.toFixed(2).padStart(7)} img/s  ` +
+        `${t.stepMs.toFixed(0).padStart(6)} ms/step  ${t.detail}`,
+    );
+    rows.push(row(round, "torch", t.imgPerSec, t.stepMs, t.detail));
+  }
+  if (cli.csv) {
+    await appendCsv(cli.csv, TORCH_CSV_HEADER, rows);
+    console.log(`appended ${rows.length} row(s) to ${cli.csv}`);
+  }
+  if (!kit.length || !torch.length) {
+    console.error("bench:cpu --compare-torch: a side failed every round (see above)");
+    Deno.exit(1);
+  }
+  const mk = median(kit);
+  const mt = median(torch);
+  console.log(`median img/s: kit ${mk.toFixed(2)}, torch ${mt.toFixed(2)}`);
+  console.log(`torch_ratio=${(mk / mt).toFixed(3)}`);
+}
+
 async function main() {
   const cli = parseArgs(Deno.args);
   if (cli.child) return await runChild(cli);
+  if (cli.compareTorch) return await compareTorch(cli, await cpuModel());
   const date = new Date().toISOString();
   const cpu = await cpuModel();
   const cores = navigator.hardwareConcurrency;

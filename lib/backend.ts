@@ -1,6 +1,8 @@
 /**
  * Tensor backend selection: WebGPU on a real GPU, else tfjs's wasm backend (XNNPACK) with the kit's
- * extra kernels, else the pure-JS cpu backend; the native TensorFlow backend
+ * extra kernels and, when Debian's `libopenblas0-pthread` is installed, native OpenBLAS GEMMs for
+ * the convolutions and matmuls on every core (`lib/kernels/native/`; without it a one-line notice
+ * and the wasm kernels), else the pure-JS cpu backend; the native TensorFlow backend
  * (`@tensorflow/tfjs-node-gpu` / `tfjs-node`) only when asked for.
  *
  * Every entry point calls {@linkcode initBackend} once before building tensors.
@@ -105,7 +107,11 @@ function isFallbackAdapter(adapter: GPUAdapter): boolean {
  * ~157 img/s, against ~124 and ~23 img/s for WebGPU with the kit's kernels on llvmpipe (Mesa's
  * software rasteriser: each of ~170–200 dispatches per step costs CPU time, and its shaders reach
  * a few GFLOP/s; quiet machine, 2026-11-28) and ~9 and 0.3 img/s for tfjs's pure-JS `cpu` backend. Large networks too: ResNet18
- * at 224 px, batch 4: 1.8 img/s (~20 GFLOP/s) on wasm against 0.2 on llvmpipe.
+ * at 224 px, batch 4: 1.8 img/s (~20 GFLOP/s) on wasm against 0.2 on llvmpipe. With OpenBLAS
+ * installed, `wasm` also runs its wide GEMMs natively on every core (`lib/kernels/native/`, chosen
+ * per call by `nativeMinDim` in `lib/kernels/native/kernels.ts`): `deno task bench:cpu --options wasm-kit,wasm-native
+ * --backbones minicnn,smallcnn` measured 458 → 735 img/s (minicnn) and 42 → 139 (smallcnn) on 2
+ * shared cores (2026-11-30).
  */
 export function autoBackend(adapter: { fallback: boolean } | null): "webgpu" | "wasm" {
   return adapter && !adapter.fallback ? "webgpu" : "wasm";

@@ -1,8 +1,10 @@
 /**
  * Initialises tfjs's wasm backend (XNNPACK, SIMD) under Deno: finds the `.wasm` binaries in the
  * project's `node_modules`, turns off the multi-threaded build (its emscripten pthread workers do
- * not start under Deno), registers the kit's missing kernels ({@linkcode registerWasmKernels}),
- * activates the backend and makes a failed heap allocation throw ({@linkcode guardWasmMalloc}).
+ * not start under Deno), registers the kit's missing kernels ({@linkcode registerWasmKernels}), the
+ * native OpenBLAS kernels when the library is found ({@linkcode registerNativeKernels}; else one
+ * notice on stderr), activates the backend and makes a failed heap allocation throw
+ * ({@linkcode guardWasmMalloc}).
  *
  * @module
  */
@@ -10,11 +12,15 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as wasm from "@tensorflow/tfjs-backend-wasm";
 import { guardWasmMalloc } from "../../memory_budget.ts";
 import { registerWasmKernels } from "./register.ts";
+import { stockKernelsRequested } from "../stock_switch.ts";
+import { registerNativeKernels, unregisterNativeKernels } from "../native/register.ts";
+import { nativeBlasDisabled, nativeBlasLabel, nativeBlasProblem } from "../native/openblas.ts";
 
 const BINARY = "tfjs-backend-wasm-simd.wasm";
 const PACKAGE_DIST = "node_modules/@tensorflow/tfjs-backend-wasm/dist/";
 
 let pathsSet = false;
+let noticeShown = false;
 
 /**
  * The folder (a `file:` URL ending in `/`) holding the wasm binaries: next to this module's project
@@ -50,7 +56,20 @@ export async function setUpWasmBackend(): Promise<string> {
     wasm.setWasmPaths(wasmBinaryFolder());
     pathsSet = true;
   }
-  registerWasmKernels();
+  const stock = stockKernelsRequested();
+  if (stock) unregisterNativeKernels(); // before the stock kernels go back in place
+  registerWasmKernels(stock);
+  let native = "";
+  if (stock) {
+    // tfjs's kernels only
+  } else if (registerNativeKernels()) native = ` + ${nativeBlasLabel()}`;
+  else if (!nativeBlasDisabled() && !noticeShown) {
+    noticeShown = true;
+    console.error(
+      `wasm backend: native OpenBLAS not loaded (${nativeBlasProblem()}); convolutions run in ` +
+        "wasm, several times slower (apt-get install libopenblas0-pthread)",
+    );
+  }
   if (!(await tf.setBackend("wasm"))) {
     throw new Error("wasm backend: tfjs failed to initialise the wasm backend");
   }
@@ -58,5 +77,5 @@ export async function setUpWasmBackend(): Promise<string> {
   // A failed allocation throws instead of placing the tensor at address 0 (a corrupt heap).
   guardWasmMalloc(tf.backend());
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-  return `tfjs wasm (XNNPACK${simd ? ", SIMD" : ""}, ${wasm.getThreadsCount()} thread)`;
+  return `tfjs wasm (XNNPACK${simd ? ", SIMD" : ""}, ${wasm.getThreadsCount()} thread)${native}`;
 }

@@ -6,12 +6,17 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../../lib/backend.ts";
+import { unregisterNativeKernels } from "../../../lib/kernels/native/register.ts";
 
-/** Runs `fn` on cpu, then on wasm, and returns both results (`[want, got]`). */
+/**
+ * Runs `fn` on cpu, then on wasm with the kit's wasm kernels (the native OpenBLAS ones, tested in
+ * tests/kernels/native/, taken out), and returns both results (`[want, got]`).
+ */
 export async function cpuThenWasm(
   fn: () => Promise<Float32Array | Float32Array[]>,
 ): Promise<[Float32Array[], Float32Array[]]> {
   await initBackend("wasm");
+  unregisterNativeKernels();
   await tf.setBackend("cpu");
   const want = await fn();
   await tf.setBackend("wasm");

@@ -1,0 +1,65 @@
+/**
+ * Native kernels for tfjs's wasm backend (`lib/kernels/native/kernels.ts`): registered over
+ * whatever serves `Conv2D`, `Conv2DBackpropInput`, `Conv2DBackpropFilter` and `BatchMatMul` on
+ * `wasm` (tfjs's stock kernels or the kit's wasm ones), which they keep for the calls they do not
+ * serve; and the kit's SGD update written straight onto the heap (`sgd_heap.ts`). Registration needs OpenBLAS ({@linkcode openBlas}); without it the wasm kernels stay.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs-core";
+import {
+  makeBatchMatMulNative,
+  makeConv2DBackpropFilterNative,
+  makeConv2DBackpropInputNative,
+  makeConv2DNative,
+} from "./kernels.ts";
+import { openBlas } from "./openblas.ts";
+import { makeSgdBufferHeap, makeSgdParamHeap } from "./sgd_heap.ts";
+
+const BACKEND = "wasm";
+
+/** The kernels served natively and their factories (given the kernel they replace). */
+export const NATIVE_KERNELS: readonly { kernelName: string; make(w: KernelFunc): KernelFunc }[] = [
+  { kernelName: "Conv2D", make: makeConv2DNative },
+  { kernelName: "Conv2DBackpropInput", make: makeConv2DBackpropInputNative },
+  { kernelName: "Conv2DBackpropFilter", make: makeConv2DBackpropFilterNative },
+  { kernelName: "BatchMatMul", make: makeBatchMatMulNative },
+  { kernelName: "KitSgdBuffer", make: makeSgdBufferHeap },
+  { kernelName: "KitSgdParam", make: makeSgdParamHeap },
+];
+
+const replaced = new Map<string, KernelConfig>();
+
+/**
+ * Registers the native kernels over the current wasm ones. Returns false (nothing changed) when
+ * OpenBLAS is unavailable. Idempotent. Call after the kit's wasm kernels are registered.
+ */
+export function registerNativeKernels(): boolean {
+  if (!openBlas()) return false;
+  for (const k of NATIVE_KERNELS) {
+    if (replaced.has(k.kernelName)) continue;
+    const config = tf.getKernel(k.kernelName, BACKEND);
+    if (!config) {
+      throw new Error(`registerNativeKernels: no wasm kernel "${k.kernelName}" to wrap`);
+    }
+    replaced.set(k.kernelName, config);
+    tf.unregisterKernel(k.kernelName, BACKEND);
+    tf.registerKernel({ ...config, kernelFunc: k.make(config.kernelFunc) });
+  }
+  return true;
+}
+
+/** Puts back the kernels the native ones replaced. Idempotent. */
+export function unregisterNativeKernels(): void {
+  for (const [name, config] of replaced) {
+    tf.unregisterKernel(name, BACKEND);
+    tf.registerKernel(config);
+  }
+  replaced.clear();
+}
+
+/** True while the native kernels are registered. */
+export function nativeKernelsActive(): boolean {
+  return replaced.size > 0;
+}

@@ -5,7 +5,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Rng } from "../../lib/rng.ts";
+import * as tf from "@tensorflow/tfjs-core";
+import { getBackbone } from "../../lib/backbones/registry.ts";
+import { Sgd } from "../../lib/optim.ts";
+import { Rng } from "../../lib/rng.ts";
+import { exportStateDict } from "../../lib/state_dict.ts";
+import { StepAccumulators, trainStep } from "../../lib/train_step.ts";
 
 /** One convolution geometry under test (NHWC, square stride). */
 export interface ConvCase {
@@ -74,4 +79,57 @@ export function assertClose(got: Float32Array, want: Float32Array, tol: number, 
     worstErr <= tol,
     `${label}: element ${worst} got ${got[worst]} want ${want[worst]} (rel err ${worstErr})`,
   );
+}
+
+/**
+ * Two CYBORG training steps (α = 0.5, SGD with momentum) of a freshly built network on a fixed
+ * random batch of 4, after `setup()` (a backend, a tuning, a kernel set); returns the weights.
+ * `noise` moves every 7th input value by that much: the same steps on a perturbed input give the
+ * noise floor the parity tolerances are set from.
+ */
+export async function twoCyborgSteps(
+  net: string,
+  size: number,
+  rngLabel: string,
+  setup: () => void | Promise<void>,
+  noise = 0,
+): Promise<Map<string, Float32Array>> {
+  await setup();
+  const B = 4;
+  const entry = getBackbone(net);
+  const model = entry.build({ seed: 3, inputSize: size, numClasses: 2 });
+  const opt = new Sgd(model.store.trainable(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
+  const acc = new StepAccumulators();
+  const rng = new Rng(rngLabel);
+  const g = entry.spec.camGrid(size);
+  const x = rng.fillNormal(new Float32Array(B * size * size * 3), 1);
+  if (noise) { for (let i = 0; i < x.length; i += 7) x[i] += noise; }
+  const batch = {
+    x: tf.tensor4d(x, [B, size, size, 3]),
+    y: tf.tensor1d([0, 1, 1, 0], "int32"),
+    maps: tf.tensor3d(rng.fillUniform(new Float32Array(B * g * g), 0, 1), [B, g, g]),
+    hasMap: tf.ones([B]) as tf.Tensor1D,
+  };
+  for (let i = 0; i < 2; i++) {
+    trainStep(model, opt, batch, acc, { alpha: 0.5, camTap: "paper", camClass: "pred" });
+  }
+  const state = await exportStateDict(model.store);
+  const out = new Map([...state].map(([k, v]) => [k, v.data as Float32Array]));
+  tf.dispose(Object.values(batch));
+  acc.dispose();
+  opt.dispose();
+  model.store.dispose();
+  return out;
+}
+
+/** The largest |a − b| / max(1, |a|) over every tensor of two weight maps. */
+export function maxRelDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
+  let worst = 0;
+  for (const [k, va] of a) {
+    const vb = b.get(k)!;
+    for (let i = 0; i < va.length; i++) {
+      worst = Math.max(worst, Math.abs(va[i] - vb[i]) / Math.max(1, Math.abs(va[i])));
+    }
+  }
+  return worst;
 }

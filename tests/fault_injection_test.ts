@@ -8,6 +8,10 @@ import { encodeSafetensors } from "../lib/safetensors.ts";
 import { saveWeights } from "../lib/weights.ts";
 import { tinyDataRoot } from "./_support/tiny_data.ts";
 
+// Spawned tools resolve against the project root, whatever the test process's cwd (another
+// test module in this process may change it).
+const PROJECT_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+
 const tiny = await tinyDataRoot();
 await initBackend("cpu");
 
@@ -19,6 +23,7 @@ interface Result {
 
 async function deno(args: string[]): Promise<Result> {
   const o = await new Deno.Command(Deno.execPath(), {
+    cwd: PROJECT_ROOT,
     args: ["run", "-A", ...args],
     env: { NO_COLOR: "1" },
     stdout: "piped",
@@ -239,6 +244,7 @@ Deno.test("train: a second writer of the same run folder is refused, naming the 
   const out = `${dir}/run`;
   const args = trainArgs(root, out, "--epochs", "3", "--batch-size", "4", "--log-every", "1");
   const first = new Deno.Command(Deno.execPath(), {
+    cwd: PROJECT_ROOT,
     args: ["run", "-A", ...args],
     stdout: "null",
     stderr: "piped",

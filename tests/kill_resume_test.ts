@@ -8,6 +8,10 @@ import assert from "node:assert/strict";
 import { Rng } from "../lib/rng.ts";
 import { tinyDataRoot } from "./_support/tiny_data.ts";
 
+// Spawned tools resolve against the project root, whatever the test process's cwd (another
+// test module in this process may change it).
+const PROJECT_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+
 const POINTS = Number(Deno.env.get("CYBORG_KILL_POINTS") ?? "5");
 if (!Number.isInteger(POINTS) || POINTS < 1) {
   throw new Error(`CYBORG_KILL_POINTS: expected an integer >= 1, got ${POINTS}`);
@@ -16,6 +20,7 @@ const root = await tinyDataRoot();
 
 function command(args: string[], stderr: "piped" | "null" = "piped"): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
+    cwd: PROJECT_ROOT,
     args: ["run", "-A", ...args],
     env: { NO_COLOR: "1" },
     stdout: "null",

@@ -5,6 +5,10 @@ import { readSafetensors } from "../lib/safetensors.ts";
 import { train } from "../lib/train.ts";
 import { tinyDataRoot } from "./_support/tiny_data.ts";
 
+// Spawned tools resolve against the project root, whatever the test process's cwd (another
+// test module in this process may change it).
+const PROJECT_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+
 const root = await tinyDataRoot();
 await initBackend("cpu");
 
@@ -169,12 +173,18 @@ Deno.test("a run killed with SIGKILL mid-epoch resumes and ends with the same we
     out,
   ];
   const run = (out: string) =>
-    new Deno.Command(Deno.execPath(), { args: args(out), stdout: "null", stderr: "null" }).output();
+    new Deno.Command(Deno.execPath(), {
+      cwd: PROJECT_ROOT,
+      args: args(out),
+      stdout: "null",
+      stderr: "null",
+    }).output();
   assert.equal((await run(`${dir}/straight`)).code, 0);
 
   // Start, wait until epoch 2 has begun (steps logged after the epoch-1 record), SIGKILL.
   const killed = `${dir}/killed`;
   const child = new Deno.Command(Deno.execPath(), {
+    cwd: PROJECT_ROOT,
     args: args(killed),
     stdout: "null",
     stderr: "null",

@@ -11,6 +11,10 @@ import { mergeAnnotations, mergeReport } from "../../lib/annotate/merge.ts";
 import { saveJudgment, saveMap } from "../../lib/annotate/store.ts";
 import { greyPng, makeFixture, treeSnapshot } from "./_fixture.ts";
 
+// Spawned tools resolve against the project root, whatever the test process's cwd (another
+// test module in this process may change it).
+const PROJECT_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+
 /** A 40×30 map that is `v[i]` on pixel i (row 0, columns 0..7) and 0 elsewhere. */
 const rowMap = (v: number[]) => greyPng(40, 30, (x, y) => (y === 0 && x < v.length ? v[x] : 0));
 
@@ -134,6 +138,7 @@ Deno.test("deno task annotate: clear errors, no stack trace; --merge prints the 
   const { root } = await makeFixture();
   const run = async (args: string[]) => {
     const out = await new Deno.Command(Deno.execPath(), {
+      cwd: PROJECT_ROOT,
       args: ["run", "-A", "tools/annotate.ts", ...args],
       stdout: "piped",
       stderr: "piped",

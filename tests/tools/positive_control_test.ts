@@ -7,6 +7,10 @@ import {
   POSITIVE_SOFTEN,
 } from "../../lib/data/procfaces/positive_control.ts";
 
+// Spawned tools resolve against the project root, whatever the test process's cwd (another
+// test module in this process may change it).
+const PROJECT_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+
 // The positive-control experiment end to end on the smoke preset and a tiny 32 px data set:
 // calibration baselines on the three folders, then an evaluation fixed by a pre-registration file.
 const data = await Deno.makeTempDir({ prefix: "cyborg-positive-tool-" });
@@ -23,6 +27,7 @@ for (const mode of ["mark", "nomark", "masked"] as const) {
 
 async function tool(...args: string[]) {
   const r = await new Deno.Command(Deno.execPath(), {
+    cwd: PROJECT_ROOT,
     args: ["run", "-A", "tools/positive_control.ts", ...args],
     env: { NO_COLOR: "1" },
     stdout: "piped",

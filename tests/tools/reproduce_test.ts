@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
 import { chromium, count } from "../_support/chromium.ts";
 
+// Spawned tools resolve against the project root, whatever the test process's cwd (another
+// test module in this process may change it).
+const PROJECT_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+
 // The main job end to end on the smoke preset: embedded data (generated if absent), 4 strategies ×
 // 1 seed × 2 variants, scoring, report. Then the report opens in headless Chromium and Plotly
 // must have drawn every figure.
 Deno.test("deno task reproduce --preset smoke writes every run, the AUCs and a report that renders", async () => {
   const out = await Deno.makeTempDir({ prefix: "cyborg-reproduce-" });
   const res = await new Deno.Command(Deno.execPath(), {
+    cwd: PROJECT_ROOT,
     args: ["run", "-A", "tools/reproduce.ts", "--preset", "smoke", "--out", out, "--jobs", "2"],
     env: { NO_COLOR: "1" },
     stdout: "piped",
@@ -79,6 +84,7 @@ Deno.test("deno task reproduce --preset smoke writes every run, the AUCs and a r
   // The same runs trained one at a time in this process give byte-identical checkpoints and scores.
   const out1 = await Deno.makeTempDir({ prefix: "cyborg-reproduce-jobs1-" });
   const seq = await new Deno.Command(Deno.execPath(), {
+    cwd: PROJECT_ROOT,
     args: [
       ...["run", "-A", "tools/reproduce.ts", "--preset", "smoke", "--out", out1],
       ...["--jobs", "1", "--strategies", "baseline,cyborg"],
@@ -118,6 +124,7 @@ Deno.test("deno task reproduce --preset smoke writes every run, the AUCs and a r
   const before = await mtimes();
   for (const jobs of ["2", "1"]) {
     const again = await new Deno.Command(Deno.execPath(), {
+      cwd: PROJECT_ROOT,
       args: ["run", "-A", "tools/reproduce.ts", "--preset", "smoke", "--out", out, "--jobs", jobs],
       env: { NO_COLOR: "1" },
       stdout: "piped",
@@ -132,6 +139,7 @@ Deno.test("deno task reproduce --preset smoke writes every run, the AUCs and a r
 Deno.test("reproduce rejects bad options, naming them", async () => {
   const run = async (...args: string[]) => {
     const r = await new Deno.Command(Deno.execPath(), {
+      cwd: PROJECT_ROOT,
       args: ["run", "-A", "tools/reproduce.ts", ...args],
       stdout: "piped",
       stderr: "piped",

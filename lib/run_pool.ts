@@ -45,7 +45,6 @@ export async function runJobsInChildren(
   }
   let next = 0;
   const failures: string[] = [];
-  const env = childBlasThreads(Math.min(parallel, jobs.length));
   const worker = async () => {
     while (next < jobs.length && failures.length === 0) {
       const i = next++;
@@ -54,7 +53,6 @@ export async function runJobsInChildren(
       const child = new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", "--quiet", "--config", CONFIG_PATH, CHILD_MODULE.href],
         stdin: "piped",
-        env,
         stdout: "null",
         stderr: "piped",
       }).spawn();
@@ -74,25 +72,6 @@ export async function runJobsInChildren(
   };
   await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, worker));
   if (failures.length) throw new Error(failures.join("\n"));
-}
-
-/**
- * `CYBORG_BLAS_THREADS` for children run `parallel` at a time: the cores shared out (at least 1
- * each), so the native GEMMs' thread pools (lib/kernels/native/) do not oversubscribe the CPU; a
- * value set by the user is kept.
- */
-export function childBlasThreads(
-  parallel: number,
-  cores = navigator.hardwareConcurrency,
-): Record<string, string> {
-  let set: string | undefined;
-  try {
-    set = Deno.env.get("CYBORG_BLAS_THREADS");
-  } catch {
-    set = undefined;
-  }
-  if (set) return {};
-  return { CYBORG_BLAS_THREADS: String(Math.max(1, Math.floor(cores / Math.max(1, parallel)))) };
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../lib/config.ts";
-import { childBlasThreads, defaultJobs, runJobsInChildren } from "../lib/run_pool.ts";
+import { defaultJobs, runJobsInChildren } from "../lib/run_pool.ts";
 
 Deno.test("defaultJobs: one process per GPU, CPU cores (at most 4) otherwise", () => {
   assert.equal(defaultJobs("webgpu"), 1);
@@ -33,20 +33,4 @@ Deno.test("runJobsInChildren: a failing run names its folder and the child's err
   assert.deepEqual([...Deno.readDirSync(dir)], []);
   await assert.rejects(() => runJobsInChildren([], 0), /jobs: expected an integer >= 1, got 0/);
   await Deno.remove(dir, { recursive: true });
-});
-
-Deno.test("childBlasThreads shares the cores among the parallel children", () => {
-  const saved = Deno.env.get("CYBORG_BLAS_THREADS");
-  Deno.env.delete("CYBORG_BLAS_THREADS");
-  try {
-    assert.deepEqual(childBlasThreads(2, 2), { CYBORG_BLAS_THREADS: "1" });
-    assert.deepEqual(childBlasThreads(1, 2), { CYBORG_BLAS_THREADS: "2" });
-    assert.deepEqual(childBlasThreads(3, 8), { CYBORG_BLAS_THREADS: "2" });
-    assert.deepEqual(childBlasThreads(4, 2), { CYBORG_BLAS_THREADS: "1" });
-    Deno.env.set("CYBORG_BLAS_THREADS", "3");
-    assert.deepEqual(childBlasThreads(2, 2), {});
-  } finally {
-    if (saved === undefined) Deno.env.delete("CYBORG_BLAS_THREADS");
-    else Deno.env.set("CYBORG_BLAS_THREADS", saved);
-  }
 });

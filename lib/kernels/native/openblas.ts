@@ -3,7 +3,8 @@
  * included: FFI `buffer` arguments pass the view's own start, so no copy is made). The library is
  * Debian's `libopenblas0-pthread` (`libopenblas.so.0`, its own thread pool over every core);
  * the kernel family is set from the CPU's flags unless `OPENBLAS_CORETYPE` is given
- * ({@linkcode coreTypeFromCpuinfo}). `CYBORG_NATIVE_BLAS=0` turns the native path off, `CYBORG_BLAS_THREADS=n` sets its threads.
+ * ({@linkcode coreTypeFromCpuinfo}). `CYBORG_NATIVE_BLAS=0` turns the native path off, `CYBORG_BLAS_THREADS=n` sets its threads
+ * (default 1: reproducible results).
  *
  * @module
  */
@@ -117,8 +118,11 @@ export function openBlas(): Lib | null {
     try {
       lib = Deno.dlopen(path, SYMBOLS);
       libPath = path;
-      const t = Number(env("CYBORG_BLAS_THREADS") ?? "");
-      if (Number.isInteger(t) && t >= 1) lib.symbols.openblas_set_num_threads(t);
+      // One thread unless CYBORG_BLAS_THREADS says otherwise: OpenBLAS's multithreaded GEMMs were
+      // measured to give results that differ in the last bits from run to run under load, and runs
+      // must be byte-identical for any --jobs and after a resume.
+      const t = Number(env("CYBORG_BLAS_THREADS") ?? "1");
+      lib.symbols.openblas_set_num_threads(Number.isInteger(t) && t >= 1 ? t : 1);
       return lib;
     } catch (e) {
       errors.push(`${path}: ${(e as Error).message.split("\n")[0]}`);

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { type BackendInfo, initBackend } from "./backend.ts";
+import { type BackendInfo, type BackendName, initBackend } from "./backend.ts";
 import type { Backbone } from "./backbones/types.ts";
 import { loadRunModel } from "./cam_samples.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
@@ -49,6 +49,8 @@ export interface NotebookSettings {
   out?: string;
   /** Generate the embedded data when it is missing (default true). */
   generateData?: boolean;
+  /** Tensor backend (default: `CYBORG_BACKEND`, else `auto`). */
+  backend?: BackendName;
 }
 
 /** A notebook session: the resolved settings, with absolute paths for reading. */
@@ -130,8 +132,8 @@ export function resolveSettings(
 }
 
 /**
- * Starts a notebook session: validates the settings, initialises the backend (`CYBORG_BACKEND`
- * or auto), and makes sure the data exists (generating the preset's embedded benchmark when it
+ * Starts a notebook session: validates the settings, initialises the backend (the `backend`
+ * setting, else `CYBORG_BACKEND`, else auto), and makes sure the data exists (generating the preset's embedded benchmark when it
  * is missing, as the reproduce job does).
  */
 export async function setupNotebook(
@@ -140,7 +142,7 @@ export async function setupNotebook(
 ): Promise<NotebookContext> {
   const r = resolveSettings(settings);
   const root = projectRoot();
-  const backend = await initBackend();
+  const backend = await initBackend(settings.backend);
   let variants: DataVariant[];
   if (settings.data) {
     const abs = rootPath({ root }, settings.data);

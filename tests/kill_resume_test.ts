@@ -17,12 +17,15 @@ if (!Number.isInteger(POINTS) || POINTS < 1) {
   throw new Error(`CYBORG_KILL_POINTS: expected an integer >= 1, got ${POINTS}`);
 }
 const root = await tinyDataRoot();
+// The backend every spawned run uses, fixed when this module loads: the reference run and its
+// resumes must not differ in it, whatever the shared test process's environment does meanwhile.
+const BACKEND = Deno.env.get("CYBORG_BACKEND") ?? "";
 
 function command(args: string[], stderr: "piped" | "null" = "piped"): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     cwd: PROJECT_ROOT,
     args: ["run", "-A", ...args],
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", CYBORG_BACKEND: BACKEND },
     stdout: "null",
     stderr,
   });

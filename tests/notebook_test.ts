@@ -59,12 +59,16 @@ Deno.test("projectRoot holds deno.json; rootPath; withCwd restores the directory
 });
 
 Deno.test("setupNotebook: a data root without the paper's layout is an error naming CYBORG_DATA", async () => {
-  Deno.env.set("CYBORG_BACKEND", "cpu");
+  // The backend is a setting, not CYBORG_BACKEND: tests share one process, and tools spawned by
+  // other test modules inherit its environment.
   await assert.rejects(
-    () => setupNotebook({ preset: "smoke", data: "/nonexistent/root" }, () => {}),
+    () => setupNotebook({ preset: "smoke", data: "/nonexistent/root", backend: "cpu" }, () => {}),
     /data \(CYBORG_DATA\): \/nonexistent\/root\/csvs\/original\.csv does not exist/,
   );
-  const ctx = await setupNotebook({ preset: "smoke", data: await tinyDataRoot() }, () => {});
+  const ctx = await setupNotebook(
+    { preset: "smoke", data: await tinyDataRoot(), backend: "cpu" },
+    () => {},
+  );
   assert.deepEqual(ctx.variants.map((v) => v.name), ["data"]);
   assert.equal(ctx.backend.name, "cpu");
   assert.equal(ctx.procedural, false);

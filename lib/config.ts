@@ -30,6 +30,12 @@ export interface TrainConfig {
   heatmaps: string | null;
   /** Train on images without a map (CE only for them) instead of failing. */
   allowMissingMaps: boolean;
+  /**
+   * Control: each training image gets another same-class image's map (a seeded cyclic shuffle
+   * within each class, from `seed`), so the maps keep their class template and lose their
+   * per-image content.
+   */
+  shuffleMaps: boolean;
   /** Validation CSV if not the `test` rows of `csv`. */
   valCsv: string | null;
   /** Epochs. */
@@ -72,6 +78,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   dataset: "",
   heatmaps: null,
   allowMissingMaps: false,
+  shuffleMaps: false,
   valCsv: null,
   epochs: 50,
   batchSize: 20,
@@ -158,6 +165,9 @@ export function validateConfig(cfg: TrainConfig): string[] {
   mustExist("init-weights", cfg.initWeights, "file");
   if (cfg.alpha < 1 && cfg.heatmaps === null) {
     errors.push(`--heatmaps: required when --alpha < 1 (got alpha ${cfg.alpha})`);
+  }
+  if (cfg.shuffleMaps && cfg.alpha >= 1) {
+    errors.push(`--shuffle-maps: needs --alpha < 1 (with alpha ${cfg.alpha} no map is used)`);
   }
   return errors;
 }

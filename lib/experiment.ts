@@ -36,8 +36,8 @@ import { currentBackend, initBackend } from "./backend.ts";
 import { runJobsInChildren } from "./run_pool.ts";
 import { checkDataIdentity, DATA_IDENTITY_FILE } from "./data_identity.ts";
 
-/** Names of the paper's four training strategies. */
-export type StrategyName = "baseline" | "cyborg" | "segmentation" | "data7x";
+/** Names of the training strategies: the paper's four and the shuffled-maps control. */
+export type StrategyName = "baseline" | "cyborg" | "segmentation" | "data7x" | "shuffled";
 
 /** A training strategy: α, which CSV, which maps. */
 export interface Strategy {
@@ -51,9 +51,15 @@ export interface Strategy {
   csv: string;
   /** Map folder relative to the data root (null for α = 1). */
   maps: string | null;
+  /** Each image trains on another same-class image's map (`TrainConfig.shuffleMaps`). */
+  shuffleMaps?: boolean;
 }
 
-/** The paper's four strategies. */
+/**
+ * Every strategy: the paper's four ({@linkcode PAPER_STRATEGIES}) and `shuffled`, CYBORG with
+ * each image's map replaced by another same-class image's (tells a class-template prior from
+ * per-image content).
+ */
 export const STRATEGIES: readonly Strategy[] = [
   { name: "baseline", label: "CE only (α=1)", alpha: 1, csv: "csvs/original.csv", maps: null },
   {
@@ -77,7 +83,28 @@ export const STRATEGIES: readonly Strategy[] = [
     csv: "csvs/large_dataset_7x.csv",
     maps: null,
   },
+  {
+    name: "shuffled",
+    label: "CYBORG, shuffled maps (α=0.5)",
+    alpha: 0.5,
+    csv: "csvs/original.csv",
+    maps: "heatmaps",
+    shuffleMaps: true,
+  },
 ];
+
+/** The strategies a run gets when it names none: the paper's four (not the `shuffled` control). */
+export const PAPER_STRATEGIES: readonly StrategyName[] = [
+  "baseline",
+  "cyborg",
+  "segmentation",
+  "data7x",
+];
+
+function chosenStrategies(names: readonly StrategyName[] | undefined): Strategy[] {
+  const wanted = names ?? PAPER_STRATEGIES;
+  return STRATEGIES.filter((s) => wanted.includes(s.name));
+}
 
 /** A data variant (e.g. the shortcut benchmark and its control). */
 export interface DataVariant {
@@ -150,6 +177,7 @@ export function trainConfigFor(
     csv: `${variant.root}/${strategy.csv}`,
     dataset: variant.root,
     heatmaps: strategy.maps ? `${variant.root}/${strategy.maps}` : null,
+    shuffleMaps: strategy.shuffleMaps ?? false,
     seed,
     ...(strategy.name === "data7x" && spec.preset.data7xEqualSteps ? equalSteps(spec.preset) : {}),
   };
@@ -271,7 +299,7 @@ export async function experimentRuns(
   spec: ExperimentSpec,
   opts: { checkIdentity?: boolean } = {},
 ): Promise<PlannedRun[]> {
-  const strategies = STRATEGIES.filter((s) => !spec.strategies || spec.strategies.includes(s.name));
+  const strategies = chosenStrategies(spec.strategies);
   const seeds = spec.seeds ?? spec.preset.seeds;
   const total = spec.variants.length * strategies.length * seeds;
   const runs: PlannedRun[] = [];
@@ -420,7 +448,7 @@ export async function checkExperimentInputs(spec: ExperimentSpec): Promise<Exper
       return undefined;
     }
   };
-  const strategies = STRATEGIES.filter((s) => !spec.strategies || spec.strategies.includes(s.name));
+  const strategies = chosenStrategies(spec.strategies);
   const seeds = spec.seeds ?? spec.preset.seeds;
   await attempt(() => requireExperimentFolder(spec.out));
   const seen = new Set<string>();

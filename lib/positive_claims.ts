@@ -102,16 +102,76 @@ export function positiveHypotheses(variant: string): HypothesisSpec[] {
 }
 
 /**
- * Tests {@linkcode positiveHypotheses} (one Holm family) and adds the evaluation baselines'
- * checks: T1 ≤ 0.3 (the decoy is used, so there is something to correct) and T2 ≥ 0.9.
+ * The hypotheses a pre-registration file fixes (its `hypotheses` array: `id`, `contrast` as
+ * `"<a> - <b>"` with strategy names, `metric` starting with `T1`, `T2` or `T3`, `expected` one
+ * of `>`, `<`, `≈`), tested on the `variant` folder. Errors name the file and the entry.
+ *
+ * @example
+ * ```ts
+ * import { preregHypotheses } from "./positive_claims.ts";
+ * const [h] = preregHypotheses({
+ *   hypotheses: [{ id: "p.t1", contrast: "cyborg - baseline", metric: "T1 AUC", expected: ">" }],
+ * }, "positive", "prereg/x.json");
+ * console.assert(h.a === "cyborg" && h.b === "baseline" && h.expected === ">");
+ * ```
+ */
+export function preregHypotheses(
+  prereg: { hypotheses?: unknown },
+  variant: string,
+  file: string,
+): HypothesisSpec[] {
+  const list = prereg.hypotheses;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new Error(`--prereg: ${file}: "hypotheses" must be a non-empty array`);
+  }
+  return list.map((h, i) => {
+    const where = `--prereg: ${file}: hypotheses[${i}]`;
+    if (typeof h !== "object" || h === null) throw new Error(`${where} is not an object`);
+    const { id, contrast, metric, expected, rationale, test } = h as Record<string, unknown>;
+    if (typeof id !== "string" || !id) throw new Error(`${where}: "id" must be a string`);
+    const arms = typeof contrast === "string" ? /^\s*(\w+)\s+-\s+(\w+)\s*$/.exec(contrast) : null;
+    if (!arms) {
+      throw new Error(
+        `${where}: "contrast" must read "<strategy> - <strategy>", got ${JSON.stringify(contrast)}`,
+      );
+    }
+    if (typeof metric !== "string" || !/^T[123]\b/.test(metric)) {
+      throw new Error(
+        `${where}: "metric" must start with T1, T2 or T3, got ${JSON.stringify(metric)}`,
+      );
+    }
+    if (expected !== ">" && expected !== "<" && expected !== "≈") {
+      throw new Error(`${where}: "expected" must be >, < or ≈, got ${JSON.stringify(expected)}`);
+    }
+    return {
+      id,
+      setting: variant,
+      a: arms[1],
+      b: arms[2],
+      metric,
+      expected,
+      rationale: typeof rationale === "string" ? rationale : typeof test === "string" ? test : "",
+    };
+  });
+}
+
+/** The test set a hypothesis's metric names (`T1 AUC …` → `t1`). */
+function metricTest(metric: string): PositiveTest {
+  return metric.slice(0, 2).toLowerCase() as PositiveTest;
+}
+
+/**
+ * Tests the hypotheses (default {@linkcode positiveHypotheses}; one Holm family) and adds the
+ * evaluation baselines' checks: T1 ≤ 0.3 (the decoy is used, so there is something to correct)
+ * and T2 ≥ 0.9.
  */
 export function positiveClaims(
   aucs: readonly AucResult[],
   variant: string,
   margin = 0.02,
+  specs: readonly HypothesisSpec[] = positiveHypotheses(variant),
 ): Claims {
-  const metricTest = (metric: string): PositiveTest => metric.startsWith("T1") ? "t1" : "t2";
-  const hypotheses = testHypotheses(positiveHypotheses(variant), (s) => ({
+  const hypotheses = testHypotheses(specs, (s) => ({
     a: testAucs(aucs, s.setting, s.a, metricTest(s.metric)),
     b: testAucs(aucs, s.setting, s.b, metricTest(s.metric)),
   }), { margin });
@@ -134,4 +194,29 @@ export function positiveClaims(
       },
     ],
   };
+}
+
+/**
+ * Reliance on the decoy, per run: the mean change in a real image's score (probability of
+ * Synthetic) when the mark is added, pairing each `t1_real` image (the mark) with its `t2_real`
+ * twin (no mark) by file name. 0: the mark does not move the decision; near 1: it decides.
+ */
+export function markReliance(
+  withMark: { paths: readonly string[]; scores: readonly number[] },
+  withoutMark: { paths: readonly string[]; scores: readonly number[] },
+): number {
+  const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
+  const without = new Map(withoutMark.paths.map((p, i) => [base(p), withoutMark.scores[i]]));
+  let sum = 0;
+  withMark.paths.forEach((p, i) => {
+    const b = without.get(base(p));
+    if (b === undefined) throw new Error(`markReliance: ${base(p)} has no unmarked twin`);
+    sum += withMark.scores[i] - b;
+  });
+  if (withMark.paths.length === 0 || withMark.paths.length !== withoutMark.paths.length) {
+    throw new Error(
+      `markReliance: ${withMark.paths.length} marked and ${withoutMark.paths.length} unmarked images`,
+    );
+  }
+  return sum / withMark.paths.length;
 }

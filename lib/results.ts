@@ -19,6 +19,8 @@ export interface ScoreSet {
   labels: number[];
   /** sigmoid(logit of Synthetic). */
   scores: number[];
+  /** Image paths as written in the scores CSV (absent where a set was built by hand). */
+  paths?: string[];
 }
 
 /** Everything recorded for one run. */
@@ -63,8 +65,10 @@ export function parseScoresCsv(text: string, source: string): ScoreSet {
   }
   const labels: number[] = [];
   const scores: number[] = [];
+  const paths: string[] = [];
   lines.slice(1).forEach((l, i) => {
     const parts = l.split(",");
+    paths.push(parts.slice(0, -2).join(","));
     const label = Number(parts[parts.length - 2]);
     const score = Number(parts[parts.length - 1]);
     if (!(label === 0 || label === 1) || !Number.isFinite(score)) {
@@ -73,7 +77,7 @@ export function parseScoresCsv(text: string, source: string): ScoreSet {
     labels.push(label);
     scores.push(score);
   });
-  return { labels, scores };
+  return { labels, scores, paths };
 }
 
 /** Reads every run under an experiment folder (`<out>/<variant>/<strategy>/s<seed>`). */

@@ -365,7 +365,12 @@ async function openInputs(
       mean,
       std,
       maps: cfg.alpha < 1
-        ? { dir: cfg.heatmaps!, grid, allowMissing: cfg.allowMissingMaps }
+        ? {
+          dir: cfg.heatmaps!,
+          grid,
+          allowMissing: cfg.allowMissingMaps,
+          ...(cfg.shuffleMaps ? { shuffleSeed: cfg.seed } : {}),
+        }
         : undefined,
     })
   );

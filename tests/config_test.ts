@@ -50,6 +50,9 @@ Deno.test("validation names every bad option", async () => {
     validateConfig({ ...ok, camClass: "both" as TrainConfig["camClass"] }),
     ["--cam-class: must be pred, true or diff, got both"],
   );
+  assert.deepEqual(validateConfig({ ...ok, shuffleMaps: true }), [
+    "--shuffle-maps: needs --alpha < 1 (with alpha 1 no map is used)",
+  ]);
   const e3 = validateConfig({
     ...DEFAULT_CONFIG,
     network: "tinycnn",

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { embeddedVariants, writeMeanHumanMaps } from "../lib/experiment.ts";
+import {
+  embeddedVariants,
+  experimentRuns,
+  STRATEGIES,
+  trainConfigFor,
+  writeMeanHumanMaps,
+} from "../lib/experiment.ts";
 import { getBackbone } from "../lib/backbones/registry.ts";
 import { getPreset } from "../lib/presets.ts";
 import { initBackend } from "../lib/backend.ts";
@@ -24,4 +30,26 @@ Deno.test("writeMeanHumanMaps keeps the map while the CAM grid is the same, rewr
   assert.equal(second.grid, other, "another grid: rewritten at that grid");
   assert.equal(second.real.length, other ** 2);
   await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("the shuffled-maps control runs only when named; it is CYBORG with shuffleMaps", async () => {
+  const preset = getPreset("smoke");
+  const [variant] = embeddedVariants(preset);
+  const spec = { preset, variants: [variant], out: "/tmp/unused" };
+  const names = (runs: { info: { strategy: string } }[]) => runs.map((r) => r.info.strategy);
+  const opts = { checkIdentity: false };
+  assert.deepEqual(
+    names(await experimentRuns(spec, opts)),
+    ["baseline", "cyborg", "segmentation", "data7x"],
+  );
+  assert.deepEqual(
+    names(await experimentRuns({ ...spec, strategies: ["shuffled", "cyborg"] }, opts)),
+    ["cyborg", "shuffled"],
+  );
+  const by = (n: string) => trainConfigFor(spec, variant, STRATEGIES.find((s) => s.name === n)!, 0);
+  const { shuffleMaps, ...shuffled } = by("shuffled");
+  const { shuffleMaps: own, ...cyborg } = by("cyborg");
+  assert.equal(shuffleMaps, true);
+  assert.equal(own, false);
+  assert.deepEqual(shuffled, cyborg);
 });

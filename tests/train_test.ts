@@ -244,3 +244,22 @@ Deno.test("the progress bar ends at 100 % of the images --max-steps trains, with
   assert.match(last, /100% 8\/8 /);
   assert.match(last, /loss \d+\.\d{4} acc \d\.\d{3}$/);
 });
+
+Deno.test("shuffleMaps trains on other images' maps: same first batch, another CAM loss", async () => {
+  const camLoss = async (shuffleMaps: boolean) => {
+    const out = `${await tmp()}/run`;
+    await train(config({ shuffleMaps, epochs: 1, maxSteps: 1, logEvery: 1 }), {
+      output: out,
+      progress: "silent",
+    });
+    const step = (await Deno.readTextFile(`${out}/log.jsonl`)).trim().split("\n")
+      .map((l) => JSON.parse(l)).find((r) => r.type === "step");
+    const cfg = JSON.parse(await Deno.readTextFile(`${out}/config.json`)).config;
+    assert.equal(cfg.shuffleMaps, shuffleMaps);
+    return step as { ce: number; cam: number };
+  };
+  const own = await camLoss(false);
+  const other = await camLoss(true);
+  assert.equal(other.ce, own.ce, "the same images and weights");
+  assert.notEqual(other.cam, own.cam, "the maps are not the images' own");
+});

@@ -33,8 +33,10 @@ import {
 import { claimsBlocks } from "../lib/experiment_report.ts";
 import {
   calibrationChecks,
+  markReliance,
   POSITIVE_TESTS,
   positiveClaims,
+  preregHypotheses,
   summary,
   testAucs,
 } from "../lib/positive_claims.ts";
@@ -86,6 +88,8 @@ export interface Prereg {
   seeds: number;
   mark: { amplitude: number; sizeFrac: number };
   soften: number;
+  /** The tested hypotheses (`preregHypotheses`); without them the original two. */
+  hypotheses?: unknown;
   [k: string]: unknown;
 }
 
@@ -248,9 +252,34 @@ export async function positiveControl(args: string[]): Promise<string> {
     seeds: int(prereg.seeds, "--prereg seeds", 1),
     firstSeed: int(prereg.first_seed, "--prereg first_seed", 0),
   }, { jobs, onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`) });
-  const aucs = aucResults(await collectRuns(out));
-  const claims = positiveClaims(aucs, variant.name);
+  const runs = await collectRuns(out);
+  const aucs = aucResults(runs);
+  const specs = prereg.hypotheses === undefined
+    ? undefined
+    : preregHypotheses(prereg, variant.name, preregPath);
+  const claims = positiveClaims(aucs, variant.name, 0.02, specs);
   await writeClaims(`${out}/claims.json`, claims);
+  // Reported, not tested: how much adding the mark moves a real image's score.
+  const reliance = prereg.strategies.map((strategy) => {
+    const mine = runs.filter((r) => r.variant === variant.name && r.strategy === strategy)
+      .sort((a, b) => a.seed - b.seed);
+    const values = mine.map((r) => {
+      const [m, n] = [r.scores.t1_real, r.scores.t2_real];
+      if (!m?.paths || !n?.paths) {
+        throw new Error(`${r.dir}: eval/t1_real.csv or t2_real.csv missing`);
+      }
+      return markReliance({ paths: m.paths, scores: m.scores }, {
+        paths: n.paths,
+        scores: n.scores,
+      });
+    });
+    return { strategy, seeds: mine.map((r) => r.seed), values, ...summary(values) };
+  });
+  await writeJson(`${out}/reliance.json`, {
+    metric: "mean change in a real image's score (probability of Synthetic) when the mark is " +
+      "added (t1_real vs its t2_real twin), per run",
+    strategies: reliance,
+  });
   const report: Report = {
     title: "Positive control: decoy mark on training fakes",
     subtitle: `${out} — pre-registration ${preregPath}, SHA-256 ${hash}`,
@@ -276,6 +305,21 @@ export async function positiveControl(args: string[]): Promise<string> {
         }],
       },
       { title: "Hypotheses and checks", blocks: claimsBlocks(claims) },
+      {
+        title: "Reliance on the mark (reported, not tested)",
+        blocks: [{
+          kind: "table",
+          table: {
+            columns: ["strategy", "seeds", "mean Δ score of a real when the mark is added", "sd"],
+            rows: reliance.map((r) => [
+              r.strategy,
+              r.n,
+              r.mean?.toFixed(3) ?? "–",
+              r.sd?.toFixed(3) ?? "–",
+            ]),
+          },
+        }],
+      },
     ],
   };
   await writeReport(`${out}/report.html`, report);
@@ -283,6 +327,7 @@ export async function positiveControl(args: string[]): Promise<string> {
     prereg: preregPath,
     prereg_sha256: hash,
     runs: aucs.filter((x) => x.generator === "t1_fake").length,
+    reliance: Object.fromEntries(reliance.map((r) => [r.strategy, r.mean])),
     verdicts: Object.fromEntries(claims.hypotheses.map((h) => [h.id, h.verdict])),
   });
   for (const h of claims.hypotheses) {
@@ -290,6 +335,11 @@ export async function positiveControl(args: string[]): Promise<string> {
       `${h.id}: ${h.contrast} = ${h.estimate?.toFixed(3)} CI95 [${h.ci95[0]?.toFixed(3)}, ` +
         `${h.ci95[1]?.toFixed(3)}] p_holm ${h.p_holm?.toPrecision(2)} mde ${h.mde?.toFixed(3)}: ` +
         h.verdict,
+    );
+  }
+  for (const r of reliance) {
+    console.log(
+      `mark reliance ${r.strategy}: ${r.mean?.toFixed(3)} ± ${r.sd?.toFixed(3)} (n ${r.n})`,
     );
   }
   return out;

@@ -16,6 +16,7 @@ import {
   type DataVariant,
   ensureEmbeddedData,
   openExperimentFolder,
+  PAPER_STRATEGIES,
   runExperiment,
   STRATEGIES,
   type StrategyName,
@@ -63,7 +64,9 @@ const OPTIONS: OptionSpec[] = [
   {
     name: "strategies",
     type: "string",
-    help: `comma-separated subset of ${STRATEGIES.map((s) => s.name).join(",")}`,
+    help: `comma-separated subset of ${
+      STRATEGIES.map((s) => s.name).join(",")
+    } (default: the paper's ${PAPER_STRATEGIES.join(",")})`,
   },
   {
     name: "data-only",

@@ -59,6 +59,11 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
     default: `${EMBEDDED}/heatmaps`,
   },
   { name: "allow-missing-maps", type: "boolean", help: "train images without a map with CE only" },
+  {
+    name: "shuffle-maps",
+    type: "boolean",
+    help: "control: each image gets another same-class image's map (seeded by --seed)",
+  },
   { name: "val-csv", type: "string", help: "validation CSV (default: the test rows of --csv)" },
   {
     name: "output",
@@ -177,6 +182,7 @@ export function configFromArgs(
     dataset: a.dataset as string,
     heatmaps: alpha < 1 || given.has("heatmaps") ? (a.heatmaps as string) : null,
     allowMissingMaps: Boolean(a["allow-missing-maps"]),
+    shuffleMaps: Boolean(a["shuffle-maps"]),
     valCsv: (a["val-csv"] as string | undefined) ?? null,
     epochs: pick("epochs", "epochs", a.epochs),
     batchSize: pick("batchSize", "batch-size", a["batch-size"]),

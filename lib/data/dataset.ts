@@ -30,6 +30,7 @@ import {
   normalizeTable,
 } from "./image.ts";
 import type { Batch, Dataset, SampleRef } from "./types.ts";
+import { Rng } from "../rng.ts";
 
 /** Options of {@linkcode openDataset}. */
 export interface OpenDatasetOptions {
@@ -45,8 +46,13 @@ export interface OpenDatasetOptions {
   mean: [number, number, number];
   /** Per-channel std of `Normalize`. */
   std: [number, number, number];
-  /** Saliency maps: folder, CAM grid side, and whether a missing map is allowed (CE-only). */
-  maps?: { dir: string; grid: number; allowMissing?: boolean };
+  /**
+   * Saliency maps: folder, CAM grid side, whether a missing map is allowed (CE-only), and
+   * `shuffleSeed`: when set, each image gets another same-class image's map instead of its own
+   * ({@linkcode shuffleWithinClass}), a control that keeps the maps' class template and drops
+   * their per-image content.
+   */
+  maps?: { dir: string; grid: number; allowMissing?: boolean; shuffleSeed?: number };
   /** Pixel cache folder (default `data/.cache`); `false` disables caching. */
   cacheDir?: string | false;
   /**
@@ -169,6 +175,35 @@ function listProblems(lines: string[], what: string): string {
 }
 
 /**
+ * Gives every item that has a map the map of another item of the same label: within each label,
+ * the items with a map are put in a random cyclic order (seeded by `seed`) and each takes the map
+ * of the next one, so no item keeps its own map (a class with a single map keeps it). Items
+ * without a map stay without.
+ *
+ * @example
+ * ```ts
+ * import { shuffleWithinClass } from "./dataset.ts";
+ * const maps = shuffleWithinClass(["a", "b", "c", "x", undefined], [0, 0, 0, 1, 1], 7);
+ * console.assert(maps[0] !== "a" && ["b", "c"].includes(maps[0]!));
+ * console.assert(maps[3] === "x" && maps[4] === undefined);
+ * ```
+ */
+export function shuffleWithinClass<T>(
+  maps: readonly (T | undefined)[],
+  labels: readonly number[],
+  seed: number,
+): (T | undefined)[] {
+  const out = maps.slice();
+  const rng = new Rng(seed).fork("shuffle-maps");
+  for (const label of [...new Set(labels)].sort((a, b) => a - b)) {
+    const idx = maps.flatMap((m, i) => (m !== undefined && labels[i] === label ? [i] : []));
+    const order = rng.fork(label).permutation(idx.length).map((k) => idx[k]);
+    order.forEach((i, k) => (out[i] = maps[order[(k + 1) % order.length]]));
+  }
+  return out;
+}
+
+/**
  * Opens `opts.split` of the CSV, validating options, files and maps up front (see the module doc).
  */
 export async function openDataset(opts: OpenDatasetOptions): Promise<FileDataset> {
@@ -227,6 +262,9 @@ export async function openDataset(opts: OpenDatasetOptions): Promise<FileDataset
       );
     }
     mapPaths = candidates.map((p, i) => (have[i] === "ok" ? p : undefined));
+    if (opts.maps.shuffleSeed !== undefined) {
+      mapPaths = shuffleWithinClass(mapPaths, rows.map((r) => r.label), opts.maps.shuffleSeed);
+    }
   }
 
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;

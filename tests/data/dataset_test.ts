@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { assertRejects } from "./assert.ts";
-import { openDataset, type OpenDatasetOptions } from "../../lib/data/dataset.ts";
+import {
+  openDataset,
+  type OpenDatasetOptions,
+  shuffleWithinClass,
+} from "../../lib/data/dataset.ts";
 import {
   loadImageRgb,
   loadMapGray,
@@ -282,6 +286,43 @@ Deno.test("checkDecodes lists every image and map that does not decode, by CSV l
     assert.equal(problems.length, 2, problems.join("\n"));
     assert.match(problems[0], /split\.csv:1: image: cannot decode .*r0\.png: PNG ends before IEND/);
     assert.match(problems[1], /split\.csv:5: map: image: cannot decode .*heatmaps\/r1\.png/);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("shuffleWithinClass: every map moves to another item of its class; seeded; no map stays none", () => {
+  const labels = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+  const maps = labels.map((_, i) => (i === 7 || i === 9 ? undefined : `m${i}`));
+  const a = shuffleWithinClass(maps, labels, 3);
+  assert.deepEqual(shuffleWithinClass(maps, labels, 3), a, "same seed, same pairing");
+  assert.notDeepEqual(shuffleWithinClass(maps, labels, 4), a, "another seed, another pairing");
+  assert.deepEqual(
+    [...a].filter((m) => m).sort(),
+    [...maps].filter((m) => m).sort(),
+    "a permutation",
+  );
+  a.forEach((m, i) => {
+    if (maps[i] === undefined) return assert.equal(m, undefined, `item ${i} has no map`);
+    assert.notEqual(m, maps[i], `item ${i} kept its own map`);
+    assert.equal(labels[Number(m!.slice(1))], labels[i], `item ${i} got a map of the other class`);
+  });
+  assert.deepEqual(shuffleWithinClass(["only", "x"], [0, 1], 1), ["only", "x"], "single map kept");
+});
+
+Deno.test("openDataset with maps.shuffleSeed serves another same-class image's map", async () => {
+  const { dir, cleanup } = await tempDir("dataset_test_");
+  try {
+    const opts = await makeLayout(dir);
+    const ds = await openDataset({ ...opts, maps: { ...opts.maps!, shuffleSeed: 0 } });
+    // r0 and r1 are the two reals: each gets the other's map; f0 is the only fake.
+    assert.deepEqual(ds.mapPaths, [
+      `${dir}/heatmaps/r1.png`,
+      `${dir}/heatmaps/f0.png`,
+      `${dir}/heatmaps/r0.png`,
+    ]);
+    const b = await ds.getBatch([0]);
+    assert.ok(b.maps!.every((v) => v === 0), "r0 trains on r1's all-zero map");
   } finally {
     await cleanup();
   }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { calibrationChecks, positiveClaims, testAucs } from "../lib/positive_claims.ts";
+import {
+  calibrationChecks,
+  markReliance,
+  positiveClaims,
+  preregHypotheses,
+  testAucs,
+} from "../lib/positive_claims.ts";
 import type { AucResult } from "../lib/results.ts";
 import { tost, welchCi } from "../lib/stats.ts";
 
@@ -56,5 +62,63 @@ Deno.test("positive calibration checks: the decoy is learned; without it, or mas
   assert.deepEqual(
     calibrationChecks([], { mark: "m", nomark: "n", masked: "k" }).map((x) => x.value),
     [null, null, null],
+  );
+});
+
+Deno.test("preregHypotheses: the file's contrasts are tested, each on its own test set", () => {
+  const specs = preregHypotheses(
+    {
+      hypotheses: [
+        { id: "p.a", contrast: "shuffled - baseline", metric: "T1 AUC", expected: ">", test: "t" },
+        { id: "p.b", contrast: "cyborg - shuffled", metric: "T2 AUC (no mark)", expected: "≈" },
+        { id: "p.c", contrast: "cyborg - baseline", metric: "T3 AUC", expected: "<" },
+      ],
+    },
+    "positive",
+    "x.json",
+  );
+  assert.deepEqual(specs.map((s) => [s.a, s.b, s.expected]), [
+    ["shuffled", "baseline", ">"],
+    ["cyborg", "shuffled", "≈"],
+    ["cyborg", "baseline", "<"],
+  ]);
+  const aucs = [
+    ...rows("positive", "baseline", [0.1, 0.2, 0.15], [0.9, 0.91, 0.92]),
+    ...rows("positive", "cyborg", [0.5, 0.6, 0.55], [0.95, 0.96, 0.97]),
+    ...rows("positive", "shuffled", [0.3, 0.4, 0.35], [0.93, 0.94, 0.95]),
+  ].map((r) => (r.generator === "t3_fake" && r.strategy === "cyborg" ? { ...r, auc: 0.4 } : r));
+  const [a, b, c] = positiveClaims(aucs, "positive", 0.02, specs).hypotheses;
+  assert.equal(a.contrast, "shuffled − baseline");
+  assert.ok(Math.abs(a.estimate! - 0.2) < 1e-12, "T1: 0.35 − 0.15");
+  assert.ok(Math.abs(b.estimate! - 0.02) < 1e-12, "T2: 0.96 − 0.94");
+  assert.ok(Math.abs(c.estimate! - -0.1) < 1e-12, "T3: 0.4 − 0.5");
+  for (
+    const [bad, msg] of [
+      [{}, /"hypotheses" must be a non-empty array/],
+      [
+        { hypotheses: [{ id: "x", contrast: "cyborg vs baseline", metric: "T1", expected: ">" }] },
+        /x\.json: hypotheses\[0\]: "contrast" must read/,
+      ],
+      [
+        { hypotheses: [{ id: "x", contrast: "a - b", metric: "AUC", expected: ">" }] },
+        /"metric" must start with T1, T2 or T3/,
+      ],
+      [
+        { hypotheses: [{ id: "x", contrast: "a - b", metric: "T1", expected: ">=" }] },
+        /"expected" must be >, < or ≈/,
+      ],
+    ] as const
+  ) assert.throws(() => preregHypotheses(bad, "positive", "x.json"), msg);
+});
+
+Deno.test("markReliance: mean score change of each real when the mark is added, paired by name", () => {
+  const r = markReliance(
+    { paths: ["/images/test/t1_real/a.png", "/images/test/t1_real/b.png"], scores: [0.9, 0.5] },
+    { paths: ["/images/test/t2_real/b.png", "/images/test/t2_real/a.png"], scores: [0.4, 0.1] },
+  );
+  assert.ok(Math.abs(r - 0.45) < 1e-12, `(0.9 − 0.1 + 0.5 − 0.4) / 2, got ${r}`);
+  assert.throws(
+    () => markReliance({ paths: ["x/c.png"], scores: [1] }, { paths: ["y/a.png"], scores: [0] }),
+    /c\.png has no unmarked twin/,
   );
 });

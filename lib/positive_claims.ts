@@ -162,55 +162,75 @@ function metricTest(metric: string): PositiveTest {
 
 /**
  * Tests the hypotheses (default {@linkcode positiveHypotheses}; one Holm family) and adds the
- * evaluation baselines' checks: T1 ≤ 0.3 (the decoy is used, so there is something to correct)
- * and T2 ≥ 0.9.
+ * evaluation baselines' checks ({@linkcode evaluationChecks} for `setting`).
  */
 export function positiveClaims(
   aucs: readonly AucResult[],
   variant: string,
   margin = 0.02,
   specs: readonly HypothesisSpec[] = positiveHypotheses(variant),
+  setting: "positive" | "negative" = "positive",
 ): Claims {
   const hypotheses = testHypotheses(specs, (s) => ({
     a: testAucs(aucs, s.setting, s.a, metricTest(s.metric)),
     b: testAucs(aucs, s.setting, s.b, metricTest(s.metric)),
   }), { margin });
+  return { hypotheses, calibration: evaluationChecks(aucs, variant, setting) };
+}
+
+/**
+ * The checks on an evaluation's baselines. `positive` (the decoy setting): mean T1 AUC ≤ 0.3
+ * (the decoy is used, so there is something to correct) and mean T2 ≥ 0.9 (the artifacts are
+ * learned). `negative` (no mark in training): mean T2 AUC in [0.8, 0.95], off the ceiling, so
+ * that a difference between arms could show.
+ */
+export function evaluationChecks(
+  aucs: readonly AucResult[],
+  variant: string,
+  setting: "positive" | "negative" = "positive",
+): CalibrationCheck[] {
   const t1 = summary(testAucs(aucs, variant, "baseline", "t1")).mean;
   const t2 = summary(testAucs(aucs, variant, "baseline", "t2")).mean;
-  return {
-    hypotheses,
-    calibration: [
-      {
-        id: `${variant}.eval_baseline_t1_max`,
-        criterion: "evaluation baselines: mean T1 AUC <= 0.3 (they use the decoy)",
-        value: t1,
-        passed: t1 !== null && t1 <= 0.3,
-      },
-      {
-        id: `${variant}.eval_baseline_t2_min`,
-        criterion: "evaluation baselines: mean T2 AUC >= 0.9 (the artifacts are learned)",
-        value: t2,
-        passed: t2 !== null && t2 >= 0.9,
-      },
-    ],
-  };
+  if (setting === "negative") {
+    return [{
+      id: `${variant}.eval_baseline_t2_range`,
+      criterion: "evaluation baselines: mean T2 AUC in [0.8, 0.95] (off the ceiling)",
+      value: t2,
+      passed: t2 !== null && t2 >= 0.8 && t2 <= 0.95,
+    }];
+  }
+  return [
+    {
+      id: `${variant}.eval_baseline_t1_max`,
+      criterion: "evaluation baselines: mean T1 AUC <= 0.3 (they use the decoy)",
+      value: t1,
+      passed: t1 !== null && t1 <= 0.3,
+    },
+    {
+      id: `${variant}.eval_baseline_t2_min`,
+      criterion: "evaluation baselines: mean T2 AUC >= 0.9 (the artifacts are learned)",
+      value: t2,
+      passed: t2 !== null && t2 >= 0.9,
+    },
+  ];
 }
 
 /**
  * Reliance on the decoy, per run: the mean change in a real image's score (probability of
  * Synthetic) when the mark is added, pairing each `t1_real` image (the mark) with its `t2_real`
- * twin (no mark) by file name. 0: the mark does not move the decision; near 1: it decides.
+ * twin (no mark) by the source index in the file name (`t1_real_00042.png` ↔ `t2_real_00042.png`).
+ * 0: the mark does not move the decision; near 1: it decides.
  */
 export function markReliance(
   withMark: { paths: readonly string[]; scores: readonly number[] },
   withoutMark: { paths: readonly string[]; scores: readonly number[] },
 ): number {
-  const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
+  const base = (p: string) => p.slice(p.lastIndexOf("/") + 1).replace(/^t[123]_(real|fake)_/, "");
   const without = new Map(withoutMark.paths.map((p, i) => [base(p), withoutMark.scores[i]]));
   let sum = 0;
   withMark.paths.forEach((p, i) => {
     const b = without.get(base(p));
-    if (b === undefined) throw new Error(`markReliance: ${base(p)} has no unmarked twin`);
+    if (b === undefined) throw new Error(`markReliance: ${p} has no unmarked twin`);
     sum += withMark.scores[i] - b;
   });
   if (withMark.paths.length === 0 || withMark.paths.length !== withoutMark.paths.length) {

@@ -113,12 +113,22 @@ Deno.test("preregHypotheses: the file's contrasts are tested, each on its own te
 
 Deno.test("markReliance: mean score change of each real when the mark is added, paired by name", () => {
   const r = markReliance(
-    { paths: ["/images/test/t1_real/a.png", "/images/test/t1_real/b.png"], scores: [0.9, 0.5] },
-    { paths: ["/images/test/t2_real/b.png", "/images/test/t2_real/a.png"], scores: [0.4, 0.1] },
+    {
+      paths: ["/images/test/t1_real/t1_real_00000.png", "/t1_real/t1_real_00001.png"],
+      scores: [0.9, 0.5],
+    },
+    {
+      paths: ["/images/test/t2_real/t2_real_00001.png", "/t2_real/t2_real_00000.png"],
+      scores: [0.4, 0.1],
+    },
   );
   assert.ok(Math.abs(r - 0.45) < 1e-12, `(0.9 − 0.1 + 0.5 − 0.4) / 2, got ${r}`);
   assert.throws(
-    () => markReliance({ paths: ["x/c.png"], scores: [1] }, { paths: ["y/a.png"], scores: [0] }),
-    /c\.png has no unmarked twin/,
+    () =>
+      markReliance({ paths: ["x/t1_real_00002.png"], scores: [1] }, {
+        paths: ["y/t2_real_00000.png"],
+        scores: [0],
+      }),
+    /x\/t1_real_00002\.png has no unmarked twin/,
   );
 });

@@ -90,6 +90,8 @@ export interface Prereg {
   soften: number;
   /** The tested hypotheses (`preregHypotheses`); without them the original two. */
   hypotheses?: unknown;
+  /** The data folder trained on: `mark` (default), `nomark` or `masked`. */
+  mode?: string;
   [k: string]: unknown;
 }
 
@@ -230,7 +232,16 @@ export async function positiveControl(args: string[]): Promise<string> {
     }
   }
   const hash = await sha256(bytes);
-  const variant = { name: prereg.setting, root: vs.mark.root };
+  // The folder the runs train on: the decoy's (default) or, for the negative control, the one
+  // without the mark.
+  const mode = prereg.mode ?? "mark";
+  if (!(mode in POSITIVE_DIRS)) {
+    throw new Error(
+      `--prereg: ${preregPath}: "mode" must be mark, nomark or masked, got "${mode}"`,
+    );
+  }
+  const setting = prereg.setting === "negative" ? "negative" : "positive";
+  const variant = { name: prereg.setting, root: vs[mode as PositiveMode].root };
   const marker = await requireData(variant);
   if (
     marker.spec.amplitude !== prereg.mark.amplitude ||
@@ -257,7 +268,7 @@ export async function positiveControl(args: string[]): Promise<string> {
   const specs = prereg.hypotheses === undefined
     ? undefined
     : preregHypotheses(prereg, variant.name, preregPath);
-  const claims = positiveClaims(aucs, variant.name, 0.02, specs);
+  const claims = positiveClaims(aucs, variant.name, 0.02, specs, setting);
   await writeClaims(`${out}/claims.json`, claims);
   // Reported, not tested: how much adding the mark moves a real image's score.
   const reliance = prereg.strategies.map((strategy) => {
@@ -281,7 +292,7 @@ export async function positiveControl(args: string[]): Promise<string> {
     strategies: reliance,
   });
   const report: Report = {
-    title: "Positive control: decoy mark on training fakes",
+    title: typeof prereg.title === "string" ? prereg.title : "Positive control",
     subtitle: `${out} — pre-registration ${preregPath}, SHA-256 ${hash}`,
     sections: [
       {

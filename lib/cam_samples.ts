@@ -14,7 +14,7 @@ import { openDataset, resolveImagePath } from "./data/dataset.ts";
 import { decodeImage, loadImageRgb } from "./data/image.ts";
 import type { Dataset, Label } from "./data/types.ts";
 import { predict } from "./evaluate.ts";
-import type { Map2D } from "./plots.ts";
+import type { Map2D } from "./plots/figures.ts";
 import { type GridImage, rawImageDataUrl } from "./plots/images.ts";
 import { overlayMap } from "./plots/overlay.ts";
 import { readJsonIfExists } from "./run_dir.ts";

@@ -26,9 +26,10 @@
  * await Deno.remove(out, { recursive: true });
  * ```
  *
- * Plotting, report and notebook helpers are namespaced: `plots.*`, `report.*`, `notebook.*`,
- * `views.*` (figures from run folders), `camSamples.*`, `sampleFigures.*`, `dataSamples.*`,
- * `backboneSummary.*`.
+ * Plotting, report and notebook helpers are namespaced: `plots.*` (the package `lib/plots/`),
+ * `report.*` (the package `lib/report/`), `notebook.*`, `views.*` (figures from run folders,
+ * `lib/report/run_views.ts`), `camSamples.*`, `sampleFigures.*` (`lib/report/sample_figures.ts`),
+ * `dataSamples.*`, `backboneSummary.*`.
  *
  * @module
  */
@@ -62,17 +63,17 @@ export * from "./data/loader.ts";
 export * from "./experiment.ts";
 export * from "./data_identity.ts";
 export * from "./results.ts";
-export * from "./experiment_report.ts";
+export * from "./report/experiment.ts";
 export * from "./run_dir.ts";
 export * from "./run_pool.ts";
 export * from "./webgpu_dawn.ts";
 export * from "./progress.ts";
-export * as plots from "./plots.ts";
-export * as report from "./report.ts";
+export * as plots from "./plots/mod.ts";
+export * as report from "./report/mod.ts";
 export * as notebook from "./notebook.ts";
-export * as views from "./run_views.ts";
+export * as views from "./report/run_views.ts";
 export * as camSamples from "./cam_samples.ts";
-export * as sampleFigures from "./sample_figures.ts";
+export * as sampleFigures from "./report/sample_figures.ts";
 export * as dataSamples from "./data/samples.ts";
 export * as backboneSummary from "./backbones/summary.ts";
 export * as annotate from "./annotate/mod.ts";

@@ -31,7 +31,7 @@ import {
   type StrategyName,
   writeMeanHumanMaps,
 } from "./experiment.ts";
-import type { MeanHumanMaps } from "./experiment_report.ts";
+import type { MeanHumanMaps } from "./report/experiment.ts";
 import { displayBundle } from "./plots/display.ts";
 import { getPreset, type Preset } from "./presets.ts";
 import { collectRuns, type RunResult } from "./results.ts";

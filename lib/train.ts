@@ -12,10 +12,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { currentBackend, initBackend } from "./backend.ts";
+import { type BackendInfo, currentBackend, initBackend } from "./backend.ts";
 import { getBackbone } from "./backbones/registry.ts";
 import type { Backbone } from "./backbones/types.ts";
-import { type CheckpointMeta, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import {
+  CHECKPOINT_FORMAT,
+  type CheckpointMeta,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "./checkpoint.ts";
 import { configDifferences, type TrainConfig, validateConfig } from "./config.ts";
 import { type FileDataset, openDataset } from "./data/dataset.ts";
 import { iterateBatches } from "./data/loader.ts";
@@ -95,7 +100,39 @@ interface ConfigFile {
   created: string;
 }
 
-/** Trains (or resumes, or returns a finished) run and returns its summary. */
+/**
+ * Trains (or resumes, or returns a finished) run and returns its summary.
+ *
+ * @example Train a tiny network for two steps on a tiny generated dataset
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { initBackend } from "./backend.ts";
+ * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { generate } from "./data/procfaces/generate.ts";
+ * import { PAPER_COUNTS, scaleCounts } from "./data/procfaces/layout.ts";
+ * import { train } from "./train.ts";
+ *
+ * await initBackend("cpu");
+ * const dir = await Deno.makeTempDir();
+ * const counts = { ...scaleCounts(PAPER_COUNTS, 0.02), testPerSource: 6 };
+ * await generate({ out: dir, size: 16, counts, variant: "shortcut", workers: 0 });
+ * const root = `${dir}/procfaces`;
+ * const summary = await train({
+ *   ...DEFAULT_CONFIG,
+ *   network: "tinycnn",
+ *   inputSize: 16,
+ *   alpha: 0.5,
+ *   csv: `${root}/csvs/original.csv`,
+ *   dataset: root,
+ *   heatmaps: `${root}/heatmaps`,
+ *   epochs: 1,
+ *   maxSteps: 2,
+ *   batchSize: 8,
+ * }, { output: `${dir}/run`, progress: "silent" });
+ * assert.equal(summary.steps, 2);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSummary> {
   // 1. Check everything that can be checked before touching the output folder.
   const problems = validateConfig(cfg);
@@ -107,7 +144,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   const run = new RunDir(opts.output);
   const mode = opts.resume ?? "auto";
   // Checked again under the folder's lock (step 4); here to fail before the data is read.
-  let { existing, hasCheckpoint } = await openRunState(run, cfg, mode);
+  await openRunState(run, cfg, mode);
 
   // 2. Data: every CSV row, file and map is checked and every image decoded now (through the
   // pixel cache), so bad input fails before the run folder exists, with all its problems listed.
@@ -118,33 +155,116 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   if (cfg.initWeights) await loadInitWeights(model, cfg.initWeights);
   if (cfg.transformInput !== null) model.transformInput = cfg.transformInput;
   checkCamGrid(model, cfg, grid);
-  // A batch the backend cannot hold fails here, before the run folder and the first step, with
-  // the largest one that fits (the momentum buffers, made below, are counted in).
+  checkBatchFitsOrDispose(model, inputSize, cfg.batchSize, opts.batchSizeOption);
+
+  // 4. Run folder (locked against a second writer until this function returns), optimizer, resume.
+  await makeOutputFolder(opts.output);
+  await using _lock = await lockFolder(opts.output, "--output: the run folder");
+  const hasCheckpoint = await prepareRunFolder(run, cfg, mode, model, backend);
+  const opt = new Sgd(model.store.trainable(), {
+    lr: cfg.lr,
+    momentum: cfg.momentum,
+    weightDecay: cfg.weightDecay,
+  });
+  const acc = new StepAccumulators();
+  let meta = newCheckpointMeta(cfg.network);
+  if (hasCheckpoint) {
+    const resumed = await resumeFromCheckpoint(run, model, opt);
+    if (resumed.summary) {
+      dispose(model, opt, acc);
+      return resumed.summary;
+    }
+    meta = resumed.meta;
+  }
+  acc.setSteps(meta.steps);
+
+  // 5. Epochs: shuffle, steps, then validate and checkpoint.
+  const ctx: RunContext = { cfg, opts, run, model, opt, acc, train, val, inputSize, grid, backend };
+  const started = performance.now();
+  let last: EpochRecord | undefined;
+  for (let epoch = meta.epochsDone; epoch < cfg.epochs && !meta.finished; epoch++) {
+    const epochStart = performance.now();
+    const lr = stepLr(cfg.lr, epoch, cfg.lrStepSize, cfg.lrGamma);
+    opt.setLearningRate(lr);
+    const totals = await trainEpoch(ctx, meta, epoch);
+    last = await endEpoch(ctx, meta, epoch, { lr, totals, epochStart });
+    opts.onEpoch?.(last);
+  }
+
+  // 6. Summary.
+  const summary = await writeSummary(ctx, meta, last, started);
+  dispose(model, opt, acc);
+  return summary;
+}
+
+/** What one run's helpers share: its config, folder, model, optimizer and data. */
+interface RunContext {
+  cfg: TrainConfig;
+  opts: TrainOptions;
+  run: RunDir;
+  model: Backbone;
+  opt: Sgd;
+  acc: StepAccumulators;
+  train: FileDataset;
+  val: FileDataset;
+  inputSize: number;
+  grid: number;
+  backend: BackendInfo;
+}
+
+/** Sums over an epoch's training images. */
+interface EpochTotals {
+  loss: number;
+  ce: number;
+  cam: number;
+  correct: number;
+  images: number;
+}
+
+/**
+ * Fails when a batch the backend cannot hold is asked for, before the run folder and the first
+ * step, naming the largest one that fits (the momentum buffers, made later, are counted in). The
+ * model is disposed first.
+ */
+function checkBatchFitsOrDispose(
+  model: Backbone,
+  inputSize: number,
+  batchSize: number,
+  option = "batchSize",
+): void {
   let momentumBytes = 0;
   for (const v of model.store.trainable().values()) momentumBytes += v.size * 4;
   try {
-    checkBatchFits(
-      model,
-      inputSize,
-      cfg.batchSize,
-      opts.batchSizeOption ?? "batchSize",
-      undefined,
-      momentumBytes,
-    );
+    checkBatchFits(model, inputSize, batchSize, option, undefined, momentumBytes);
   } catch (e) {
     model.store.dispose();
     throw e;
   }
+}
 
-  // 4. Run folder (locked against a second writer until this function returns), optimizer, resume.
+/** Creates the output folder (and its parents), with an error that names `--output`. */
+async function makeOutputFolder(output: string): Promise<void> {
   try {
-    await Deno.mkdir(opts.output, { recursive: true });
+    await Deno.mkdir(output, { recursive: true });
   } catch (e) {
-    throw new Error(`--output: cannot create ${opts.output}: ${(e as Error).message}`);
+    throw new Error(`--output: cannot create ${output}: ${(e as Error).message}`);
   }
-  await using _lock = await lockFolder(opts.output, "--output: the run folder");
-  ({ existing, hasCheckpoint } = await openRunState(run, cfg, mode));
-  if (mode === "fresh") await clearFolder(opts.output);
+}
+
+/**
+ * Under the folder's lock: checks the folder again, empties it for `fresh`, writes the marker and
+ * (for a new run) config.json, and drops the log of a first epoch that never finished. Returns
+ * whether a checkpoint can be resumed.
+ */
+async function prepareRunFolder(
+  run: RunDir,
+  cfg: TrainConfig,
+  mode: ResumeMode,
+  model: Backbone,
+  backend: BackendInfo,
+): Promise<boolean> {
+  const { existing, hasCheckpoint } = await openRunState(run, cfg, mode);
+  if (mode === "fresh") await clearFolder(run.root);
   await run.create();
   // Steps of a first epoch that never finished are dropped.
   if (!hasCheckpoint && (await exists(run.log))) await run.truncateLog(0);
@@ -160,15 +280,14 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
       } satisfies ConfigFile,
     );
   }
-  const opt = new Sgd(model.store.trainable(), {
-    lr: cfg.lr,
-    momentum: cfg.momentum,
-    weightDecay: cfg.weightDecay,
-  });
-  const acc = new StepAccumulators();
-  let meta: CheckpointMeta = {
-    format: "cyborg-kit-checkpoint/1",
-    network: cfg.network,
+  return hasCheckpoint;
+}
+
+/** The checkpoint record of a run before its first step. */
+function newCheckpointMeta(network: string): CheckpointMeta {
+  return {
+    format: CHECKPOINT_FORMAT,
+    network,
     epochsDone: 0,
     steps: 0,
     bestValAcc: -1,
@@ -176,141 +295,168 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
     valAcc: 0,
     finished: false,
   };
-  if (hasCheckpoint) {
-    meta = await loadCheckpoint(run.lastCheckpoint, model, opt);
-    const summary = await readJsonIfExists<RunSummary>(run.summary);
-    if (meta.finished && summary) {
-      dispose(model, opt, acc);
-      return summary;
-    }
-    await run.truncateLog(meta.epochsDone);
-    await run.append({
-      type: "resume",
-      epoch: meta.epochsDone,
-      steps: meta.steps,
-      time: new Date().toISOString(),
-    });
-  }
-  acc.setSteps(meta.steps);
+}
 
-  // 5. Epochs.
-  const started = performance.now();
-  let last: EpochRecord | undefined;
+/**
+ * Loads the last checkpoint into the model and optimizer. A finished run with a summary returns
+ * that summary; otherwise the log is cut back to the checkpoint's epoch and a resume line added.
+ */
+async function resumeFromCheckpoint(
+  run: RunDir,
+  model: Backbone,
+  opt: Sgd,
+): Promise<{ meta: CheckpointMeta; summary?: RunSummary }> {
+  const meta = await loadCheckpoint(run.lastCheckpoint, model, opt);
+  const summary = await readJsonIfExists<RunSummary>(run.summary);
+  if (meta.finished && summary) return { meta, summary };
+  await run.truncateLog(meta.epochsDone);
+  await run.append({
+    type: "resume",
+    epoch: meta.epochsDone,
+    steps: meta.steps,
+    time: new Date().toISOString(),
+  });
+  return { meta };
+}
+
+/**
+ * The training steps of one epoch (in the seeded shuffle of epoch `epoch`), with a step log line
+ * and a progress update every `logEvery` steps. Advances `meta.steps`, and sets `meta.finished`
+ * when `maxSteps` is reached. Returns the epoch's sums.
+ */
+async function trainEpoch(ctx: RunContext, meta: CheckpointMeta, epoch: number) {
+  const { cfg, opts, run, model, opt, acc, train, inputSize, grid } = ctx;
   const stepsPerEpoch = Math.ceil(train.items.length / cfg.batchSize);
-  for (let epoch = meta.epochsDone; epoch < cfg.epochs && !meta.finished; epoch++) {
-    const epochStart = performance.now();
-    const lr = stepLr(cfg.lr, epoch, cfg.lrStepSize, cfg.lrGamma);
-    opt.setLearningRate(lr);
-    const order = new Rng(cfg.seed).fork(`shuffle:${epoch}`).permutation(train.items.length);
-    const epochFirstStep = meta.steps;
-    const totals = { loss: 0, ce: 0, cam: 0, correct: 0, images: 0 };
-    let sinceRead = 0;
-    const bar = new Progress(`epoch ${epoch + 1}/${cfg.epochs}`, "img", opts.progress);
-    // Images this epoch will train on: all of them, unless --max-steps stops it early.
-    const epochImages = cfg.maxSteps === null
-      ? train.items.length
-      : Math.min(train.items.length, Math.max(0, cfg.maxSteps - meta.steps) * cfg.batchSize);
-    const barState = () => ({
-      done: totals.images,
-      total: epochImages,
-      note: totals.images
-        ? `loss ${(totals.loss / totals.images).toFixed(4)} acc ${
-          (totals.correct / totals.images).toFixed(3)
-        }`
-        : undefined,
-    });
-    const readSums = async () => {
-      const s = await acc.read();
-      if (s.firstBadStep >= 0) {
-        await failNonFinite(run, s.firstBadStep, epochFirstStep, order, cfg.batchSize, train);
-      }
-      totals.loss += s.loss;
-      totals.ce += s.ce;
-      totals.cam += s.cam;
-      totals.correct += s.correct;
-      return s;
-    };
-    for await (const batch of iterateBatches(train, order, cfg.batchSize)) {
-      const device = toDevice(batch, inputSize, grid);
-      try {
-        trainStep(model, opt, device, acc, {
-          alpha: cfg.alpha,
-          camTap: cfg.camTap,
-          camClass: cfg.camClass,
-        });
-      } catch (e) {
-        throw stepFailure(e, meta.steps + 1, cfg.batchSize, opts.batchSizeOption ?? "batchSize");
-      }
-      tf.dispose(Object.values(device));
-      meta.steps++;
-      totals.images += batch.n;
-      sinceRead += batch.n;
-      const stepInEpoch = meta.steps - epochFirstStep;
-      const stop = cfg.maxSteps !== null && meta.steps >= cfg.maxSteps;
-      if (meta.steps % cfg.logEvery === 0 || stepInEpoch === stepsPerEpoch || stop) {
-        const s = await readSums();
-        await run.append({
-          type: "step",
-          epoch: epoch + 1,
-          step: meta.steps,
-          loss: s.loss / sinceRead,
-          ce: s.ce / sinceRead,
-          cam: s.cam / sinceRead,
-          acc: s.correct / sinceRead,
-        });
-        sinceRead = 0;
-        await bar.update(barState());
-      }
-      if (stop) {
-        meta.finished = true;
-        break;
-      }
+  const order = new Rng(cfg.seed).fork(`shuffle:${epoch}`).permutation(train.items.length);
+  const epochFirstStep = meta.steps;
+  const totals: EpochTotals = { loss: 0, ce: 0, cam: 0, correct: 0, images: 0 };
+  let sinceRead = 0;
+  const bar = new Progress(`epoch ${epoch + 1}/${cfg.epochs}`, "img", opts.progress);
+  // Images this epoch will train on: all of them, unless --max-steps stops it early.
+  const epochImages = cfg.maxSteps === null
+    ? train.items.length
+    : Math.min(train.items.length, Math.max(0, cfg.maxSteps - meta.steps) * cfg.batchSize);
+  const barState = () => ({
+    done: totals.images,
+    total: epochImages,
+    note: totals.images
+      ? `loss ${(totals.loss / totals.images).toFixed(4)} acc ${
+        (totals.correct / totals.images).toFixed(3)
+      }`
+      : undefined,
+  });
+  const readSums = async () => {
+    const s = await acc.read();
+    if (s.firstBadStep >= 0) {
+      await failNonFinite(run, s.firstBadStep, epochFirstStep, order, cfg.batchSize, train);
     }
-    if (sinceRead > 0) await readSums();
-    await bar.done(barState());
-
-    // Validate, keep the last and the best (ties go to the later epoch, as the paper's >=).
-    // On wasm the training batch is what the heap was checked for (inference needs less).
-    const evalBatch = backend.name === "wasm" ? cfg.batchSize : Math.max(cfg.batchSize, 32);
-    const p = await predict(model, val, { batchSize: evalBatch });
-    let correct = 0;
-    for (let i = 0; i < p.labels.length; i++) correct += p.labels[i] === p.predicted[i] ? 1 : 0;
-    const valAcc = correct / p.labels.length;
-    const valAuc = hasBothClasses(p.labels) ? rocAuc(p.labels, p.scores) : NaN;
-    meta.epochsDone = epoch + 1;
-    meta.valAcc = valAcc;
-    if (epoch + 1 === cfg.epochs) meta.finished = true;
-    if (valAcc >= meta.bestValAcc) {
-      meta.bestValAcc = valAcc;
-      meta.bestEpoch = epoch + 1;
-      await saveCheckpoint(run.bestCheckpoint, model, null, { ...meta });
-      await writeAtomic(
-        run.valScores,
-        scoresCsv(p),
-      );
+    totals.loss += s.loss;
+    totals.ce += s.ce;
+    totals.cam += s.cam;
+    totals.correct += s.correct;
+    return s;
+  };
+  for await (const batch of iterateBatches(train, order, cfg.batchSize)) {
+    const device = toDevice(batch, inputSize, grid);
+    try {
+      trainStep(model, opt, device, acc, {
+        alpha: cfg.alpha,
+        camTap: cfg.camTap,
+        camClass: cfg.camClass,
+      });
+    } catch (e) {
+      throw stepFailure(e, meta.steps + 1, cfg.batchSize, opts.batchSizeOption ?? "batchSize");
     }
-    const seconds = (performance.now() - epochStart) / 1000;
-    last = {
-      type: "epoch",
-      epoch: epoch + 1,
-      lr,
-      train_loss: totals.loss / totals.images,
-      train_ce: totals.ce / totals.images,
-      train_cam: totals.cam / totals.images,
-      train_acc: totals.correct / totals.images,
-      val_acc: valAcc,
-      val_auc: valAuc,
-      seconds,
-      steps: meta.steps,
-      images_per_s: totals.images / seconds,
-    };
-    // The log line goes first: a kill between the two leaves a log line the resume truncates.
-    await run.append(last);
-    await saveCheckpoint(run.lastCheckpoint, model, opt, meta);
-    opts.onEpoch?.(last);
+    tf.dispose(Object.values(device));
+    meta.steps++;
+    totals.images += batch.n;
+    sinceRead += batch.n;
+    const stepInEpoch = meta.steps - epochFirstStep;
+    const stop = cfg.maxSteps !== null && meta.steps >= cfg.maxSteps;
+    if (meta.steps % cfg.logEvery === 0 || stepInEpoch === stepsPerEpoch || stop) {
+      const s = await readSums();
+      await run.append({
+        type: "step",
+        epoch: epoch + 1,
+        step: meta.steps,
+        loss: s.loss / sinceRead,
+        ce: s.ce / sinceRead,
+        cam: s.cam / sinceRead,
+        acc: s.correct / sinceRead,
+      });
+      sinceRead = 0;
+      await bar.update(barState());
+    }
+    if (stop) {
+      meta.finished = true;
+      break;
+    }
   }
+  if (sinceRead > 0) await readSums();
+  await bar.done(barState());
+  return totals;
+}
 
-  // 6. Summary.
+/**
+ * The end of an epoch: validates, keeps the best checkpoint and its validation scores (ties go to
+ * the later epoch, as the paper's >=), appends the epoch's log line, then saves the last
+ * checkpoint. Updates `meta` and returns the log line.
+ */
+async function endEpoch(
+  ctx: RunContext,
+  meta: CheckpointMeta,
+  epoch: number,
+  { lr, totals, epochStart }: { lr: number; totals: EpochTotals; epochStart: number },
+): Promise<EpochRecord> {
+  const { cfg, run, model, opt, val, backend } = ctx;
+  // On wasm the training batch is what the heap was checked for (inference needs less).
+  const evalBatch = backend.name === "wasm" ? cfg.batchSize : Math.max(cfg.batchSize, 32);
+  const p = await predict(model, val, { batchSize: evalBatch });
+  let correct = 0;
+  for (let i = 0; i < p.labels.length; i++) correct += p.labels[i] === p.predicted[i] ? 1 : 0;
+  const valAcc = correct / p.labels.length;
+  const valAuc = hasBothClasses(p.labels) ? rocAuc(p.labels, p.scores) : NaN;
+  meta.epochsDone = epoch + 1;
+  meta.valAcc = valAcc;
+  if (epoch + 1 === cfg.epochs) meta.finished = true;
+  if (valAcc >= meta.bestValAcc) {
+    meta.bestValAcc = valAcc;
+    meta.bestEpoch = epoch + 1;
+    await saveCheckpoint(run.bestCheckpoint, model, null, { ...meta });
+    await writeAtomic(run.valScores, scoresCsv(p));
+  }
+  const seconds = (performance.now() - epochStart) / 1000;
+  const record: EpochRecord = {
+    type: "epoch",
+    epoch: epoch + 1,
+    lr,
+    train_loss: totals.loss / totals.images,
+    train_ce: totals.ce / totals.images,
+    train_cam: totals.cam / totals.images,
+    train_acc: totals.correct / totals.images,
+    val_acc: valAcc,
+    val_auc: valAuc,
+    seconds,
+    steps: meta.steps,
+    images_per_s: totals.images / seconds,
+  };
+  // The log line goes first: a kill between the two leaves a log line the resume truncates.
+  await run.append(record);
+  await saveCheckpoint(run.lastCheckpoint, model, opt, meta);
+  return record;
+}
+
+/**
+ * Writes and returns summary.json: the last epoch's figures (this call's, or the log's last epoch
+ * line when this call trained none) and the seconds of every logged epoch.
+ */
+async function writeSummary(
+  ctx: RunContext,
+  meta: CheckpointMeta,
+  last: EpochRecord | undefined,
+  started: number,
+): Promise<RunSummary> {
+  const { cfg, run, backend } = ctx;
   const log = await run.readLog();
   const epochs = log.filter((r): r is EpochRecord => r.type === "epoch");
   const final = last ?? epochs[epochs.length - 1];
@@ -332,7 +478,6 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
     adapter: backend.adapter,
   };
   await writeJson(run.summary, summary);
-  dispose(model, opt, acc);
   return summary;
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Claims, testHypotheses, verdict, writeClaims } from "../lib/claims.ts";
 import { calibrationFor, experimentClaims, hypothesesFor } from "../lib/experiment_claims.ts";
-import { claimsBlocks, conclusions } from "../lib/experiment_report.ts";
+import { claimsBlocks, conclusions } from "../lib/report/experiment.ts";
 import type { AucResult } from "../lib/results.ts";
 import { holm, minimumDetectableEffect, tost, welchCi } from "../lib/stats.ts";
 import { sampleVariance } from "../lib/metrics.ts";

@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { chromium } from "./_support/chromium.ts";
-import { PLOTLY_MIME } from "../lib/plots.ts";
+import { PLOTLY_MIME } from "../lib/plots/mod.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 const PYTHON = "/usr/bin/python3";

@@ -30,7 +30,6 @@ import {
   STRATEGIES,
   type StrategyName,
 } from "../lib/experiment.ts";
-import { claimsBlocks } from "../lib/experiment_report.ts";
 import {
   calibrationChecks,
   markReliance,
@@ -41,7 +40,7 @@ import {
   testAucs,
 } from "../lib/positive_claims.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
-import { aucTable, type Report, writeReport } from "../lib/report.ts";
+import { aucTable, claimsBlocks, type Report, writeReport } from "../lib/report/mod.ts";
 import { aucResults, collectRuns } from "../lib/results.ts";
 import { exists, writeJson } from "../lib/run_dir.ts";
 

@@ -22,11 +22,10 @@ import {
   type StrategyName,
   writeMeanHumanMaps,
 } from "../lib/experiment.ts";
-import { buildExperimentReport } from "../lib/experiment_report.ts";
 import { writeClaims } from "../lib/claims.ts";
 import { experimentClaims } from "../lib/experiment_claims.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
-import { writeReport } from "../lib/report.ts";
+import { buildExperimentReport, writeReport } from "../lib/report/mod.ts";
 import { aucResults, collectRuns } from "../lib/results.ts";
 import { exists, writeJson } from "../lib/run_dir.ts";
 import { defaultJobs } from "../lib/run_pool.ts";

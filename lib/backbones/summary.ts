@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Table } from "../report.ts";
+import type { Table } from "../report/html.ts";
 import { BACKBONES, getBackbone } from "./registry.ts";
 
 /** Facts about one backbone, with its trainable parameter count. */

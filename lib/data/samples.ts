@@ -10,7 +10,7 @@
 import { readSplitCsv } from "./csv.ts";
 import { resolveImagePath } from "./dataset.ts";
 import { loadMapGray } from "./image.ts";
-import type { Table } from "../report.ts";
+import type { Table } from "../report/html.ts";
 import type { Label } from "./types.ts";
 
 /** One image of a data root. */

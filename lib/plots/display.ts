@@ -275,7 +275,7 @@ export function inJupyter(): boolean {
 }
 
 const NOT_JUPYTER =
-  "display(): not running in the Deno Jupyter kernel; use figureHtml() or lib/report.ts";
+  "display(): not running in the Deno Jupyter kernel; use figureHtml() or lib/report/html.ts";
 
 /** Publishes a raw MIME bundle in the Deno Jupyter kernel; throws outside Jupyter. */
 export async function displayBundle(bundle: MimeBundle): Promise<void> {
@@ -287,7 +287,7 @@ export async function displayBundle(bundle: MimeBundle): Promise<void> {
 /**
  * Publishes the figure in the Deno Jupyter kernel (`Deno.jupyter.display(bundle, {raw: true})`).
  * Outside Jupyter it throws (before marking plotly.js as delivered); use
- * {@linkcode figureHtml} or `lib/report.ts` there.
+ * {@linkcode figureHtml} or `lib/report/html.ts` there.
  */
 export async function display(fig: Figure, options: DisplayOptions = {}): Promise<void> {
   if (!inJupyter()) throw new Error(NOT_JUPYTER);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Map2D } from "../plots.ts";
+import type { Map2D } from "./figures.ts";
 import type { RawImage } from "./images.ts";
 
 /** Jet colour of `v` in [0, 1] (clamped): dark blue → cyan → yellow → dark red, as 0..255 RGB. */

@@ -1,7 +1,7 @@
 /**
  * Plotly figure builders for the experiment's results. Every builder returns a plain
  * JSON-serialisable `{data, layout}` spec ({@linkcode Figure}); show it in a notebook with
- * {@linkcode display}, or put it into a report with `lib/report.ts`.
+ * `display` (`lib/plots/display.ts`), or put it into a report with `lib/report/html.ts`.
  *
  * - {@linkcode accuracyCurvesFigure}: train/val accuracy per epoch, mean ± 1 sd band over seeds.
  * - {@linkcode rocFigure}: ROC curves (optionally log-scaled FDR axis with the TDR@FDR targets).
@@ -12,11 +12,8 @@
  *
  * @module
  */
-import { DEFAULT_FDR_TARGETS, meanSd, meanSdSeries, type ScoreHistogram } from "./metrics.ts";
-import type { Figure, Trace } from "./plots/display.ts";
-
-export * from "./plots/display.ts";
-export * from "./plots/images.ts";
+import { DEFAULT_FDR_TARGETS, meanSd, meanSdSeries, type ScoreHistogram } from "../metrics.ts";
+import type { Figure, Trace } from "./display.ts";
 
 /** Colours assigned to strategies in order of first appearance (Plotly's D3 palette). */
 export const PALETTE: readonly string[] = [

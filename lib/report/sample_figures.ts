@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { type DataSample } from "./data/samples.ts";
-import { decodeImage, loadImageRgb } from "./data/image.ts";
-import { readMapFile } from "./cam_samples.ts";
-import type { Figure } from "./plots/display.ts";
-import { type GridImage, imageGridFigure, rawImageDataUrl } from "./plots/images.ts";
-import { overlayMap } from "./plots/overlay.ts";
+import { type DataSample } from "../data/samples.ts";
+import { decodeImage, loadImageRgb } from "../data/image.ts";
+import { readMapFile } from "../cam_samples.ts";
+import type { Figure } from "../plots/display.ts";
+import { type GridImage, imageGridFigure, rawImageDataUrl } from "../plots/images.ts";
+import { overlayMap } from "../plots/overlay.ts";
 
 async function rgb(path: string): Promise<{ data: Uint8Array; size: number }> {
   const img = await decodeImage(path, "RGB").catch((e) => {

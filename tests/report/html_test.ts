@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { welchCi } from "../lib/stats.ts";
+import { welchCi } from "../../lib/stats.ts";
 import sharp from "sharp";
-import { evaluateScores, rocCurve, scoreHistogram } from "../lib/metrics.ts";
+import { evaluateScores, rocCurve, scoreHistogram } from "../../lib/metrics.ts";
 import {
   accuracyCurvesFigure,
   aucByGeneratorFigure,
@@ -15,7 +15,7 @@ import {
   rawImageDataUrl,
   rocFigure,
   scoreHistogramFigure,
-} from "../lib/plots.ts";
+} from "../../lib/plots/mod.ts";
 import {
   aucSignificanceTable,
   aucTable,
@@ -26,9 +26,9 @@ import {
   tableBundle,
   tableHtml,
   writeReport,
-} from "../lib/report.ts";
-import { Rng } from "../lib/rng.ts";
-import { chromium, count } from "./_support/chromium.ts";
+} from "../../lib/report/html.ts";
+import { Rng } from "../../lib/rng.ts";
+import { chromium, count } from "../_support/chromium.ts";
 
 async function artifactsDir(): Promise<string> {
   const dir = Deno.env.get("CYBORG_TEST_ARTIFACTS");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import sharp from "sharp";
-import { meanSd, rocCurve, scoreHistogram } from "../lib/metrics.ts";
+import { meanSd, rocCurve, scoreHistogram } from "../../lib/metrics.ts";
 import {
   accuracyCurvesFigure,
   aucByGeneratorFigure,
@@ -27,8 +27,8 @@ import {
   scoreHistogramFigure,
   scriptJson,
   type Trace,
-} from "../lib/plots.ts";
-import { Rng } from "../lib/rng.ts";
+} from "../../lib/plots/mod.ts";
+import { Rng } from "../../lib/rng.ts";
 
 function jsonRoundTrip(fig: Figure): void {
   assert.deepEqual(JSON.parse(JSON.stringify(fig)), JSON.parse(JSON.stringify(fig)));

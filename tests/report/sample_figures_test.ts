@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { listSamples, samplesBySource } from "../lib/data/samples.ts";
+import { listSamples, samplesBySource } from "../../lib/data/samples.ts";
 import {
   mapOverlayFigure,
   sampleGridFigure,
   shorten,
   variantPairFigure,
-} from "../lib/sample_figures.ts";
-import { tinyDataRoot } from "./_support/tiny_data.ts";
+} from "../../lib/report/sample_figures.ts";
+import { tinyDataRoot } from "../_support/tiny_data.ts";
 
 type Layout = { images: { source: string }[]; annotations: { text: string }[] };
 
@@ -43,7 +43,7 @@ Deno.test("variantPairFigure: identical roots give a black difference; size mism
   const layout = fig.layout as unknown as Layout;
   assert.equal(layout.images.length, 3);
   // The difference of an image with itself is all zeros: the PNG of a black 16×16 image.
-  const { encodePng, rawImageDataUrl } = await import("../lib/plots/images.ts");
+  const { encodePng, rawImageDataUrl } = await import("../../lib/plots/images.ts");
   void encodePng;
   const black = await rawImageDataUrl({
     data: new Uint8Array(16 * 16 * 3),

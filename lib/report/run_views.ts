@@ -1,13 +1,13 @@
 /**
  * Views of collected runs ({@linkcode RunResult}) shaped for the figure builders of
- * `lib/plots.ts`: accuracy curves per strategy, AUC records per generator, pooled unseen-generator
+ * `lib/plots/figures.ts`: accuracy curves per strategy, AUC records per generator, pooled unseen-generator
  * scores, ROC series, and average-CAM rows per trained model. The notebooks draw from these.
  *
  * @module
  */
-import { type StrategyName } from "./experiment.ts";
-import { type MeanHumanMaps, strategyLabel } from "./experiment_report.ts";
-import { formatMeanSd, meanSd, rocCurve, trapezoidArea } from "./metrics.ts";
+import { type StrategyName } from "../experiment.ts";
+import { type MeanHumanMaps, strategyLabel } from "./experiment.ts";
+import { formatMeanSd, meanSd, rocCurve, trapezoidArea } from "../metrics.ts";
 import {
   type AucRecord,
   type CamComparisonRow,
@@ -17,10 +17,10 @@ import {
   PALETTE,
   type RocSeries,
   type RunCurves,
-} from "./plots.ts";
-import type { Figure, Trace } from "./plots/display.ts";
-import type { Table } from "./report.ts";
-import { type AucResult, isUnseen, pooledUnseenScores, type RunResult } from "./results.ts";
+} from "../plots/figures.ts";
+import type { Figure, Trace } from "../plots/display.ts";
+import type { Table } from "./html.ts";
+import { type AucResult, isUnseen, pooledUnseenScores, type RunResult } from "../results.ts";
 export { pooledUnseenScores };
 
 /** Runs of one variant (and optionally some strategies), in the given order of strategies. */

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { welchCi } from "./stats.ts";
-import { type BinaryEvaluation, formatMeanSd, meanSd, welchTTest } from "./metrics.ts";
+import { welchCi } from "../stats.ts";
+import { type BinaryEvaluation, formatMeanSd, meanSd, welchTTest } from "../metrics.ts";
 import {
   displayBundle,
   escapeHtml,
@@ -14,8 +14,8 @@ import {
   figureHtml,
   type MimeBundle,
   plotlyScriptTag,
-} from "./plots/display.ts";
-import type { AucRecord } from "./plots.ts";
+} from "../plots/display.ts";
+import type { AucRecord } from "../plots/figures.ts";
 
 /** A table: header row plus body rows; cells are text (escaped) or numbers. */
 export interface Table {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { STRATEGIES, type StrategyName } from "./experiment.ts";
+import { STRATEGIES, type StrategyName } from "../experiment.ts";
 import {
   evaluateScores,
   formatMeanSd,
@@ -15,7 +15,7 @@ import {
   rocCurve,
   scoreHistogram,
   trapezoidArea,
-} from "./metrics.ts";
+} from "../metrics.ts";
 import {
   accuracyCurvesFigure,
   aucByGeneratorFigure,
@@ -25,7 +25,7 @@ import {
   type Map2D,
   rocFigure,
   scoreHistogramFigure,
-} from "./plots.ts";
+} from "../plots/figures.ts";
 import {
   aucSignificanceTable,
   aucTable,
@@ -33,19 +33,19 @@ import {
   detectionTable,
   type Report,
   type Section,
-} from "./report.ts";
+} from "./html.ts";
 import {
   aucResults,
   isUnseen,
   meanAucPerRun,
   pooledUnseenScores,
   type RunResult,
-} from "./results.ts";
-import { readJsonIfExists } from "./run_dir.ts";
-import type { Claims } from "./claims.ts";
-import { experimentClaims } from "./experiment_claims.ts";
+} from "../results.ts";
+import { readJsonIfExists } from "../run_dir.ts";
+import type { Claims } from "../claims.ts";
+import { experimentClaims } from "../experiment_claims.ts";
 
-export { isUnseen } from "./results.ts";
+export { isUnseen } from "../results.ts";
 
 /** Label of a strategy in figures and tables. */
 export function strategyLabel(name: StrategyName): string {

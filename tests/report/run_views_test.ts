@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import type { StrategyName } from "../lib/experiment.ts";
-import { strategyLabel } from "../lib/experiment_report.ts";
-import { rocAuc } from "../lib/metrics.ts";
-import type { RunResult } from "../lib/results.ts";
+import type { StrategyName } from "../../lib/experiment.ts";
+import { strategyLabel } from "../../lib/report/experiment.ts";
+import { rocAuc } from "../../lib/metrics.ts";
+import type { RunResult } from "../../lib/results.ts";
 import {
   aucRecords,
   camByTestSetGrid,
@@ -16,8 +16,8 @@ import {
   selectRuns,
   summaryTable,
   trainingLossFigure,
-} from "../lib/run_views.ts";
-import type { EpochRecord, RunSummary } from "../lib/train.ts";
+} from "../../lib/report/run_views.ts";
+import type { EpochRecord, RunSummary } from "../../lib/train.ts";
 
 function epoch(e: number, acc: number): EpochRecord {
   return {

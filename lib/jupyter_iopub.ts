@@ -119,7 +119,11 @@ class Reader {
     } else {
       size = (await this.exact(1))[0];
     }
-    return { data: await this.exact(size), more: (flag & 0x01) !== 0, command: (flag & 0x04) !== 0 };
+    return {
+      data: await this.exact(size),
+      more: (flag & 0x01) !== 0,
+      command: (flag & 0x04) !== 0,
+    };
   }
 
   /** One multipart message (commands are skipped). */
@@ -180,7 +184,9 @@ function readyCommand(socketType: string): Uint8Array {
 
 /** The flush marker's display id in a raw IOPub message, if it is one. */
 export function markerOf(frames: readonly Uint8Array[]): string | undefined {
-  const delim = frames.findIndex((f) => f.length === DELIMITER.length && DEC.decode(f) === DELIMITER);
+  const delim = frames.findIndex((f) =>
+    f.length === DELIMITER.length && DEC.decode(f) === DELIMITER
+  );
   if (delim < 0) return undefined;
   const content = frames[delim + 5];
   if (!content || content.length > 1024) return undefined;
@@ -261,7 +267,10 @@ async function within(p: Promise<void>, ms: number): Promise<boolean> {
 let subscriber: Promise<Subscriber | undefined> | undefined;
 
 /** Registration: markers every 200 ms until one comes back (the kernel adds a subscriber async). */
-async function subscribe(api: JupyterBroadcast, timeoutMs: number): Promise<Subscriber | undefined> {
+async function subscribe(
+  api: JupyterBroadcast,
+  timeoutMs: number,
+): Promise<Subscriber | undefined> {
   const args = processArgs();
   const file = args && connectionFileFromArgs(args);
   if (!file) return undefined;

@@ -37,6 +37,8 @@ import { getPreset, type Preset } from "./presets.ts";
 import { collectRuns, type RunResult } from "./results.ts";
 import { exists, readJsonIfExists } from "./run_dir.ts";
 
+export { flushIopub } from "./jupyter_iopub.ts";
+
 /** What the settings cell chooses. */
 export interface NotebookSettings {
   /** Preset name (`smoke`, `quick`, `paper`); notebooks pass `CYBORG_PRESET` (default quick). */

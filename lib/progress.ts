@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { flushIopub } from "./jupyter_iopub.ts";
 
 /** What a progress update shows. */
 export interface ProgressState {
@@ -119,10 +120,11 @@ export class Progress {
     }
   }
 
-  /** Final update and newline. */
+  /** Final update and newline; in Jupyter, waits until the kernel has sent it ({@linkcode flushIopub}). */
   async done(state: ProgressState): Promise<void> {
     await this.update(state, true);
     if (this.#mode === "tty") await Deno.stderr.write(new TextEncoder().encode("\n"));
+    if (this.#mode === "jupyter") await flushIopub();
   }
 }
 

@@ -11,8 +11,13 @@
  * first figure's output is kept; when it is cleared, call {@linkcode resetPlotlyDelivery} (or
  * pass `inlinePlotly: "always"`, or set `CYBORG_PLOTLY_INLINE=always`) before displaying again.
  *
+ * Every display waits until the kernel has published it ({@linkcode flushIopub}), so that a cell's
+ * figures leave the kernel before the cell reports idle, attributed to that cell, also when a
+ * frontend runs all cells back-to-back ("Run All").
+ *
  * @module
  */
+import { flushIopub } from "../jupyter_iopub.ts";
 
 /** A Plotly trace: any object Plotly accepts in `data`. */
 export type Trace = Record<string, unknown>;
@@ -277,11 +282,15 @@ export function inJupyter(): boolean {
 const NOT_JUPYTER =
   "display(): not running in the Deno Jupyter kernel; use figureHtml() or lib/report/html.ts";
 
-/** Publishes a raw MIME bundle in the Deno Jupyter kernel; throws outside Jupyter. */
+/**
+ * Publishes a raw MIME bundle in the Deno Jupyter kernel and waits until the kernel has sent it
+ * ({@linkcode flushIopub}); throws outside Jupyter.
+ */
 export async function displayBundle(bundle: MimeBundle): Promise<void> {
   const api = jupyter();
   if (!api) throw new Error(NOT_JUPYTER);
   await api.display(bundle, { raw: true });
+  await flushIopub();
 }
 
 /**
@@ -296,11 +305,24 @@ export async function display(fig: Figure, options: DisplayOptions = {}): Promis
 
 /**
  * Wraps a figure so that, as the last expression of a notebook cell, the kernel shows it
- * (the `Symbol.for("Jupyter.display")` protocol).
+ * (the `Symbol.for("Jupyter.display")` protocol) as the cell's execute_result. In the kernel,
+ * the cell's earlier outputs are flushed first ({@linkcode flushIopub}), and plotly.js, when due,
+ * goes out as a display_data of its own (a `<script>`, waited for) before the figure: the
+ * execute_result stays small, so the kernel sends it before the cell's idle.
  */
 export function displayable(
   fig: Figure,
   options: DisplayOptions = {},
 ): Figure & { [key: symbol]: () => Promise<MimeBundle> } {
-  return { ...fig, [Symbol.for("Jupyter.display")]: () => mimeBundle(fig, options) };
+  const show = async (): Promise<MimeBundle> => {
+    if (!inJupyter()) return await mimeBundle(fig, options);
+    await flushIopub();
+    const mode = inlineMode(options);
+    if (mode === "always" || (mode === "once" && !plotlyDelivered)) {
+      await displayBundle({ "text/html": await plotlyScriptTag() });
+      if (mode === "once") plotlyDelivered = true;
+    }
+    return await mimeBundle(fig, { ...options, inlinePlotly: "never" });
+  };
+  return { ...fig, [Symbol.for("Jupyter.display")]: show };
 }

@@ -27,7 +27,7 @@ const fig = (tag: string) =>
   `{ data: [{ type: "bar", x: ["a", "b"], y: [1, 2] }], layout: { title: { text: "[${tag}]" } } }`;
 
 const CELLS = [
-  `import { display, displayable } from "${ROOT}/lib/plots.ts";\n` +
+  `import { display, displayable } from "${ROOT}/lib/plots/mod.ts";\n` +
   `import { displayMarkdown } from "${ROOT}/lib/notebook.ts";`,
   `console.log("[c1] start");\nawait display(${fig("c1")});\nawait displayMarkdown("[c1] md");\n` +
   `await display(${fig("c1")});`,

@@ -73,6 +73,16 @@ const OPTIONS: OptionSpec[] = [
     help: "derive: the mark's diameter / side (default 0.1875)",
   },
   { name: "soften", type: "number", help: "derive: artifact attenuation in [0, 1] (default 0)" },
+  {
+    name: "heavy-fraction",
+    type: "number",
+    help: "derive: share of the images (either class) whose artifacts are erased (default none)",
+  },
+  {
+    name: "heavy-passes",
+    type: "number",
+    help: "derive: full blur passes that erase them (default 3)",
+  },
   { name: "jobs", type: "number", help: "runs at a time, each in its own process", default: 1 },
   { name: "backend", type: "string", help: "tensor backend", choices: BACKEND_NAMES as string[] },
 ];
@@ -91,6 +101,8 @@ export interface Prereg {
   hypotheses?: unknown;
   /** The data folder trained on: `mark` (default), `nomark` or `masked`. */
   mode?: string;
+  /** The erased share of the images, when the folder has one (`HeavySoften`). */
+  heavy?: { fraction: number; passes: number };
   [k: string]: unknown;
 }
 
@@ -109,7 +121,13 @@ function variantsOf(data: string): Record<"mark" | "nomark" | "masked", DataVari
 
 async function requireData(
   v: DataVariant,
-): Promise<{ spec: { amplitude: number; sizeFrac: number }; soften: number }> {
+): Promise<
+  {
+    spec: { amplitude: number; sizeFrac: number };
+    soften: number;
+    heavy?: { fraction: number; passes: number };
+  }
+> {
   const p = `${v.root}/${COMPLETE_MARKER}`;
   if (!(await exists(p))) {
     throw new Error(`--data: ${p} does not exist (run deno task data with the same --size/--out)`);
@@ -152,6 +170,10 @@ export async function positiveControl(args: string[]): Promise<string> {
           sizeFrac: (a["size-frac"] as number | undefined) ?? POSITIVE_MARK.sizeFrac,
         },
         soften: a.soften as number | undefined,
+        heavy: a["heavy-fraction"] === undefined ? undefined : {
+          fraction: a["heavy-fraction"] as number,
+          passes: (a["heavy-passes"] as number | undefined) ?? 3,
+        },
       });
       console.log(`${r.dir}: ${r.images} images${r.upToDate ? " (up to date)" : ""}`);
     }
@@ -244,12 +266,14 @@ export async function positiveControl(args: string[]): Promise<string> {
   const marker = await requireData(variant);
   if (
     marker.spec.amplitude !== prereg.mark.amplitude ||
-    marker.spec.sizeFrac !== prereg.mark.sizeFrac || marker.soften !== prereg.soften
+    marker.spec.sizeFrac !== prereg.mark.sizeFrac || marker.soften !== prereg.soften ||
+    JSON.stringify(marker.heavy ?? null) !== JSON.stringify(prereg.heavy ?? null)
   ) {
     throw new Error(
-      `--data: ${variant.root} has the mark ${JSON.stringify(marker.spec)} and soften ` +
-        `${marker.soften}, the pre-registration ${preregPath} fixes ` +
-        `${JSON.stringify(prereg.mark)} and soften ${prereg.soften}`,
+      `--data: ${variant.root} has the mark ${JSON.stringify(marker.spec)}, soften ` +
+        `${marker.soften} and heavy ${JSON.stringify(marker.heavy ?? null)}, the ` +
+        `pre-registration ${preregPath} fixes ${JSON.stringify(prereg.mark)}, soften ` +
+        `${prereg.soften} and heavy ${JSON.stringify(prereg.heavy ?? null)}`,
     );
   }
   const out = (a.out as string | undefined) ?? "results/positive";

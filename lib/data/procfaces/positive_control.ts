@@ -112,6 +112,22 @@ export interface DeriveOptions {
   spec?: ShortcutSpec;
   /** Artifact attenuation ({@linkcode soften}) of every image (default {@linkcode POSITIVE_SOFTEN}). */
   soften?: number;
+  /** Images whose artifacts are erased instead ({@linkcode HeavySoften}; default none). */
+  heavy?: HeavySoften;
+}
+
+/**
+ * A label-independent share of the images (real and fake alike, chosen per source image by a
+ * seeded hash, so a test image and its twins agree) gets `soften(·, 1)` applied `passes` times
+ * instead of the folder's attenuation: their artifacts are erased, so no detector can tell those
+ * fakes from reals and the reachable AUC is about `1 − fraction / 2`. Used by the negative control
+ * to put every baseline below the ceiling by the same amount.
+ */
+export interface HeavySoften {
+  /** Share of the images, in [0, 1]. */
+  fraction: number;
+  /** Passes of the full 3×3 blur (an integer >= 1). */
+  passes: number;
 }
 
 /** What {@linkcode derivePositiveControl} did. */
@@ -132,6 +148,7 @@ interface Marker {
   seed: number;
   spec: ShortcutSpec;
   soften: number;
+  heavy?: HeavySoften;
   source: string;
   images: number;
   digest: string;
@@ -154,6 +171,17 @@ export async function derivePositiveControl(opts: DeriveOptions): Promise<Derive
   const softening = opts.soften ?? POSITIVE_SOFTEN;
   if (!(softening >= 0 && softening <= 1)) {
     throw new Error(`positive control: soften=${softening} must be in [0, 1]`);
+  }
+  const heavy = opts.heavy;
+  if (
+    heavy &&
+    !(heavy.fraction >= 0 && heavy.fraction <= 1 && Number.isInteger(heavy.passes) &&
+      heavy.passes >= 1)
+  ) {
+    throw new Error(
+      `positive control: heavy fraction ${heavy.fraction} must be in [0, 1] and passes ` +
+        `${heavy.passes} an integer >= 1`,
+    );
   }
   if (!(opts.mode in POSITIVE_DIRS)) {
     throw new Error(`positive control: mode must be mark, nomark or masked, got "${opts.mode}"`);
@@ -178,7 +206,14 @@ export async function derivePositiveControl(opts: DeriveOptions): Promise<Derive
     );
   }
   const dir = `${opts.out ?? parentOf(opts.control)}/${POSITIVE_DIRS[opts.mode]}`;
-  const want = { mode: opts.mode, seed, spec, soften: softening, source: srcMarker.digest };
+  const want = {
+    mode: opts.mode,
+    seed,
+    spec,
+    soften: softening,
+    ...(heavy ? { heavy } : {}),
+    source: srcMarker.digest,
+  };
   try {
     const m: Marker = JSON.parse(await Deno.readTextFile(`${dir}/${COMPLETE_MARKER}`));
     if (
@@ -187,6 +222,7 @@ export async function derivePositiveControl(opts: DeriveOptions): Promise<Derive
         seed: m.seed,
         spec: m.spec,
         soften: m.soften,
+        ...(m.heavy ? { heavy: m.heavy } : {}),
         source: m.source,
       }) ===
         JSON.stringify(want)
@@ -208,7 +244,13 @@ export async function derivePositiveControl(opts: DeriveOptions): Promise<Derive
   };
   const render = async (srcRel: string, marked: boolean): Promise<Uint8Array> => {
     const { size, pixels } = await decodePng(await Deno.readFile(`${opts.control}${srcRel}`), 3);
-    const base = soften(pixels, size, softening);
+    let base: Uint8Array;
+    if (heavy && new Rng(hashString(`${seed}:${srcRel}:heavy`)).uniform() < heavy.fraction) {
+      base = pixels;
+      for (let k = 0; k < heavy.passes; k++) base = soften(base, size, 1);
+    } else {
+      base = soften(pixels, size, softening);
+    }
     let rgb = marked ? applyShortcut(base, size, spec) : base;
     if (opts.mode === "masked") rgb = maskMarkRegion(rgb, size, spec);
     return encodePng(rgb, size, 3);

@@ -164,3 +164,57 @@ Deno.test("soften: a period-2 pattern keeps 1 − s of its amplitude, a period-4
   assert.ok(equal(soften(img(2), n, 0), img(2)));
   assert.throws(() => soften(img(2), n, 1.5), /soften=1.5 must be in \[0, 1\]/);
 });
+
+Deno.test("positive control (heavy): a label-independent share of the images has its artifacts erased", async () => {
+  const heavy = { fraction: 0.5, passes: 3 };
+  const dir = await Deno.makeTempDir({ prefix: "cyborg-heavy-" });
+  const r = await derivePositiveControl({ control, mode: "nomark", out: dir, heavy });
+  const erase = (p: Uint8Array) => {
+    for (let k = 0; k < heavy.passes; k++) p = soften(p, SIZE, 1);
+    return p;
+  };
+  const count = { 0: [0, 0], 1: [0, 0] } as Record<number, [number, number]>;
+  const rows = await rowsOf(r.dir, "original.csv");
+  for (const d of rows) {
+    const got = await pixels(d.file);
+    if (d.path.startsWith("/images/test/")) continue;
+    const src = await pixels(`${control}${d.path}`);
+    const isHeavy = equal(got, erase(src));
+    assert.ok(isHeavy || equal(got, soften(src, SIZE, POSITIVE_SOFTEN)), d.path);
+    count[d.label][isHeavy ? 1 : 0]++;
+  }
+  for (const label of [0, 1]) {
+    const [light, hv] = count[label];
+    const share = hv / (light + hv);
+    assert.ok(
+      share > 0.25 && share < 0.75,
+      `label ${label}: heavy share ${share} of ${light + hv}`,
+    );
+  }
+  // Test twins agree: t1_real (marked) and t2_real of the same source are both heavy or both not.
+  const t1 = await rowsOf(r.dir, "test_sets/t1_real.csv");
+  const t2 = await rowsOf(r.dir, "test_sets/t2_real.csv");
+  const src = await rowsOf(control, "test_sets/real_same.csv");
+  for (let i = 0; i < src.length; i++) {
+    const s = await pixels(src[i].file);
+    const h = equal(await pixels(t2[i].file), erase(s));
+    assert.ok(
+      equal(await pixels(t1[i].file), marked(h ? erase(s) : soften(s, SIZE, POSITIVE_SOFTEN))),
+    );
+  }
+  const marker = JSON.parse(await Deno.readTextFile(`${r.dir}/COMPLETE.json`));
+  assert.deepEqual(marker.heavy, heavy);
+  assert.equal(
+    (await derivePositiveControl({ control, mode: "nomark", out: dir, heavy })).upToDate,
+    true,
+  );
+  assert.equal(
+    (await derivePositiveControl({ control, mode: "nomark", out: dir })).upToDate,
+    false,
+  );
+  await assert.rejects(
+    derivePositiveControl({ control, mode: "nomark", out: dir, heavy: { fraction: 2, passes: 1 } }),
+    /heavy fraction 2 must be in \[0, 1\]/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});

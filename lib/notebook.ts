@@ -106,12 +106,7 @@ export async function withCwd<T>(dir: string, fn: () => Promise<T>): Promise<T> 
 export function resolveSettings(
   s: NotebookSettings,
 ): { preset: Preset; network: string; inputSize: number; out: string } {
-  let preset: Preset;
-  try {
-    preset = getPreset(s.preset);
-  } catch (e) {
-    throw new Error(`preset (CYBORG_PRESET): ${(e as Error).message.replace(/^--preset: /, "")}`);
-  }
+  const preset = getPreset(s.preset, "preset (CYBORG_PRESET)");
   const network = s.network ?? preset.train.network!;
   let entry;
   try {

@@ -149,7 +149,7 @@ export async function reproduce(args: string[]): Promise<string> {
       }
     }
   }
-  const preset = getPreset(a.preset as string);
+  const preset = getPreset(a.preset as string, "--preset");
   const network = (a.network as string | undefined) ?? preset.train.network!;
   getBackbone(network);
   const strategies = a.strategies

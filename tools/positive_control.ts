@@ -29,7 +29,7 @@ import {
   runExperiment,
   STRATEGIES,
   type StrategyName,
-} from "../lib/experiment.ts";
+} from "../lib/experiment/mod.ts";
 import {
   calibrationChecks,
   markReliance,

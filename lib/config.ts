@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { getBackbone } from "./backbones/registry.ts";
+import { BACKBONES, networkProblem } from "./backbones/registry.ts";
 import type { CamTap } from "./backbones/types.ts";
 import type { CamClass } from "./cam.ts";
-import { checkAlpha } from "./loss.ts";
+import type { OptionSpec, ParsedArgs } from "./cli_args.ts";
+import { alphaProblem } from "./loss.ts";
 
 /** Everything that determines a training run's result. */
 export interface TrainConfig {
@@ -94,80 +95,249 @@ export const DEFAULT_CONFIG: TrainConfig = {
   logEvery: 10,
 };
 
+/** How a message names a config field: the key itself, or (in `deno task train`) the flag. */
+export type FieldName = (key: keyof TrainConfig) => string;
+
+/** One config field: its command-line option and its check. */
+export interface ConfigField<K extends keyof TrainConfig> {
+  /** Option name in kebab-case, without dashes (`batch-size`). */
+  flag: string;
+  /** One-line help. */
+  help: string;
+  /**
+   * Value type. A `boolean` field that may be null (`transformInput`) takes `true` or `false` on
+   * the command line, absent = null.
+   */
+  type: "string" | "number" | "integer" | "boolean";
+  /** null is a valid value (absent on the command line = null). */
+  nullable?: boolean;
+  /** Allowed values for string fields. */
+  choices?: readonly string[];
+  /**
+   * What is wrong with the value, without the field's name (which the caller puts in front), or
+   * undefined when it is valid. `name` names other fields in the message.
+   */
+  check?: (value: TrainConfig[K], cfg: TrainConfig, name: FieldName) => string | undefined;
+}
+
+const positiveInt = (v: number | null): string | undefined =>
+  v !== null && Number.isInteger(v) && v > 0 ? undefined : `must be a positive integer, got ${v}`;
+const positiveIntOrNull = (v: number | null): string | undefined =>
+  v === null ? undefined : positiveInt(v);
+const finiteNonNegative = (v: number): string | undefined =>
+  Number.isFinite(v) && v >= 0 ? undefined : `must be a finite number >= 0, got ${v}`;
+const oneOf = (choices: readonly string[]) => (v: string): string | undefined =>
+  choices.includes(v)
+    ? undefined
+    : `must be ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, got ${v}`;
+/** Files are checked for existence here, content later by the loaders. */
+const mustExist = (kind: "file" | "dir") => (path: string | null): string | undefined => {
+  if (path === null) return undefined;
+  if (path === "") return "required";
+  try {
+    const st = Deno.statSync(path);
+    if (kind === "file" && !st.isFile) return `${path} is not a file`;
+    if (kind === "dir" && !st.isDirectory) return `${path} is not a folder`;
+  } catch {
+    return `${path} does not exist`;
+  }
+  return undefined;
+};
+
 /**
- * Checks a config and returns the list of problems as messages naming the option; empty when
- * valid. Files are checked for existence here, content later by the loaders.
+ * Every field of {@linkcode TrainConfig}, once: its option (`deno task train` builds its options
+ * from these) and its check ({@linkcode validateConfig} runs them in this order).
  */
-export function validateConfig(cfg: TrainConfig): string[] {
+export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: ConfigField<K> } = {
+  network: {
+    flag: "network",
+    help: `backbone (${Object.keys(BACKBONES).join(", ")})`,
+    type: "string",
+    check: networkProblem,
+  },
+  inputSize: {
+    flag: "input-size",
+    help: "input size in pixels (default: the network's)",
+    type: "integer",
+    nullable: true,
+    check: positiveIntOrNull,
+  },
+  alpha: {
+    flag: "alpha",
+    help: "CYBORG alpha: loss = a*CE + (1-a)*MSE(CAM, map); 1 = baseline",
+    type: "number",
+    check: alphaProblem,
+  },
+  camTap: {
+    flag: "cam-tap",
+    help: "CAM layer: the paper's or the standard (pre-pooling)",
+    type: "string",
+    choices: ["paper", "standard"],
+    check: oneOf(["paper", "standard"]),
+  },
+  camClass: {
+    flag: "cam-class",
+    help: "CAM of the predicted (paper) or true class, or diff: (W_fake − W_real)·features",
+    type: "string",
+    choices: ["pred", "true", "diff"],
+    check: oneOf(["pred", "true", "diff"]),
+  },
+  csv: {
+    flag: "csv",
+    help: "split CSV (train rows train, test rows validate)",
+    type: "string",
+    check: mustExist("file"),
+  },
+  dataset: {
+    flag: "dataset",
+    help: "image root the CSV paths are relative to",
+    type: "string",
+    check: mustExist("dir"),
+  },
+  heatmaps: {
+    flag: "heatmaps",
+    help: "folder of per-image maps (human saliency or masks)",
+    type: "string",
+    nullable: true,
+    check: (v, cfg, name) =>
+      mustExist("dir")(v) ??
+        (cfg.alpha < 1 && v === null
+          ? `required when ${name("alpha")} < 1 (got alpha ${cfg.alpha})`
+          : undefined),
+  },
+  allowMissingMaps: {
+    flag: "allow-missing-maps",
+    help: "train images without a map with CE only",
+    type: "boolean",
+  },
+  shuffleMaps: {
+    flag: "shuffle-maps",
+    help: "control: each image gets another same-class image's map (seeded by --seed)",
+    type: "boolean",
+    check: (v, cfg, name) =>
+      v && cfg.alpha >= 1
+        ? `needs ${name("alpha")} < 1 (with alpha ${cfg.alpha} no map is used)`
+        : undefined,
+  },
+  valCsv: {
+    flag: "val-csv",
+    help: "validation CSV (default: the test rows of --csv)",
+    type: "string",
+    nullable: true,
+    check: mustExist("file"),
+  },
+  epochs: { flag: "epochs", help: "epochs", type: "integer", check: positiveInt },
+  batchSize: { flag: "batch-size", help: "batch size", type: "integer", check: positiveInt },
+  lr: { flag: "lr", help: "learning rate", type: "number", check: finiteNonNegative },
+  momentum: { flag: "momentum", help: "SGD momentum", type: "number", check: finiteNonNegative },
+  weightDecay: {
+    flag: "weight-decay",
+    help: "SGD weight decay",
+    type: "number",
+    check: finiteNonNegative,
+  },
+  lrStepSize: {
+    flag: "lr-step-size",
+    help: "StepLR step in epochs",
+    type: "integer",
+    check: positiveInt,
+  },
+  lrGamma: { flag: "lr-gamma", help: "StepLR factor", type: "number", check: finiteNonNegative },
+  seed: { flag: "seed", help: "seed for init and shuffling", type: "integer" },
+  maxSteps: {
+    flag: "max-steps",
+    help: "stop after this many steps in total",
+    type: "integer",
+    nullable: true,
+    check: positiveIntOrNull,
+  },
+  initWeights: {
+    flag: "init-weights",
+    help: "torchvision-style weights to start from (.safetensors or .pth)",
+    type: "string",
+    nullable: true,
+    check: mustExist("file"),
+  },
+  transformInput: {
+    flag: "transform-input",
+    help: "InceptionV3: torchvision's transform_input (default: the weights' metadata, else on)",
+    type: "boolean",
+    nullable: true,
+    check: (v, cfg) => {
+      const entry = BACKBONES[cfg.network];
+      return v !== null && entry && entry.spec.transformInputDefault === undefined
+        ? `${cfg.network} has no transform_input (InceptionV3 only)`
+        : undefined;
+    },
+  },
+  logEvery: {
+    flag: "log-every",
+    help: "read losses back every N steps",
+    type: "integer",
+    check: positiveInt,
+  },
+};
+
+/** The config keys in {@linkcode TrainConfig}'s order. */
+export const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[];
+
+/** Names a field by its key (the library's messages). */
+export const keyName: FieldName = (key) => key;
+
+/** Names a field by its command-line flag, e.g. `--batch-size` (`deno task train`'s messages). */
+export const flagName: FieldName = (key) => `--${CONFIG_FIELDS[key].flag}`;
+
+/**
+ * The command-line option of a config field: its flag, help, type, choices and default (the
+ * {@linkcode DEFAULT_CONFIG} value; none shown for null, false or ""). A nullable boolean field
+ * takes `true` or `false`. `overrides` replaces any of these (e.g. a tool's own default path).
+ */
+export function configOption(
+  key: keyof TrainConfig,
+  overrides: Partial<OptionSpec> = {},
+): OptionSpec {
+  const f: Omit<ConfigField<typeof key>, "check"> = CONFIG_FIELDS[key];
+  const d = DEFAULT_CONFIG[key];
+  const triState = f.type === "boolean" && f.nullable;
+  const choices = triState ? ["true", "false"] : f.choices;
+  return {
+    name: f.flag,
+    type: triState ? "string" : f.type,
+    help: f.help,
+    ...(choices ? { choices } : {}),
+    ...(d === null || d === false || d === "" ? {} : { default: d }),
+    ...overrides,
+  };
+}
+
+/**
+ * A config field's value from its parsed option ({@linkcode configOption}): absent is null for a
+ * nullable field and false for a boolean one; a nullable boolean is `true` or `false`.
+ */
+export function configValue<K extends keyof TrainConfig>(
+  key: K,
+  parsed: ParsedArgs[string],
+): TrainConfig[K] {
+  const f: ConfigField<K> = CONFIG_FIELDS[key];
+  if (f.type === "boolean") {
+    return (f.nullable
+      ? (parsed === undefined ? null : parsed === "true")
+      : Boolean(parsed)) as TrainConfig[K];
+  }
+  return (f.nullable ? parsed ?? null : parsed) as TrainConfig[K];
+}
+
+/**
+ * Checks a config and returns the list of problems, one message per problem, each starting with
+ * the field's name (`epochs: must be a positive integer, got 0`); empty when valid. `name` names
+ * the fields (default: the key; `deno task train` passes {@linkcode flagName}).
+ */
+export function validateConfig(cfg: TrainConfig, name: FieldName = keyName): string[] {
   const errors: string[] = [];
-  const guard = (f: () => void) => {
-    try {
-      f();
-    } catch (e) {
-      errors.push((e as Error).message);
-    }
-  };
-  guard(() => checkAlpha(cfg.alpha));
-  guard(() => {
-    const spec = getBackbone(cfg.network).spec;
-    if (cfg.transformInput !== null && spec.transformInputDefault === undefined) {
-      throw new Error(
-        `--transform-input: ${cfg.network} has no transform_input (InceptionV3 only)`,
-      );
-    }
-  });
-  const positiveInt = (name: string, v: number | null, allowNull = false) => {
-    if (v === null && allowNull) return;
-    if (v === null || !Number.isInteger(v) || v <= 0) {
-      errors.push(`--${name}: must be a positive integer, got ${v}`);
-    }
-  };
-  positiveInt("epochs", cfg.epochs);
-  positiveInt("batch-size", cfg.batchSize);
-  positiveInt("max-steps", cfg.maxSteps, true);
-  positiveInt("input-size", cfg.inputSize, true);
-  positiveInt("lr-step-size", cfg.lrStepSize);
-  positiveInt("log-every", cfg.logEvery);
-  for (
-    const [name, v] of [["lr", cfg.lr], ["momentum", cfg.momentum], [
-      "weight-decay",
-      cfg.weightDecay,
-    ], ["lr-gamma", cfg.lrGamma]] as const
-  ) {
-    if (!Number.isFinite(v) || v < 0) {
-      errors.push(`--${name}: must be a finite number >= 0, got ${v}`);
-    }
-  }
-  if (!["paper", "standard"].includes(cfg.camTap)) {
-    errors.push(`--cam-tap: must be paper or standard, got ${cfg.camTap}`);
-  }
-  if (!["pred", "true", "diff"].includes(cfg.camClass)) {
-    errors.push(`--cam-class: must be pred, true or diff, got ${cfg.camClass}`);
-  }
-  const mustExist = (flag: string, path: string | null, kind: "file" | "dir") => {
-    if (path === null) return;
-    if (path === "") {
-      errors.push(`--${flag}: required`);
-      return;
-    }
-    try {
-      const st = Deno.statSync(path);
-      if (kind === "file" && !st.isFile) errors.push(`--${flag}: ${path} is not a file`);
-      if (kind === "dir" && !st.isDirectory) errors.push(`--${flag}: ${path} is not a folder`);
-    } catch {
-      errors.push(`--${flag}: ${path} does not exist`);
-    }
-  };
-  mustExist("csv", cfg.csv, "file");
-  mustExist("dataset", cfg.dataset, "dir");
-  mustExist("heatmaps", cfg.heatmaps, "dir");
-  mustExist("val-csv", cfg.valCsv, "file");
-  mustExist("init-weights", cfg.initWeights, "file");
-  if (cfg.alpha < 1 && cfg.heatmaps === null) {
-    errors.push(`--heatmaps: required when --alpha < 1 (got alpha ${cfg.alpha})`);
-  }
-  if (cfg.shuffleMaps && cfg.alpha >= 1) {
-    errors.push(`--shuffle-maps: needs --alpha < 1 (with alpha ${cfg.alpha} no map is used)`);
+  for (const key of CONFIG_KEYS) {
+    const check = CONFIG_FIELDS[key].check as ConfigField<typeof key>["check"];
+    const problem = check?.(cfg[key], cfg, name);
+    if (problem !== undefined) errors.push(`${name(key)}: ${problem}`);
   }
   return errors;
 }

@@ -15,7 +15,7 @@ import {
   testHypotheses,
   type TestOptions,
 } from "./claims.ts";
-import type { StrategyName } from "./experiment.ts";
+import type { StrategyName } from "./experiment/strategies.ts";
 import { mean, sampleVariance } from "./metrics.ts";
 import { type AucResult, isUnseen, meanAucPerRun } from "./results.ts";
 import { minimumDetectableEffect } from "./stats.ts";

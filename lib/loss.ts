@@ -53,11 +53,17 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
   return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, logp), 1))) as tf.Scalar;
 }
 
-/** Validates α with an error naming the option. */
-export function checkAlpha(alpha: number, source = "--alpha"): void {
-  if (!Number.isFinite(alpha) || alpha < 0 || alpha > 1) {
-    throw new Error(`${source}: alpha must be in [0, 1], got ${alpha}`);
-  }
+/** What is wrong with α (it must be in [0, 1]), or undefined when it is valid. */
+export function alphaProblem(alpha: number): string | undefined {
+  return Number.isFinite(alpha) && alpha >= 0 && alpha <= 1
+    ? undefined
+    : `alpha must be in [0, 1], got ${alpha}`;
+}
+
+/** Validates α with an error naming its source (default: the config key `alpha`). */
+export function checkAlpha(alpha: number, source = "alpha"): void {
+  const problem = alphaProblem(alpha);
+  if (problem !== undefined) throw new Error(`${source}: ${problem}`);
 }
 
 /**

@@ -60,7 +60,7 @@ export * from "./data/types.ts";
 export * from "./data/csv.ts";
 export * from "./data/dataset.ts";
 export * from "./data/loader.ts";
-export * from "./experiment.ts";
+export * from "./experiment/mod.ts";
 export * from "./data_identity.ts";
 export * from "./results.ts";
 export * from "./report/experiment.ts";

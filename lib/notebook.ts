@@ -22,15 +22,11 @@ import { loadRunModel } from "./cam_samples.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
 import { type RunSummary, train } from "./train.ts";
 import { getBackbone } from "./backbones/registry.ts";
-import {
-  type DataVariant,
-  embeddedVariants,
-  ensureEmbeddedData,
-  runExperiment,
-  STRATEGIES,
-  type StrategyName,
-  writeMeanHumanMaps,
-} from "./experiment.ts";
+import { embeddedVariants, ensureEmbeddedData } from "./experiment/embedded.ts";
+import { writeMeanHumanMaps } from "./experiment/human_maps.ts";
+import type { DataVariant } from "./experiment/run_config.ts";
+import { runExperiment } from "./experiment/runner.ts";
+import { STRATEGIES, type StrategyName } from "./experiment/strategies.ts";
 import type { MeanHumanMaps } from "./report/experiment.ts";
 import { displayBundle } from "./plots/display.ts";
 import { getPreset, type Preset } from "./presets.ts";
@@ -106,12 +102,7 @@ export async function withCwd<T>(dir: string, fn: () => Promise<T>): Promise<T> 
 export function resolveSettings(
   s: NotebookSettings,
 ): { preset: Preset; network: string; inputSize: number; out: string } {
-  let preset: Preset;
-  try {
-    preset = getPreset(s.preset);
-  } catch (e) {
-    throw new Error(`preset (CYBORG_PRESET): ${(e as Error).message.replace(/^--preset: /, "")}`);
-  }
+  const preset = getPreset(s.preset, "preset (CYBORG_PRESET)");
   const network = s.network ?? preset.train.network!;
   let entry;
   try {

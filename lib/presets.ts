@@ -68,12 +68,15 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   },
 };
 
-/** Looks a preset up by name, with an error naming the option. */
-export function getPreset(name: string): Preset {
+/**
+ * Looks a preset up by name, with an error naming where the name came from (`source`, default
+ * `preset`; the command-line tools pass `--preset`).
+ */
+export function getPreset(name: string, source = "preset"): Preset {
   const p = (PRESETS as Record<string, Preset>)[name];
   if (!p) {
     throw new Error(
-      `--preset: unknown preset "${name}" (known: ${Object.keys(PRESETS).join(", ")})`,
+      `${source}: unknown preset "${name}" (known: ${Object.keys(PRESETS).join(", ")})`,
     );
   }
   return p;

@@ -1,14 +1,15 @@
 /**
  * Reads a finished (or partly finished) experiment folder back into plain records — accuracy
  * curves, AUC per test generator, scores, mean CAMs — so every figure and table can be redrawn
- * without retraining. Layout: see `experiment.ts`.
+ * without retraining. Layout: see `experiment/mod.ts`.
  *
  * AUC of a fake test set = ROC AUC of its images (Synthetic) against the pooled real test sets
  * (Real), as the paper evaluates each unseen generator against real faces.
  *
  * @module
  */
-import { type MeanCam, STRATEGIES, type StrategyName } from "./experiment.ts";
+import type { MeanCam } from "./experiment/evaluate.ts";
+import { STRATEGIES, type StrategyName } from "./experiment/strategies.ts";
 import { rocAuc } from "./metrics.ts";
 import { type LogRecord, readJsonIfExists } from "./run_dir.ts";
 import type { EpochRecord, RunSummary } from "./train.ts";

@@ -8,7 +8,8 @@
  * @module
  */
 import { initBackend } from "./backend.ts";
-import { evaluateRun, type TestSet } from "./experiment.ts";
+import { evaluateRun } from "./experiment/evaluate.ts";
+import type { TestSet } from "./experiment/test_sets.ts";
 import type { RunJob } from "./run_pool.ts";
 import { train } from "./train.ts";
 

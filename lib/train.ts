@@ -21,7 +21,13 @@ import {
   loadCheckpoint,
   saveCheckpoint,
 } from "./checkpoint.ts";
-import { configDifferences, type TrainConfig, validateConfig } from "./config.ts";
+import {
+  configDifferences,
+  type FieldName,
+  keyName,
+  type TrainConfig,
+  validateConfig,
+} from "./config.ts";
 import { type FileDataset, openDataset } from "./data/dataset.ts";
 import { iterateBatches } from "./data/loader.ts";
 import type { Batch, Dataset } from "./data/types.ts";
@@ -63,10 +69,10 @@ export interface TrainOptions {
   /** Called after each epoch with its log record. */
   onEpoch?: (record: EpochRecord) => void;
   /**
-   * How errors name the batch size (default `batchSize`, the config key; `deno task train` passes
-   * `--batch-size`).
+   * How errors name config fields (default: the key, e.g. `batchSize`; `deno task train` passes
+   * `flagName` from lib/config.ts, e.g. `--batch-size`).
    */
-  batchSizeOption?: string;
+  fieldName?: FieldName;
 }
 
 /** The per-epoch log record (defined with the run folder's other records). */
@@ -135,7 +141,7 @@ interface ConfigFile {
  */
 export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSummary> {
   // 1. Check everything that can be checked before touching the output folder.
-  const problems = validateConfig(cfg);
+  const problems = validateConfig(cfg, opts.fieldName);
   if (problems.length) throw new Error(problems.join("\n"));
   const backend = currentBackend() ?? (await initBackend());
   const entry = getBackbone(cfg.network);
@@ -155,7 +161,12 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   if (cfg.initWeights) await loadInitWeights(model, cfg.initWeights);
   if (cfg.transformInput !== null) model.transformInput = cfg.transformInput;
   checkCamGrid(model, cfg, grid);
-  checkBatchFitsOrDispose(model, inputSize, cfg.batchSize, opts.batchSizeOption);
+  checkBatchFitsOrDispose(
+    model,
+    inputSize,
+    cfg.batchSize,
+    (opts.fieldName ?? keyName)("batchSize"),
+  );
 
   // 4. Run folder (locked against a second writer until this function returns), optimizer, resume.
   await makeOutputFolder(opts.output);
@@ -365,7 +376,7 @@ async function trainEpoch(ctx: RunContext, meta: CheckpointMeta, epoch: number) 
         camClass: cfg.camClass,
       });
     } catch (e) {
-      throw stepFailure(e, meta.steps + 1, cfg.batchSize, opts.batchSizeOption ?? "batchSize");
+      throw stepFailure(e, meta.steps + 1, cfg.batchSize, (opts.fieldName ?? keyName)("batchSize"));
     }
     tf.dispose(Object.values(device));
     meta.steps++;
@@ -555,7 +566,7 @@ export interface InputCheck {
  * weights. Throws one error listing the problems.
  */
 export async function checkTrainInputs(cfg: TrainConfig, opts: TrainOptions): Promise<InputCheck> {
-  const problems = validateConfig(cfg);
+  const problems = validateConfig(cfg, opts.fieldName);
   if (problems.length) throw new Error(problems.join("\n"));
   const entry = getBackbone(cfg.network);
   const inputSize = cfg.inputSize ?? entry.spec.inputSize;

@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
 import {
+  CONFIG_FIELDS,
+  CONFIG_KEYS,
   configDifferences,
+  configOption,
+  configValue,
   DEFAULT_CONFIG,
+  flagName,
   type TrainConfig,
   validateConfig,
 } from "../lib/config.ts";
+import { getPreset } from "../lib/presets.ts";
 
 Deno.test("the default config is the paper's recipe", () => {
   const d = DEFAULT_CONFIG;
@@ -14,7 +20,7 @@ Deno.test("the default config is the paper's recipe", () => {
   );
 });
 
-Deno.test("validation names every bad option", async () => {
+Deno.test("validation names every bad field by its key", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/a.csv`, "");
   const errors = validateConfig({
@@ -29,10 +35,10 @@ Deno.test("validation names every bad option", async () => {
   const text = errors.join("\n");
   for (
     const s of [
-      "--alpha: alpha must be in [0, 1], got 1.5",
-      '--network: unknown network "vgg99"',
-      "--epochs: must be a positive integer, got 0",
-      `--dataset: ${dir}/missing does not exist`,
+      "alpha: alpha must be in [0, 1], got 1.5",
+      'network: unknown network "vgg99"',
+      "epochs: must be a positive integer, got 0",
+      `dataset: ${dir}/missing does not exist`,
     ]
   ) assert.ok(text.includes(s), `missing: ${s}\n${text}`);
   const e2 = validateConfig({
@@ -43,15 +49,15 @@ Deno.test("validation names every bad option", async () => {
     dataset: dir,
     heatmaps: null,
   });
-  assert.deepEqual(e2, ["--heatmaps: required when --alpha < 1 (got alpha 0.5)"]);
+  assert.deepEqual(e2, ["heatmaps: required when alpha < 1 (got alpha 0.5)"]);
   const ok = { ...DEFAULT_CONFIG, network: "tinycnn", alpha: 1, csv: `${dir}/a.csv`, dataset: dir };
   assert.deepEqual(validateConfig({ ...ok, camClass: "diff" }), []);
   assert.deepEqual(
     validateConfig({ ...ok, camClass: "both" as TrainConfig["camClass"] }),
-    ["--cam-class: must be pred, true or diff, got both"],
+    ["camClass: must be pred, true or diff, got both"],
   );
   assert.deepEqual(validateConfig({ ...ok, shuffleMaps: true }), [
-    "--shuffle-maps: needs --alpha < 1 (with alpha 1 no map is used)",
+    "shuffleMaps: needs alpha < 1 (with alpha 1 no map is used)",
   ]);
   const e3 = validateConfig({
     ...DEFAULT_CONFIG,
@@ -61,7 +67,7 @@ Deno.test("validation names every bad option", async () => {
     dataset: dir,
     transformInput: false,
   });
-  assert.deepEqual(e3, ["--transform-input: tinycnn has no transform_input (InceptionV3 only)"]);
+  assert.deepEqual(e3, ["transformInput: tinycnn has no transform_input (InceptionV3 only)"]);
   const e4 = validateConfig({
     ...DEFAULT_CONFIG,
     network: "inception_v3",
@@ -72,6 +78,45 @@ Deno.test("validation names every bad option", async () => {
   });
   assert.deepEqual(e4, []);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("with flagName, validation names the command-line flags, also inside a message", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/a.csv`, "");
+  const cfg = { ...DEFAULT_CONFIG, network: "tinycnn", csv: `${dir}/a.csv`, dataset: dir };
+  assert.deepEqual(validateConfig({ ...cfg, heatmaps: null, batchSize: 0 }, flagName), [
+    "--heatmaps: required when --alpha < 1 (got alpha 0.5)",
+    "--batch-size: must be a positive integer, got 0",
+  ]);
+  assert.deepEqual(validateConfig({ ...cfg, alpha: 1, shuffleMaps: true }, flagName), [
+    "--shuffle-maps: needs --alpha < 1 (with alpha 1 no map is used)",
+  ]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("each config key has one field: a distinct flag, its default, its parsed value", () => {
+  assert.deepEqual(Object.keys(CONFIG_FIELDS), CONFIG_KEYS);
+  const flags = CONFIG_KEYS.map((k) => CONFIG_FIELDS[k].flag);
+  assert.equal(new Set(flags).size, flags.length);
+  assert.equal(flagName("batchSize"), "--batch-size");
+  assert.deepEqual(configOption("epochs"), {
+    name: "epochs",
+    type: "integer",
+    help: "epochs",
+    default: 50,
+  });
+  assert.equal(configOption("maxSteps").default, undefined);
+  assert.deepEqual(configOption("transformInput").choices, ["true", "false"]);
+  assert.equal(configValue("transformInput", undefined), null);
+  assert.equal(configValue("transformInput", "false"), false);
+  assert.equal(configValue("shuffleMaps", undefined), false);
+  assert.equal(configValue("maxSteps", undefined), null);
+  assert.equal(configValue("epochs", 3), 3);
+});
+
+Deno.test("an unknown preset is named by its source (default: the key)", () => {
+  assert.throws(() => getPreset("huge"), /^Error: preset: unknown preset "huge"/);
+  assert.throws(() => getPreset("huge", "--preset"), /^Error: --preset: unknown preset "huge"/);
 });
 
 Deno.test("config differences list each changed key", () => {

@@ -57,7 +57,7 @@ Deno.test("α = 1 needs no maps; α < 1 without maps or with the wrong grid is a
 
 Deno.test("alpha outside [0, 1] is rejected naming the option", () => {
   for (const a of [-0.1, 1.5, NaN]) {
-    assert.throws(() => checkAlpha(a), /--alpha: alpha must be in \[0, 1\]/);
+    assert.throws(() => checkAlpha(a), /^Error: alpha: alpha must be in \[0, 1\]/);
   }
   checkAlpha(0);
   checkAlpha(1);

@@ -29,7 +29,7 @@ import {
   runExperiment,
   STRATEGIES,
   type StrategyName,
-} from "../lib/experiment.ts";
+} from "../lib/experiment/mod.ts";
 import {
   calibrationChecks,
   markReliance,
@@ -183,7 +183,7 @@ export async function positiveControl(args: string[]): Promise<string> {
   await initBackend(a.backend as BackendName | undefined);
   const vs = variantsOf(data);
   if (phase === "calibrate") {
-    const preset = getPreset((a.preset as string | undefined) ?? "quick");
+    const preset = getPreset((a.preset as string | undefined) ?? "quick", "--preset");
     const seeds = int(a.seeds ?? 3, "--seeds", 1);
     const firstSeed = int(a["first-seed"] ?? 100, "--first-seed", 0);
     const out = (a.out as string | undefined) ?? "results/positive-calibration";
@@ -277,7 +277,7 @@ export async function positiveControl(args: string[]): Promise<string> {
     );
   }
   const out = (a.out as string | undefined) ?? "results/positive";
-  const preset = getPreset(prereg.preset);
+  const preset = getPreset(prereg.preset, "--preset");
   await runExperiment({
     preset,
     variants: [variant],

@@ -21,7 +21,7 @@ import {
   STRATEGIES,
   type StrategyName,
   writeMeanHumanMaps,
-} from "../lib/experiment.ts";
+} from "../lib/experiment/mod.ts";
 import { writeClaims } from "../lib/claims.ts";
 import { experimentClaims } from "../lib/experiment_claims.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
@@ -30,7 +30,7 @@ import { aucResults, collectRuns } from "../lib/results.ts";
 import { exists, writeJson } from "../lib/run_dir.ts";
 import { defaultJobs } from "../lib/run_pool.ts";
 import { checkDataIdentity } from "../lib/data_identity.ts";
-import { experimentRuns } from "../lib/experiment.ts";
+import { experimentRuns } from "../lib/experiment/mod.ts";
 import {
   followArray,
   refuseLiveArray,
@@ -149,7 +149,7 @@ export async function reproduce(args: string[]): Promise<string> {
       }
     }
   }
-  const preset = getPreset(a.preset as string);
+  const preset = getPreset(a.preset as string, "--preset");
   const network = (a.network as string | undefined) ?? preset.train.network!;
   getBackbone(network);
   const strategies = a.strategies

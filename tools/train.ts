@@ -5,9 +5,15 @@
  * @module
  */
 import { BACKEND_NAMES, type BackendName, initBackend } from "../lib/backend.ts";
-import { BACKBONES } from "../lib/backbones/registry.ts";
 import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
-import { DEFAULT_CONFIG, type TrainConfig } from "../lib/config.ts";
+import {
+  CONFIG_FIELDS,
+  CONFIG_KEYS,
+  configOption,
+  configValue,
+  flagName,
+  type TrainConfig,
+} from "../lib/config.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
 import { fetchPretrained } from "../lib/pretrained.ts";
 import { writePth } from "../lib/pth/mod.ts";
@@ -17,9 +23,12 @@ import { checkTrainInputs, type ResumeMode, train } from "../lib/train.ts";
 import { isPthPath } from "../lib/weights.ts";
 
 const EMBEDDED = "data/procfaces";
-const D = DEFAULT_CONFIG;
+const field = configOption;
 
-/** The options of `deno task train`. */
+/**
+ * The options of `deno task train`: one per config field ({@linkcode CONFIG_FIELDS}; the data
+ * paths default to the embedded benchmark) and the options of the run itself.
+ */
 export const TRAIN_OPTIONS: OptionSpec[] = [
   {
     name: "preset",
@@ -27,100 +36,45 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
     help: "start from a preset's training settings",
     choices: Object.keys(PRESETS),
   },
-  {
-    name: "network",
-    type: "string",
-    help: `backbone (${Object.keys(BACKBONES).join(", ")})`,
-    default: D.network,
-  },
-  { name: "input-size", type: "integer", help: "input size in pixels (default: the network's)" },
-  {
-    name: "alpha",
-    type: "number",
-    help: "CYBORG alpha: loss = a*CE + (1-a)*MSE(CAM, map); 1 = baseline",
-    default: D.alpha,
-  },
-  {
-    name: "csv",
-    type: "string",
-    help: "split CSV (train rows train, test rows validate)",
-    default: `${EMBEDDED}/csvs/original.csv`,
-  },
-  {
-    name: "dataset",
-    type: "string",
-    help: "image root the CSV paths are relative to",
-    default: EMBEDDED,
-  },
-  {
-    name: "heatmaps",
-    type: "string",
-    help: "folder of per-image maps (human saliency or masks)",
-    default: `${EMBEDDED}/heatmaps`,
-  },
-  { name: "allow-missing-maps", type: "boolean", help: "train images without a map with CE only" },
-  {
-    name: "shuffle-maps",
-    type: "boolean",
-    help: "control: each image gets another same-class image's map (seeded by --seed)",
-  },
-  { name: "val-csv", type: "string", help: "validation CSV (default: the test rows of --csv)" },
+  field("network"),
+  field("inputSize"),
+  field("alpha"),
+  field("csv", { default: `${EMBEDDED}/csvs/original.csv` }),
+  field("dataset", { default: EMBEDDED }),
+  field("heatmaps", { default: `${EMBEDDED}/heatmaps` }),
+  field("allowMissingMaps"),
+  field("shuffleMaps"),
+  field("valCsv"),
   {
     name: "output",
     type: "string",
     help: "run folder (default: results/<network>_a<alpha>_s<seed>)",
   },
-  { name: "epochs", type: "integer", help: "epochs", default: D.epochs },
-  { name: "batch-size", type: "integer", help: "batch size", default: D.batchSize },
-  { name: "lr", type: "number", help: "learning rate", default: D.lr },
-  { name: "momentum", type: "number", help: "SGD momentum", default: D.momentum },
-  { name: "weight-decay", type: "number", help: "SGD weight decay", default: D.weightDecay },
-  { name: "lr-step-size", type: "integer", help: "StepLR step in epochs", default: D.lrStepSize },
-  { name: "lr-gamma", type: "number", help: "StepLR factor", default: D.lrGamma },
-  { name: "seed", type: "integer", help: "seed for init and shuffling", default: D.seed },
-  { name: "max-steps", type: "integer", help: "stop after this many steps in total" },
-  {
-    name: "cam-class",
-    type: "string",
-    help: "CAM of the predicted (paper) or true class, or diff: (W_fake − W_real)·features",
-    choices: ["pred", "true", "diff"],
-    default: D.camClass,
-  },
-  {
-    name: "cam-tap",
-    type: "string",
-    help: "CAM layer: the paper's or the standard (pre-pooling)",
-    choices: ["paper", "standard"],
-    default: D.camTap,
-  },
-  {
-    name: "init-weights",
-    type: "string",
-    help: "torchvision-style weights to start from (.safetensors or .pth)",
-  },
+  field("epochs"),
+  field("batchSize"),
+  field("lr"),
+  field("momentum"),
+  field("weightDecay"),
+  field("lrStepSize"),
+  field("lrGamma"),
+  field("seed"),
+  field("maxSteps"),
+  field("camClass"),
+  field("camTap"),
+  field("initWeights"),
   {
     name: "pretrained",
     type: "string",
     help: "start from ImageNet weights (downloaded once into the cache; lib/pretrained.ts)",
     choices: ["imagenet"],
   },
-  {
-    name: "transform-input",
-    type: "string",
-    help: "InceptionV3: torchvision's transform_input (default: the weights' metadata, else on)",
-    choices: ["true", "false"],
-  },
+  field("transformInput"),
   {
     name: "save-weights",
     type: "string",
     help: "also write the best weights here (.pth: PyTorch state_dict; else safetensors)",
   },
-  {
-    name: "log-every",
-    type: "integer",
-    help: "read losses back every N steps",
-    default: D.logEvery,
-  },
+  field("logEvery"),
   {
     name: "resume",
     type: "boolean",
@@ -164,39 +118,16 @@ export function configFromArgs(
   const given = new Set(
     args.filter((s) => s.startsWith("--")).map((s) => s.slice(2).split("=")[0]),
   );
-  const preset = a.preset ? getPreset(a.preset as string).train : {};
-  const pick = <K extends keyof TrainConfig>(
-    key: K,
-    flag: string,
-    value: unknown,
-  ): TrainConfig[K] =>
-    (given.has(flag) || !(key in preset) ? value : preset[key]) as TrainConfig[K];
-  const alpha = a.alpha as number;
-  const cfg: TrainConfig = {
-    network: pick("network", "network", a.network),
-    inputSize: pick("inputSize", "input-size", a["input-size"] ?? null),
-    alpha,
-    camTap: a["cam-tap"] as TrainConfig["camTap"],
-    camClass: a["cam-class"] as TrainConfig["camClass"],
-    csv: a.csv as string,
-    dataset: a.dataset as string,
-    heatmaps: alpha < 1 || given.has("heatmaps") ? (a.heatmaps as string) : null,
-    allowMissingMaps: Boolean(a["allow-missing-maps"]),
-    shuffleMaps: Boolean(a["shuffle-maps"]),
-    valCsv: (a["val-csv"] as string | undefined) ?? null,
-    epochs: pick("epochs", "epochs", a.epochs),
-    batchSize: pick("batchSize", "batch-size", a["batch-size"]),
-    lr: pick("lr", "lr", a.lr),
-    momentum: a.momentum as number,
-    weightDecay: a["weight-decay"] as number,
-    lrStepSize: pick("lrStepSize", "lr-step-size", a["lr-step-size"]),
-    lrGamma: a["lr-gamma"] as number,
-    seed: a.seed as number,
-    maxSteps: pick("maxSteps", "max-steps", a["max-steps"] ?? null),
-    initWeights: (a["init-weights"] as string | undefined) ?? null,
-    transformInput: a["transform-input"] === undefined ? null : a["transform-input"] === "true",
-    logEvery: a["log-every"] as number,
-  };
+  const preset: Partial<TrainConfig> = a.preset
+    ? getPreset(a.preset as string, "--preset").train
+    : {};
+  // Each field: its option when given, else the preset's value, else the option's default.
+  const cfg = Object.fromEntries(CONFIG_KEYS.map((key) => {
+    const flag = CONFIG_FIELDS[key].flag;
+    return [key, given.has(flag) || !(key in preset) ? configValue(key, a[flag]) : preset[key]];
+  })) as unknown as TrainConfig;
+  // The embedded maps are the default only when the loss uses maps.
+  if (!(cfg.alpha < 1 || given.has("heatmaps"))) cfg.heatmaps = null;
   if (a.resume && a.fresh) throw new Error("--resume and --fresh exclude each other");
   if (a.pretrained && a["init-weights"]) {
     throw new Error("--pretrained and --init-weights exclude each other");
@@ -247,7 +178,7 @@ if (import.meta.main) {
     }
     if (saveWeights) await checkWritable(saveWeights, "--save-weights", "file");
     if (check) {
-      const c = await checkTrainInputs(cfg, { output, resume });
+      const c = await checkTrainInputs(cfg, { output, resume, fieldName: flagName });
       console.log(
         `inputs ok: ${c.trainImages} training images (${c.maps} with a map), ` +
           `${c.valImages} validation images decoded; ${output} can be written`,
@@ -258,7 +189,7 @@ if (import.meta.main) {
     console.error(
       `backend ${info.name} (${info.adapter}${info.fallbackAdapter ? ", fallback adapter" : ""})`,
     );
-    const summary = await train(cfg, { output, resume, batchSizeOption: "--batch-size" });
+    const summary = await train(cfg, { output, resume, fieldName: flagName });
     if (saveWeights) await exportBest(`${output}/checkpoints/best.safetensors`, saveWeights);
     console.log(JSON.stringify(summary, null, 2));
   });

@@ -45,11 +45,14 @@ export const BACKBONES: Readonly<Record<string, BackboneEntry>> = {
  * ```
  */
 export function getBackbone(name: string): BackboneEntry {
-  const entry = BACKBONES[name];
-  if (!entry) {
-    throw new Error(
-      `--network: unknown network "${name}" (known: ${Object.keys(BACKBONES).join(", ")})`,
-    );
-  }
-  return entry;
+  const problem = networkProblem(name);
+  if (problem !== undefined) throw new Error(`--network: ${problem}`);
+  return BACKBONES[name];
+}
+
+/** What is wrong with a network name (an unknown one), or undefined when it is registered. */
+export function networkProblem(name: string): string | undefined {
+  return BACKBONES[name]
+    ? undefined
+    : `unknown network "${name}" (known: ${Object.keys(BACKBONES).join(", ")})`;
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { STRATEGIES, type StrategyName } from "../experiment.ts";
+import { STRATEGIES, type StrategyName } from "../experiment/strategies.ts";
 import {
   evaluateScores,
   formatMeanSd,

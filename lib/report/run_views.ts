@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type StrategyName } from "../experiment.ts";
+import { type StrategyName } from "../experiment/strategies.ts";
 import { type MeanHumanMaps, strategyLabel } from "./experiment.ts";
 import { formatMeanSd, meanSd, rocCurve, trapezoidArea } from "../metrics.ts";
 import {

@@ -11,8 +11,7 @@
  * @module
  */
 import { dirname, resolve } from "node:path";
-import type { PlannedRun } from "../experiment.ts";
-import { runComplete } from "../experiment.ts";
+import { type PlannedRun, runComplete } from "../experiment/runner.ts";
 import type { BackendName } from "../backend.ts";
 import type { RunJob } from "../run_pool.ts";
 import { exists, readJsonIfExists, writeAtomic, writeJson } from "../run_dir.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { StrategyName } from "../../lib/experiment.ts";
+import type { StrategyName } from "../../lib/experiment/mod.ts";
 import { strategyLabel } from "../../lib/report/experiment.ts";
 import { rocAuc } from "../../lib/metrics.ts";
 import type { RunResult } from "../../lib/results.ts";

@@ -65,3 +65,32 @@ Deno.test("--transform-input true|false sets the config field; absent it is null
     /--transform-input: "yes" is not one of true, false/,
   );
 });
+
+Deno.test("the train options hold one option per config field, with the config's defaults", async () => {
+  const { TRAIN_OPTIONS } = await import("../../tools/train.ts");
+  const { CONFIG_FIELDS, CONFIG_KEYS, DEFAULT_CONFIG } = await import("../../lib/config.ts");
+  const byName = new Map(TRAIN_OPTIONS.map((o) => [o.name, o]));
+  assert.equal(byName.size, TRAIN_OPTIONS.length, "option names are distinct");
+  for (const key of CONFIG_KEYS) {
+    const o = byName.get(CONFIG_FIELDS[key].flag);
+    assert.ok(o, key);
+    const d = DEFAULT_CONFIG[key];
+    if (!["csv", "dataset", "heatmaps"].includes(key) && d !== null && d !== false) {
+      assert.equal(o.default, d, key);
+    }
+  }
+});
+
+Deno.test("config problems reach the train CLI user under the option's flag", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/a.csv`, "");
+  const r = await train(
+    ["--check", "--epochs", "0", "--shuffle-maps", "--alpha", "1", "--csv", `${dir}/a.csv`],
+    dir,
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.err, /--shuffle-maps: needs --alpha < 1 \(with alpha 1 no map is used\)/);
+  assert.match(r.err, /--epochs: must be a positive integer, got 0/);
+  assert.match(r.err, /--dataset: data\/procfaces does not exist/);
+  await Deno.remove(dir, { recursive: true });
+});

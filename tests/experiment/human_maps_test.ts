@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  embeddedVariants,
-  experimentRuns,
-  STRATEGIES,
-  trainConfigFor,
-  writeMeanHumanMaps,
-} from "../lib/experiment.ts";
-import { getBackbone } from "../lib/backbones/registry.ts";
-import { getPreset } from "../lib/presets.ts";
-import { initBackend } from "../lib/backend.ts";
+import { embeddedVariants } from "../../lib/experiment/embedded.ts";
+import { writeMeanHumanMaps } from "../../lib/experiment/human_maps.ts";
+import { getBackbone } from "../../lib/backbones/registry.ts";
+import { getPreset } from "../../lib/presets.ts";
+import { initBackend } from "../../lib/backend.ts";
 
 // Uses the smoke preset's embedded data (`deno task test` generates it before the tests).
 Deno.test("writeMeanHumanMaps keeps the map while the CAM grid is the same, rewrites it otherwise", async () => {
@@ -30,26 +25,4 @@ Deno.test("writeMeanHumanMaps keeps the map while the CAM grid is the same, rewr
   assert.equal(second.grid, other, "another grid: rewritten at that grid");
   assert.equal(second.real.length, other ** 2);
   await Deno.remove(out, { recursive: true });
-});
-
-Deno.test("the shuffled-maps control runs only when named; it is CYBORG with shuffleMaps", async () => {
-  const preset = getPreset("smoke");
-  const [variant] = embeddedVariants(preset);
-  const spec = { preset, variants: [variant], out: "/tmp/unused" };
-  const names = (runs: { info: { strategy: string } }[]) => runs.map((r) => r.info.strategy);
-  const opts = { checkIdentity: false };
-  assert.deepEqual(
-    names(await experimentRuns(spec, opts)),
-    ["baseline", "cyborg", "segmentation", "data7x"],
-  );
-  assert.deepEqual(
-    names(await experimentRuns({ ...spec, strategies: ["shuffled", "cyborg"] }, opts)),
-    ["cyborg", "shuffled"],
-  );
-  const by = (n: string) => trainConfigFor(spec, variant, STRATEGIES.find((s) => s.name === n)!, 0);
-  const { shuffleMaps, ...shuffled } = by("shuffled");
-  const { shuffleMaps: own, ...cyborg } = by("cyborg");
-  assert.equal(shuffleMaps, true);
-  assert.equal(own, false);
-  assert.deepEqual(shuffled, cyborg);
 });

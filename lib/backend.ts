@@ -10,6 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { createRequire } from "node:module";
 // Gradient functions are registered by a side-effect import (tfjs-core alone has none).
 import "./gradients.ts";
 import "@tensorflow/tfjs-backend-cpu";
@@ -179,9 +180,10 @@ export async function initBackend(name?: BackendName): Promise<BackendInfo> {
   return current;
 }
 
-/** The native TensorFlow packages, in order of preference, and the version that matches tfjs. */
-const TENSORFLOW_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;
-const TENSORFLOW_VERSION = "4.22.0";
+/** The native TensorFlow packages, in order of preference. */
+export const TENSORFLOW_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"] as const;
+/** The tfjs-node version that matches the kit's tfjs (`deno.json` imports). */
+export const TENSORFLOW_VERSION = "4.22.0";
 
 /**
  * The tensorflow packages declared in the project's import map (`deno.json` `imports`). Only a
@@ -199,42 +201,87 @@ export function declaredTensorflowPackages(): string[] {
   });
 }
 
+/**
+ * Folder where `deno task setup:tensorflow` installs the native backend: `CYBORG_TENSORFLOW_DIR`,
+ * else `.tensorflow/` in the kit's folder. Each build has its own subfolder (`gpu/`, `cpu/`) with
+ * its own `deno.json`, `deno.lock` and `node_modules`, so the kit's own files never change.
+ */
+export function tensorflowInstallDir(): string {
+  const env = Deno.env.get("CYBORG_TENSORFLOW_DIR");
+  if (env) return env.replace(/\/+$/, "");
+  return decodeURIComponent(new URL("../.tensorflow", import.meta.url).pathname);
+}
+
+/** The subfolder of {@linkcode tensorflowInstallDir} that holds a package's install. */
+export function tensorflowVariant(pkg: (typeof TENSORFLOW_PACKAGES)[number]): "gpu" | "cpu" {
+  return pkg === "@tensorflow/tfjs-node-gpu" ? "gpu" : "cpu";
+}
+
+/**
+ * The packages `deno task setup:tensorflow` installed under `dir`, in order of preference, each
+ * with the folder to resolve it from.
+ */
+export function installedTensorflowPackages(
+  dir = tensorflowInstallDir(),
+): { name: string; from: string }[] {
+  const found: { name: string; from: string }[] = [];
+  for (const name of TENSORFLOW_PACKAGES) {
+    const from = `${dir}/${tensorflowVariant(name)}`;
+    try {
+      if (Deno.statSync(`${from}/node_modules/${name}/package.json`).isFile) {
+        found.push({ name, from });
+      }
+    } catch { /* not installed */ }
+  }
+  return found;
+}
+
 async function initTensorflow(): Promise<BackendInfo> {
   // Not in deno.json by default: its install script downloads libtensorflow from a host many
   // machines cannot reach. A non-literal specifier keeps `deno check` from resolving it.
-  const candidates = declaredTensorflowPackages();
-  if (candidates.length === 0) {
+  const declared = declaredTensorflowPackages();
+  const installed = installedTensorflowPackages();
+  if (declared.length === 0 && installed.length === 0) {
     throw new Error(
-      "--backend tensorflow: the native TensorFlow backend is not installed. It is optional: add " +
-        `it with \`deno add npm:@tensorflow/tfjs-node@${TENSORFLOW_VERSION}\` (or ` +
-        `npm:@tensorflow/tfjs-node-gpu@${TENSORFLOW_VERSION} for CUDA 11.2; the install script ` +
-        "downloads libtensorflow 2.9.1 from outside the npm registry), or use --backend " +
+      "--backend tensorflow: the native TensorFlow backend is not installed. It is optional: " +
+        "install it with `deno task setup:tensorflow` (or `deno task setup:tensorflow --gpu` for " +
+        `@tensorflow/tfjs-node-gpu@${TENSORFLOW_VERSION}, CUDA 11.2 and cuDNN 8.1; the install ` +
+        "script downloads libtensorflow 2.9.1 from storage.googleapis.com), or use --backend " +
         "webgpu|wasm|cpu.",
     );
   }
+  const candidates: { label: string; load: () => Promise<unknown> }[] = [
+    ...declared.map((spec) => ({ label: spec, load: () => import(spec) })),
+    ...installed.map(({ name, from }) => ({
+      label: `${name} (${from})`,
+      // The package's own tfjs-core registers the backend in the engine that every copy of
+      // tfjs-core shares (a global), so the kit's tfjs-core sees it.
+      load: () => Promise.resolve().then(() => createRequire(`${from}/deno.json`)(name)),
+    })),
+  ];
   const errors: string[] = [];
-  for (const spec of candidates) {
+  for (const { label, load } of candidates) {
     const warn = console.warn;
     try {
       // Each package re-registers every kernel on import; keep that noise out of the error path.
       console.warn = () => {};
-      await import(spec);
+      await load();
       console.warn = warn;
       if (await tf.setBackend("tensorflow")) {
         await tf.ready();
-        return { name: "tensorflow", adapter: spec, fallbackAdapter: false };
+        return { name: "tensorflow", adapter: label, fallbackAdapter: false };
       }
-      errors.push(`${spec}: loaded but the "tensorflow" backend did not register`);
+      errors.push(`${label}: loaded but the "tensorflow" backend did not register`);
     } catch (e) {
-      errors.push(`${spec}: ${(e as Error).message.split("\n")[0]}`);
+      errors.push(`${label}: ${(e as Error).message.split("\n")[0]}`);
     } finally {
       console.warn = warn;
     }
   }
   throw new Error(
     "--backend tensorflow: the native TensorFlow library does not load (tfjs-node-gpu needs CUDA " +
-      "11.2; both need libtensorflow 2.9.1, which their install script downloads). Use " +
-      "--backend webgpu|wasm|cpu.\n  " + errors.join("\n  "),
+      "11.2 and cuDNN 8.1; both need libtensorflow 2.9.1, which their install script downloads). " +
+      "Use --backend webgpu|wasm|cpu.\n  " + errors.join("\n  "),
   );
 }
 

@@ -4,6 +4,7 @@ import {
   autoBackend,
   declaredTensorflowPackages,
   initBackend,
+  installedTensorflowPackages,
   parseBackendName,
 } from "../lib/backend.ts";
 
@@ -27,7 +28,9 @@ Deno.test("webgpu reports its adapter and whether it is a fallback (llvmpipe her
   assert.equal(cpu.name, "cpu");
 });
 
-Deno.test("the opt-in tensorflow backend, not declared, is refused naming how to add it; deno.lock stays", async () => {
+Deno.test("the opt-in tensorflow backend, not installed, is refused naming how to add it; deno.lock stays", async () => {
+  const empty = await Deno.makeTempDir({ prefix: "cyborg-no-tensorflow-" });
+  Deno.env.set("CYBORG_TENSORFLOW_DIR", empty);
   const lockBefore = await Deno.readTextFile(new URL("../deno.lock", import.meta.url));
   let loaded = false;
   try {
@@ -37,7 +40,8 @@ Deno.test("the opt-in tensorflow backend, not declared, is refused naming how to
     const m = (e as Error).message;
     if (declaredTensorflowPackages().length === 0) {
       assert.match(m, /--backend tensorflow: the native TensorFlow backend is not installed/);
-      assert.match(m, /deno add npm:@tensorflow\/tfjs-node@4\.22\.0/);
+      assert.match(m, /deno task setup:tensorflow/);
+      assert.match(m, /tfjs-node-gpu@4\.22\.0, CUDA 11\.2 and cuDNN 8\.1/);
     } else {
       assert.match(m, /--backend tensorflow: the native TensorFlow library does not load/);
     }
@@ -45,6 +49,68 @@ Deno.test("the opt-in tensorflow backend, not declared, is refused naming how to
   }
   assert.equal(await Deno.readTextFile(new URL("../deno.lock", import.meta.url)), lockBefore);
   if (loaded) await initBackend("cpu"); // a machine with libtensorflow installed: also fine
+  Deno.env.delete("CYBORG_TENSORFLOW_DIR");
+  await Deno.remove(empty);
+});
+
+// What `deno task setup:tensorflow` leaves: <dir>/cpu/node_modules/@tensorflow/tfjs-node. A
+// stand-in package that registers a "tensorflow" backend through its own require() of tfjs-core
+// (linked to the kit's copy) shows the backend loads it from there; a broken one is named.
+Deno.test("the tensorflow backend loads what setup:tensorflow installed (CYBORG_TENSORFLOW_DIR)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cyborg-tensorflow-dir-" });
+  const root = decodeURIComponent(new URL("../", import.meta.url).pathname);
+  const mods = `${dir}/cpu/node_modules/@tensorflow`;
+  await Deno.mkdir(`${mods}/tfjs-node`, { recursive: true });
+  for (const p of ["tfjs-core", "tfjs-backend-cpu"]) {
+    await Deno.symlink(await Deno.realPath(`${root}node_modules/@tensorflow/${p}`), `${mods}/${p}`);
+  }
+  await Deno.writeTextFile(`${dir}/cpu/deno.json`, "{}");
+  await Deno.writeTextFile(
+    `${mods}/tfjs-node/package.json`,
+    '{ "name": "@tensorflow/tfjs-node", "main": "index.js" }',
+  );
+  await Deno.writeTextFile(
+    `${mods}/tfjs-node/index.js`,
+    'const tf = require("@tensorflow/tfjs-core");\n' +
+      'const { MathBackendCPU } = require("@tensorflow/tfjs-backend-cpu");\n' +
+      'tf.registerBackend("tensorflow", () => new MathBackendCPU(), 0);\n',
+  );
+  Deno.env.set("CYBORG_TENSORFLOW_DIR", dir);
+  try {
+    assert.deepEqual(installedTensorflowPackages(), [
+      { name: "@tensorflow/tfjs-node", from: `${dir}/cpu` },
+    ]);
+    if (declaredTensorflowPackages().length === 0) {
+      const info = await initBackend("tensorflow");
+      assert.equal(info.name, "tensorflow");
+      assert.equal(info.adapter, `@tensorflow/tfjs-node (${dir}/cpu)`);
+      assert.equal(tf.getBackend(), "tensorflow");
+      await initBackend("cpu");
+      tf.removeBackend("tensorflow");
+
+      // A package without its addon, in another folder (require() caches by path).
+      const broken = `${dir}/broken/cpu/node_modules/@tensorflow/tfjs-node`;
+      await Deno.mkdir(broken, { recursive: true });
+      await Deno.writeTextFile(`${dir}/broken/cpu/deno.json`, "{}");
+      await Deno.writeTextFile(
+        `${broken}/package.json`,
+        '{ "name": "@tensorflow/tfjs-node", "main": "index.js" }',
+      );
+      await Deno.writeTextFile(
+        `${broken}/index.js`,
+        'throw new Error("The Node.js native addon module (tfjs_binding.node) can not be found");',
+      );
+      Deno.env.set("CYBORG_TENSORFLOW_DIR", `${dir}/broken`);
+      await assert.rejects(
+        initBackend("tensorflow"),
+        /does not load[^]*@tensorflow\/tfjs-node \(.*\/broken\/cpu\): The Node\.js native addon module/,
+      );
+    }
+  } finally {
+    Deno.env.delete("CYBORG_TENSORFLOW_DIR");
+    await initBackend("cpu");
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("auto: a real GPU keeps webgpu; a fallback adapter (llvmpipe) or none gets wasm", () => {

@@ -5,8 +5,12 @@
  * figures (the first inlines the ~4.8 MB plotly.js), markdown, a displayable last expression that
  * sends plotly.js again, and console output.
  *
- * Needs Debian's python3 with jupyter_client (/usr/bin/python3). The kernel is the deno running
- * the test (a temporary kernelspec).
+ * The second test sends the same cells through a live classic notebook server (`jupyter notebook`
+ * on a free port with a random token): a session over the REST API, then the kernel's websocket,
+ * messages in the browser's JSON wire format, IOPub as the browser receives it.
+ *
+ * Needs Debian's python3 with jupyter_client and notebook (/usr/bin/python3). The kernel is the
+ * deno running the test (a temporary kernelspec).
  */
 import assert from "node:assert/strict";
 import { connectionFileFromArgs, FLUSH_MARKER_PREFIX, markerOf } from "../lib/jupyter_iopub.ts";
@@ -55,7 +59,11 @@ function attributionProblems(trace: Entry[], cells: number): string[] {
   return problems;
 }
 
-Deno.test("Run All: every output goes out with its own cell, before the cell's idle", async () => {
+/**
+ * Runs CELLS through tests/_support/jupyter_run_all.py (`extra` picks the mode) and asserts that
+ * every output arrived, under its own cell and before that cell's idle.
+ */
+async function assertRunAll(extra: string[]): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "cyborg-run-all-" });
   try {
     await Deno.mkdir(`${tmp}/kernels/deno`, { recursive: true });
@@ -75,10 +83,9 @@ Deno.test("Run All: every output goes out with its own cell, before the cell's i
         `${tmp}/cells.json`,
         "--kernel-dir",
         `${tmp}/kernels`,
-        "--listeners",
-        "2",
         "--timeout",
         "40",
+        ...extra,
       ],
       cwd: ROOT,
       stdout: "piped",
@@ -105,6 +112,14 @@ Deno.test("Run All: every output goes out with its own cell, before the cell's i
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+}
+
+Deno.test("Run All: every output goes out with its own cell, before the cell's idle", async () => {
+  await assertRunAll(["--listeners", "2"]);
+});
+
+Deno.test("Run All through a live notebook server: outputs reach its websocket with their cell", async () => {
+  await assertRunAll(["--server"]);
 });
 
 Deno.test("flush markers and the kernel's connection file are recognised", () => {

@@ -33,7 +33,17 @@ import { getPreset, type Preset } from "./presets.ts";
 import { collectRuns, type RunResult } from "./results.ts";
 import { exists, readJsonIfExists } from "./run_dir.ts";
 
-export { flushIopub } from "./jupyter_iopub.ts";
+import { flushIopub } from "./jupyter_iopub.ts";
+export { flushIopub };
+
+/**
+ * Waits until the kernel has published everything this cell printed or displayed so far
+ * ({@linkcode flushIopub}). End a cell with `await flushOutputs();` when it prints after its last
+ * display: the cell's value stays `undefined`, so the kernel adds no execute_result of its own.
+ */
+export async function flushOutputs(): Promise<void> {
+  await flushIopub();
+}
 
 /** What the settings cell chooses. */
 export interface NotebookSettings {

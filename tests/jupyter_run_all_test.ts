@@ -31,14 +31,14 @@ const fig = (tag: string) =>
   `{ data: [{ type: "bar", x: ["a", "b"], y: [1, 2] }], layout: { title: { text: "[${tag}]" } } }`;
 
 const CELLS = [
-  `import { display, displayable } from "${ROOT}/lib/plots/mod.ts";\n` +
-  `import { displayMarkdown } from "${ROOT}/lib/notebook.ts";`,
+  `import { display } from "${ROOT}/lib/plots/mod.ts";\n` +
+  `import { displayMarkdown, flushOutputs } from "${ROOT}/lib/notebook.ts";`,
   `console.log("[c1] start");\nawait display(${fig("c1")});\nawait displayMarkdown("[c1] md");\n` +
   `await display(${fig("c1")});`,
   `await displayMarkdown("[c2] md");\nawait display(${fig("c2")});\nawait display(${fig("c2")});`,
-  `console.log("[c3]");\ndisplayable(${fig("c3")}, { inlinePlotly: "always" })`,
+  `console.log("[c3]");\nawait display(${fig("c3")}, { inlinePlotly: "always" });`,
   `await display(${fig("c4")});`,
-  `console.log("[c5]");`,
+  `console.log("[c5]");\nawait flushOutputs();`,
 ];
 
 /** Problems with the trace: outputs under another cell, after their cell's idle, errors. */
@@ -101,14 +101,14 @@ async function assertRunAll(extra: string[]): Promise<void> {
       .join("\n");
     assert.deepEqual(attributionProblems(trace, CELLS.length), [], log);
     assert.deepEqual(replies.map((r) => r.status), CELLS.map(() => "ok"), JSON.stringify(replies));
-    // Everything the cells produced arrived: 3 + 2 + 1 + 1 figures, plotly.js twice (the first
-    // figure, and a display_data of its own before the displayable), 2 markdown, 3 streams.
+    // Everything the cells produced arrived: 2 + 2 + 1 + 1 figures (plotly.js inlined in the
+    // first and in c3's), 2 markdown, 3 streams, no execute_result.
     const texts = trace.filter((e) => e.type !== "status" && e.type !== "execute_input");
     const count = (re: RegExp) => texts.filter((e) => re.test(e.text ?? "")).length;
     assert.equal(count(/^Plotly figure: \[c\d\]/), 6, log);
     assert.equal(count(/^\[c\d\] md$/), 2, log);
     assert.equal(texts.filter((e) => e.type === "stream").length, 3, log);
-    assert.equal(texts.filter((e) => e.type === "execute_result").length, 1, log);
+    assert.equal(texts.filter((e) => e.type === "execute_result").length, 0, log);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

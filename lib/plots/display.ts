@@ -307,8 +307,11 @@ export async function display(fig: Figure, options: DisplayOptions = {}): Promis
  * Wraps a figure so that, as the last expression of a notebook cell, the kernel shows it
  * (the `Symbol.for("Jupyter.display")` protocol) as the cell's execute_result. In the kernel,
  * the cell's earlier outputs are flushed first ({@linkcode flushIopub}), and plotly.js, when due,
- * goes out as a display_data of its own (a `<script>`, waited for) before the figure: the
- * execute_result stays small, so the kernel sends it before the cell's idle.
+ * goes out as a display_data of its own (a `<script>`, waited for) before the figure. The
+ * execute_result itself is published by Deno's kernel after the cell's code has ended, and under
+ * "Run All" it can arrive after the cell's `status: idle` (the classic notebook then misplaces or
+ * drops it); that holds for any value a cell ends with. Notebooks that must survive Run All end
+ * their cells with `await display(fig)` instead.
  */
 export function displayable(
   fig: Figure,

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { type BackendInfo, type BackendName, initBackend } from "./backend.ts";
+import { type BackendInfo, type BackendName, initBackend, parseBackendName } from "./backend.ts";
 import type { Backbone } from "./backbones/types.ts";
 import { loadRunModel } from "./cam_samples.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
@@ -132,6 +132,50 @@ export function resolveSettings(
     throw new Error(`out: "${out}" must be a folder inside the project (relative, no "..")`);
   }
   return { preset, network, inputSize, out };
+}
+
+/**
+ * The settings cell's defaults, from the environment: `CYBORG_PRESET` (default `quick`; CI runs
+ * the notebooks with `smoke`), `CYBORG_NETWORK` (default: the preset's backbone), `CYBORG_DATA`
+ * (default: the embedded procedural benchmark), `CYBORG_OUT` (default `results/<preset>`, the
+ * folder `deno task reproduce` writes), `CYBORG_BACKEND` (default auto).
+ */
+export function settingsFromEnv(
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): NotebookSettings {
+  const backend = env("CYBORG_BACKEND");
+  return {
+    preset: env("CYBORG_PRESET") ?? "quick",
+    network: env("CYBORG_NETWORK"),
+    data: env("CYBORG_DATA"),
+    out: env("CYBORG_OUT"),
+    ...(backend ? { backend: parseBackendName(backend, "CYBORG_BACKEND") } : {}),
+  };
+}
+
+/**
+ * A notebook's settings cell in one call: {@linkcode settingsFromEnv} overridden by `overrides`,
+ * then {@linkcode setupNotebook}, then one line each for the preset, the backbone and backend,
+ * and the data and run folder (waited for, so that under "Run All" they stay with this cell).
+ *
+ * @example
+ * ```ts ignore
+ * const nb = await startNotebook(); // or startNotebook({ preset: "smoke", data: "/path/to/root" })
+ * ```
+ */
+export async function startNotebook(
+  overrides: Partial<NotebookSettings> = {},
+): Promise<NotebookContext> {
+  const nb = await setupNotebook({ ...settingsFromEnv(), ...overrides });
+  console.log(`preset ${nb.preset.name}: ${nb.preset.description}`);
+  console.log(
+    `backbone ${nb.network} at ${nb.inputSize} px on ${nb.backend.name} (${nb.backend.adapter})`,
+  );
+  console.log(
+    `data: ${nb.variants.map((v) => `${v.name} = ${v.root}`).join(", ")}; runs: ${nb.out}/`,
+  );
+  await flushIopub();
+  return nb;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   readMeanHumanMaps,
   resolveSettings,
   rootPath,
+  settingsFromEnv,
   setupNotebook,
   trainBackboneDemo,
   withCwd,
@@ -161,4 +162,25 @@ Deno.test("backbone demo: validation, a 1-step run outside the strategy folders,
   const fresh = await backboneDemoModel(ctx, { network: "tinycnn", inputSize: 16, steps: 0 });
   assert.equal(fresh.summary, undefined);
   fresh.model.store.dispose();
+});
+
+Deno.test("settingsFromEnv: the settings cell's environment variables, CYBORG_BACKEND checked", () => {
+  const env = (vars: Record<string, string>) => (n: string) => vars[n];
+  assert.deepEqual(settingsFromEnv(env({})), {
+    preset: "quick",
+    network: undefined,
+    data: undefined,
+    out: undefined,
+  });
+  assert.deepEqual(
+    settingsFromEnv(env({
+      CYBORG_PRESET: "smoke",
+      CYBORG_NETWORK: "tinycnn",
+      CYBORG_DATA: "/d",
+      CYBORG_OUT: "results/x",
+      CYBORG_BACKEND: "cpu",
+    })),
+    { preset: "smoke", network: "tinycnn", data: "/d", out: "results/x", backend: "cpu" },
+  );
+  assert.throws(() => settingsFromEnv(env({ CYBORG_BACKEND: "gpu9" })), /CYBORG_BACKEND/);
 });

@@ -17,7 +17,7 @@ import { predict } from "./evaluate.ts";
 import type { Map2D } from "./plots/figures.ts";
 import { type GridImage, rawImageDataUrl } from "./plots/images.ts";
 import { overlayMap } from "./plots/overlay.ts";
-import { readJsonIfExists } from "./run_dir.ts";
+import { readJsonIfExists, RunDir } from "./run_dir.ts";
 
 /** One image with the model's verdict and CAM. */
 export interface CamSample {
@@ -113,12 +113,13 @@ export async function camSamples(model: Backbone, opts: CamSampleOptions): Promi
 export async function loadRunModel(
   runDir: string,
 ): Promise<{ model: Backbone; config: TrainConfig }> {
-  const file = await readJsonIfExists<{ config: TrainConfig }>(`${runDir}/config.json`);
-  if (!file) throw new Error(`${runDir}/config.json: no such file (not a run folder?)`);
+  const run = new RunDir(runDir);
+  const file = await readJsonIfExists<{ config: TrainConfig }>(run.config);
+  if (!file) throw new Error(`${run.config}: no such file (not a run folder?)`);
   const cfg = file.config;
   const entry = getBackbone(cfg.network);
   const model = entry.build({ seed: cfg.seed, inputSize: cfg.inputSize ?? entry.spec.inputSize });
-  await loadCheckpoint(`${runDir}/checkpoints/best.safetensors`, model, null);
+  await loadCheckpoint(run.bestCheckpoint, model, null);
   return { model, config: cfg };
 }
 

@@ -11,7 +11,7 @@
 import type { MeanCam } from "./experiment/evaluate.ts";
 import { STRATEGIES, type StrategyName } from "./experiment/strategies.ts";
 import { rocAuc } from "./metrics.ts";
-import { type LogRecord, readJsonIfExists } from "./run_dir.ts";
+import { type LogRecord, readJsonIfExists, RunDir } from "./run_dir.ts";
 import type { EpochRecord, RunSummary } from "./train.ts";
 
 /** Scores of one test set for one run. */
@@ -107,13 +107,14 @@ async function readRun(
   strategy: StrategyName,
   seed: number,
 ): Promise<RunResult> {
-  const summary = await readJsonIfExists<RunSummary>(`${dir}/summary.json`);
-  const logText = await readText(`${dir}/log.jsonl`);
+  const run = new RunDir(dir);
+  const summary = await readJsonIfExists<RunSummary>(run.summary);
+  const logText = await readText(run.log);
   const epochs = (logText ?? "").split("\n").filter((l) => l.trim())
     .map((l) => JSON.parse(l) as LogRecord)
     .filter((r): r is EpochRecord => r.type === "epoch");
   const scores: Record<string, ScoreSet> = {};
-  const evalDir = `${dir}/eval`;
+  const evalDir = run.evalDir;
   for (const f of await files(evalDir)) {
     if (f.endsWith(".csv")) {
       scores[f.slice(0, -4)] = parseScoresCsv(
@@ -122,8 +123,7 @@ async function readRun(
       );
     }
   }
-  const meanCams = (await readJsonIfExists<RunResult["meanCams"]>(`${evalDir}/mean_cams.json`)) ??
-    {};
+  const meanCams = (await readJsonIfExists<RunResult["meanCams"]>(run.meanCams)) ?? {};
   return { variant, strategy, seed, dir, summary, epochs, scores, meanCams };
 }
 

@@ -71,6 +71,18 @@ export class RunDir {
   get summary(): string {
     return `${this.root}/summary.json`;
   }
+  /** eval/: the test sets' scores and mean CAMs (written by the experiment runner) */
+  get evalDir(): string {
+    return `${this.root}/eval`;
+  }
+  /** eval/<set>.csv: one test set's `path,label,score` */
+  evalScores(set: string): string {
+    return `${this.evalDir}/${set}.csv`;
+  }
+  /** eval/mean_cams.json */
+  get meanCams(): string {
+    return `${this.evalDir}/mean_cams.json`;
+  }
 
   /**
    * Creates the folder (and checkpoints/) with the kit's marker when it is new or empty, failing

@@ -28,3 +28,33 @@ Deno.test("an unwritable output folder is a clear error naming --output", async 
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("RunDir names every file of the run-folder format", () => {
+  const r = new RunDir("/x/run");
+  assert.deepEqual(
+    [
+      r.config,
+      r.log,
+      r.checkpoints,
+      r.lastCheckpoint,
+      r.bestCheckpoint,
+      r.valScores,
+      r.summary,
+      r.evalDir,
+      r.evalScores("unseen_dots"),
+      r.meanCams,
+    ],
+    [
+      "/x/run/config.json",
+      "/x/run/log.jsonl",
+      "/x/run/checkpoints",
+      "/x/run/checkpoints/last.safetensors",
+      "/x/run/checkpoints/best.safetensors",
+      "/x/run/val_scores.csv",
+      "/x/run/summary.json",
+      "/x/run/eval",
+      "/x/run/eval/unseen_dots.csv",
+      "/x/run/eval/mean_cams.json",
+    ],
+  );
+});

@@ -17,7 +17,7 @@ import {
 import { getPreset, PRESETS } from "../lib/presets.ts";
 import { fetchPretrained } from "../lib/pretrained.ts";
 import { writePth } from "../lib/pth/mod.ts";
-import { checkWritable } from "../lib/run_dir.ts";
+import { checkWritable, RunDir } from "../lib/run_dir.ts";
 import { readSafetensors } from "../lib/safetensors.ts";
 import { checkTrainInputs, type ResumeMode, train } from "../lib/train.ts";
 import { isPthPath } from "../lib/weights.ts";
@@ -190,7 +190,7 @@ if (import.meta.main) {
       `backend ${info.name} (${info.adapter}${info.fallbackAdapter ? ", fallback adapter" : ""})`,
     );
     const summary = await train(cfg, { output, resume, fieldName: flagName });
-    if (saveWeights) await exportBest(`${output}/checkpoints/best.safetensors`, saveWeights);
+    if (saveWeights) await exportBest(new RunDir(output).bestCheckpoint, saveWeights);
     console.log(JSON.stringify(summary, null, 2));
   });
 }

@@ -8,7 +8,7 @@ import { loadCheckpoint } from "../checkpoint.ts";
 import type { TrainConfig } from "../config.ts";
 import { openDataset } from "../data/dataset.ts";
 import { predict, scoresCsv } from "../evaluate.ts";
-import { exists, readJsonIfExists, writeAtomic, writeJson } from "../run_dir.ts";
+import { exists, readJsonIfExists, RunDir, writeAtomic, writeJson } from "../run_dir.ts";
 import type { TestSet } from "./test_sets.ts";
 
 /** Mean normalised CAM of one test set, per class, at the CAM grid (`eval/mean_cams.json`). */
@@ -30,18 +30,18 @@ export async function evaluateRun(
   cfg: TrainConfig,
   testSets: readonly TestSet[],
 ): Promise<void> {
-  const evalDir = `${runDir}/eval`;
-  const camsPath = `${evalDir}/mean_cams.json`;
+  const run = new RunDir(runDir);
+  const camsPath = run.meanCams;
   const todo: TestSet[] = [];
   for (const t of testSets) {
-    if (!(await exists(`${evalDir}/${t.name}.csv`))) todo.push(t);
+    if (!(await exists(run.evalScores(t.name)))) todo.push(t);
   }
   if (todo.length === 0 && (await exists(camsPath))) return;
-  await Deno.mkdir(evalDir, { recursive: true });
+  await Deno.mkdir(run.evalDir, { recursive: true });
   const entry = getBackbone(cfg.network);
   const inputSize = cfg.inputSize ?? entry.spec.inputSize;
   const model = entry.build({ seed: cfg.seed, inputSize });
-  await loadCheckpoint(`${runDir}/checkpoints/best.safetensors`, model, null);
+  await loadCheckpoint(run.bestCheckpoint, model, null);
   const cams = (await readJsonIfExists<Record<string, MeanCam>>(camsPath)) ?? {};
   for (const t of testSets) {
     if (!todo.includes(t) && cams[t.name]) continue;
@@ -57,10 +57,7 @@ export async function evaluateRun(
       batchSize: 64,
       cams: { tap: cfg.camTap, camClass: cfg.camClass },
     });
-    await writeAtomic(
-      `${evalDir}/${t.name}.csv`,
-      scoresCsv(p),
-    );
+    await writeAtomic(run.evalScores(t.name), scoresCsv(p));
     const g = p.camGrid!;
     const entryCams: MeanCam = { grid: g };
     for (const [cls, key] of [[0, "real"], [1, "fake"]] as const) {

@@ -17,6 +17,7 @@ import {
   inspectFolder,
   markKitFolder,
   requireRunFolder,
+  RunDir,
 } from "../run_dir.ts";
 import { runJobsInChildren } from "../run_pool.ts";
 import { train } from "../train.ts";
@@ -113,11 +114,9 @@ export async function experimentRuns(
  * `eval/<set>.csv` per test set.
  */
 export async function runComplete(run: PlannedRun): Promise<boolean> {
-  const d = run.info.dir;
-  if (!(await exists(`${d}/summary.json`)) || !(await exists(`${d}/eval/mean_cams.json`))) {
-    return false;
-  }
-  for (const t of run.testSets) if (!(await exists(`${d}/eval/${t.name}.csv`))) return false;
+  const d = new RunDir(run.info.dir);
+  if (!(await exists(d.summary)) || !(await exists(d.meanCams))) return false;
+  for (const t of run.testSets) if (!(await exists(d.evalScores(t.name)))) return false;
   return true;
 }
 

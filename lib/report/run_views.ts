@@ -21,6 +21,7 @@ import {
 import type { Figure, Trace } from "../plots/display.ts";
 import type { Table } from "./html.ts";
 import { type AucResult, isUnseen, pooledUnseenScores, type RunResult } from "../results.ts";
+import { RunDir } from "../run_dir.ts";
 export { pooledUnseenScores };
 
 /** Runs of one variant (and optionally some strategies), in the given order of strategies. */
@@ -100,7 +101,7 @@ export function runMeanCam(
     if (!include(set) || !m.fake) continue;
     if (grid && m.grid !== grid) {
       throw new Error(
-        `${run.dir}/eval/mean_cams.json: test set "${set}" has grid ${m.grid}, not ${grid}`,
+        `${new RunDir(run.dir).meanCams}: test set "${set}" has grid ${m.grid}, not ${grid}`,
       );
     }
     grid = m.grid;

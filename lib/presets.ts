@@ -29,6 +29,12 @@ export interface Preset {
    * the paper's same number of epochs (7× the compute). A CPU-budget compromise, stated in reports.
    */
   data7xEqualSteps?: boolean;
+  /**
+   * A positive-control pre-registration (`prereg/*.json`) the main job also runs on the embedded
+   * data, into `<out>/positive/` (`tools/positive_control.ts evaluate`); its recipe must be this
+   * preset's.
+   */
+  positiveControl?: string;
 }
 
 /** All presets by name. */
@@ -57,6 +63,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     dataSize: 32,
     dataScale: 1,
     data7xEqualSteps: true,
+    positiveControl: "prereg/positive_control.json",
   },
   paper: {
     name: "paper",

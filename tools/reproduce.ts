@@ -14,6 +14,7 @@ import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
 import {
   checkExperimentInputs,
   type DataVariant,
+  embeddedDataDir,
   ensureEmbeddedData,
   openExperimentFolder,
   PAPER_STRATEGIES,
@@ -22,12 +23,12 @@ import {
   type StrategyName,
   writeMeanHumanMaps,
 } from "../lib/experiment/mod.ts";
-import { writeClaims } from "../lib/claims.ts";
+import { type Claims, writeClaims } from "../lib/claims.ts";
 import { experimentClaims } from "../lib/experiment_claims.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
-import { buildExperimentReport, writeReport } from "../lib/report/mod.ts";
+import { buildExperimentReport, claimsBlocks, writeReport } from "../lib/report/mod.ts";
 import { aucResults, collectRuns } from "../lib/results.ts";
-import { exists, writeJson } from "../lib/run_dir.ts";
+import { exists, readJsonIfExists, writeJson } from "../lib/run_dir.ts";
 import { defaultJobs } from "../lib/run_pool.ts";
 import { checkDataIdentity } from "../lib/data_identity.ts";
 import { experimentRuns } from "../lib/experiment/mod.ts";
@@ -39,6 +40,8 @@ import {
   runOnSlurm,
 } from "../lib/slurm/mod.ts";
 import { checkSlurmOpts } from "../lib/slurm/sbatch.ts";
+import { derivePositiveControl } from "../lib/data/procfaces/positive_control.ts";
+import { positiveControl } from "./positive_control.ts";
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -272,6 +275,24 @@ export async function reproduce(args: string[]): Promise<string> {
       onRunDone: (r, s) =>
         console.error(`  done ${r.variant}/${r.strategy}/s${r.seed} in ${s.toFixed(1)} s`),
     });
+    // The preset's positive control, on the embedded data, when the job is the preset's own
+    // (no --data, --network, --strategies or --seeds).
+    const own = !a.data && !a.network && !a.strategies && a.seeds === undefined;
+    if (preset.positiveControl && own) {
+      const dir = embeddedDataDir(preset);
+      await derivePositiveControl({ control: `${dir}/procfaces-control`, mode: "mark" });
+      console.error(`positive control (${preset.positiveControl}) → ${out}/positive`);
+      await positiveControl([
+        "evaluate",
+        ...["--prereg", preset.positiveControl, "--data", dir, "--out", `${out}/positive`],
+        ...["--jobs", String(jobs)],
+      ]);
+    } else if (preset.positiveControl) {
+      console.error(
+        `positive control: not run (it belongs to the preset's own job; run it with ` +
+          `deno run -A tools/positive_control.ts evaluate --prereg ${preset.positiveControl})`,
+      );
+    }
   }
   const runs = await collectRuns(out);
   const aucs = aucResults(runs);
@@ -286,6 +307,22 @@ export async function reproduce(args: string[]): Promise<string> {
     procedural: !a.data,
     wallSeconds: (performance.now() - t0) / 1000,
   });
+  const positive = await readJsonIfExists<Claims>(`${out}/positive/claims.json`);
+  if (positive) {
+    report.sections.push({
+      title: "Positive control (decoy mark)",
+      blocks: [
+        {
+          kind: "text",
+          text:
+            `${preset.positiveControl ?? "the pre-registration"}: every training fake carries ` +
+            "a mark the human maps never mark; T1 puts it on the reals only. Full report: " +
+            "positive/report.html.",
+        },
+        ...claimsBlocks(positive),
+      ],
+    });
+  }
   await writeReport(`${out}/report.html`, report);
   console.error(`report: ${out}/report.html`);
   return `${out}/report.html`;

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { problemCollector } from "./problems.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendInfo, currentBackend, initBackend } from "./backend.ts";
 import { getBackbone } from "./backbones/registry.ts";
@@ -503,15 +504,7 @@ async function openInputs(
   grid: number,
 ): Promise<{ train: FileDataset; val: FileDataset }> {
   const { mean, std } = getBackbone(cfg.network).spec;
-  const problems: string[] = [];
-  const attempt = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
-    try {
-      return await fn();
-    } catch (e) {
-      problems.push((e as Error).message);
-      return undefined;
-    }
-  };
+  const { problems, attempt } = problemCollector();
   const train = await attempt(() =>
     openDataset({
       csv: cfg.csv,

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { exists } from "../lib/run_dir.ts";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { TENSORFLOW_VERSION, tensorflowInstallDir, tensorflowVariant } from "../lib/backend.ts";
@@ -111,15 +112,6 @@ async function readOrNull(path: string): Promise<Uint8Array | null> {
 function same(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (a === null || b === null) return a === b;
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The addon the install script leaves when it succeeds (`lib/napi-v*\/tfjs_binding.node`). */

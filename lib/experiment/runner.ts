@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { problemCollector } from "../problems.ts";
 import { currentBackend, initBackend } from "../backend.ts";
 import { getBackbone } from "../backbones/registry.ts";
 import type { TrainConfig } from "../config.ts";
@@ -219,15 +220,7 @@ export interface ExperimentCheck {
  * something else, an `eval` that is not a folder). Throws one error listing every problem.
  */
 export async function checkExperimentInputs(spec: ExperimentSpec): Promise<ExperimentCheck> {
-  const problems: string[] = [];
-  const attempt = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
-    try {
-      return await fn();
-    } catch (e) {
-      problems.push((e as Error).message);
-      return undefined;
-    }
-  };
+  const { problems, attempt } = problemCollector();
   const strategies = chosenStrategies(spec.strategies);
   const seeds = spec.seeds ?? spec.preset.seeds;
   await attempt(() => requireExperimentFolder(spec.out));

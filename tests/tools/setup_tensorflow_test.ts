@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
+import { exists } from "../../lib/run_dir.ts";
 import { installedTensorflowPackages } from "../../lib/backend.ts";
 import { installError, setupTensorflow } from "../../tools/setup_tensorflow.ts";
 
 const PROJECT_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // The real task, its install script pointed at a mirror that refuses connections: it fails the
 // same way wherever it runs (and quickly: the package itself comes from the npm cache or registry),

@@ -108,11 +108,12 @@ export function positiveHypotheses(variant: string): HypothesisSpec[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { preregHypotheses } from "./positive_claims.ts";
  * const [h] = preregHypotheses({
  *   hypotheses: [{ id: "p.t1", contrast: "cyborg - baseline", metric: "T1 AUC", expected: ">" }],
  * }, "positive", "prereg/x.json");
- * console.assert(h.a === "cyborg" && h.b === "baseline" && h.expected === ">");
+ * assert.deepEqual([h.a, h.b, h.expected], ["cyborg", "baseline", ">"]);
  * ```
  */
 export function preregHypotheses(

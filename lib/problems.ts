@@ -11,11 +11,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { problemCollector } from "./problems.ts";
  * const { problems, attempt } = problemCollector();
  * const ok = await attempt(() => Promise.resolve(1));
  * const bad = await attempt(() => Promise.reject(new Error("csv: no such file")));
- * console.assert(ok === 1 && bad === undefined && problems[0] === "csv: no such file");
+ * assert.deepEqual([ok, bad, problems], [1, undefined, ["csv: no such file"]]);
  * ```
  */
 export function problemCollector(): {

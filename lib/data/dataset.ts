@@ -182,10 +182,11 @@ function listProblems(lines: string[], what: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { shuffleWithinClass } from "./dataset.ts";
  * const maps = shuffleWithinClass(["a", "b", "c", "x", undefined], [0, 0, 0, 1, 1], 7);
- * console.assert(maps[0] !== "a" && ["b", "c"].includes(maps[0]!));
- * console.assert(maps[3] === "x" && maps[4] === undefined);
+ * assert.ok(maps[0] !== "a" && ["b", "c"].includes(maps[0]!));
+ * assert.ok(maps[3] === "x" && maps[4] === undefined);
  * ```
  */
 export function shuffleWithinClass<T>(

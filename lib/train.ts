@@ -159,14 +159,15 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
 
   // 3. Model, initial weights, and a check that the CAM grid is what the maps were resized to.
   const model = entry.build({ seed: cfg.seed, inputSize });
-  if (cfg.initWeights) await loadInitWeights(model, cfg.initWeights);
+  const name = opts.fieldName ?? keyName;
+  if (cfg.initWeights) await loadInitWeights(model, cfg.initWeights, name("initWeights"));
   if (cfg.transformInput !== null) model.transformInput = cfg.transformInput;
-  checkCamGrid(model, cfg, grid);
+  checkCamGrid(model, cfg, grid, name);
   checkBatchFitsOrDispose(
     model,
     inputSize,
     cfg.batchSize,
-    (opts.fieldName ?? keyName)("batchSize"),
+    name("batchSize"),
   );
 
   // 4. Run folder (locked against a second writer until this function returns), optimizer, resume.
@@ -630,7 +631,7 @@ function toDevice(batch: Batch, size: number, grid: number) {
  * does); a classifier of another shape (e.g. ImageNet's 1000 classes) is re-initialised. Their
  * `transform_input` metadata, if any, sets `model.transformInput`.
  */
-async function loadInitWeights(model: Backbone, path: string): Promise<void> {
+async function loadInitWeights(model: Backbone, path: string, option: string): Promise<void> {
   const file = await readWeightsFile(path);
   const known = new Set(model.store.entries.keys());
   const { tensors } = normaliseStateDictNames(file.tensors, known);
@@ -639,26 +640,35 @@ async function loadInitWeights(model: Backbone, path: string): Promise<void> {
     const t = tensors.get(name);
     return t !== undefined && t.data.length !== e.variable.size;
   });
-  applyWeights(model, file.tensors, file.metadata, `--init-weights ${path}`, { newHead });
+  applyWeights(model, file.tensors, file.metadata, `${option} ${path}`, { newHead });
   // torchvision's InceptionV3 ImageNet file (by its official name) implies transform_input.
   if (pretrainedFileOf(path)?.transformInput && "transformInput" in model) {
     model.transformInput = true;
   }
   if (newHead) {
     const head = heads[0][0].slice(0, -"weight".length);
-    console.error(`--init-weights: ${head}* re-initialised (another class count)`);
+    console.error(`${option}: ${head}* re-initialised (another class count)`);
   }
 }
 
-/** Checks that the network's actual CAM tap grid equals the grid the maps are resized to. */
-export function checkCamGrid(model: Backbone, cfg: TrainConfig, grid: number): void {
+/**
+ * Checks that the network's actual CAM tap grid equals the grid the maps are resized to; the
+ * error names the fields with `name` (config keys by default, flags from the CLI).
+ */
+export function checkCamGrid(
+  model: Backbone,
+  cfg: TrainConfig,
+  grid: number,
+  name: FieldName = keyName,
+): void {
   const [h, w] = tf.tidy(() => {
     const x = tf.zeros([1, model.inputSize, model.inputSize, 3]) as tf.Tensor4D;
     return model.forward(x, new ForwardContext(false)).taps[cfg.camTap].shape.slice(1, 3);
   });
   if (h !== grid || w !== grid) {
     throw new Error(
-      `--network ${cfg.network} at --input-size ${model.inputSize}: the CAM tap "${cfg.camTap}" ` +
+      `${name("network")} ${cfg.network} at ${name("inputSize")} ${model.inputSize}: the CAM tap ` +
+        `"${cfg.camTap}" ` +
         `is ${h}x${w} but the map grid is ${grid}x${grid}`,
     );
   }

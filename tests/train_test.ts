@@ -223,7 +223,13 @@ Deno.test("a map grid that does not match the network's CAM grid is a clear erro
   checkCamGrid(model, config(), 4);
   assert.throws(
     () => checkCamGrid(model, config(), 7),
-    /--network tinycnn at --input-size 16: the CAM tap "paper" is 4x4 but the map grid is 7x7/,
+    /Error: network tinycnn at inputSize 16: the CAM tap "paper" is 4x4 but the map grid is 7x7/,
+  );
+  const { flagName } = await import("../lib/config.ts");
+  assert.throws(
+    () => checkCamGrid(model, config(), 7, flagName),
+    /Error: --network tinycnn at --input-size 16: the CAM tap/,
+    "the CLI's names",
   );
   model.store.dispose();
 });

@@ -61,9 +61,20 @@ export function processAlive(pid: number): boolean {
 
 function removeHeldSync(): void {
   for (const path of held.keys()) {
+    let text: string;
     try {
-      const info = JSON.parse(Deno.readTextFileSync(path)) as LockInfo;
-      if (info.pid === Deno.pid) Deno.removeSync(path);
+      text = Deno.readTextFileSync(path);
+    } catch {
+      continue; // already gone
+    }
+    let pid: number | undefined;
+    try {
+      pid = (JSON.parse(text) as LockInfo).pid;
+    } catch {
+      // created by this process, its info not yet written
+    }
+    try {
+      if (pid === undefined || pid === Deno.pid) Deno.removeSync(path);
     } catch {
       // already gone
     }
@@ -148,14 +159,20 @@ export async function lockFolder(dir: string, what: string): Promise<FolderLock>
           `${info.since}); wait for it to finish, or remove ${path} if that process is gone`,
       );
     }
+    // Held from its creation on, so that an exit while its info is written still removes it.
+    held.set(path, 1);
+    setSignals(true);
     try {
       const info: LockInfo = { pid: Deno.pid, host: hostName(), since: new Date().toISOString() };
       await file.write(new TextEncoder().encode(JSON.stringify(info) + "\n"));
+    } catch (e) {
+      held.delete(path);
+      if (held.size === 0) setSignals(false);
+      await Deno.remove(path).catch(() => {});
+      throw e;
     } finally {
       file.close();
     }
-    held.set(path, 1);
-    setSignals(true);
     return handle(path);
   }
   throw new Error(`${what} ${dir}: could not take the lock ${path} (it keeps changing hands)`);

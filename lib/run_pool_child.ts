@@ -53,7 +53,12 @@ function watchParent(reader: ReadableStreamDefaultReader<Uint8Array>, open: bool
   if (!open) return; // started by hand with a closed stdin: nothing to watch
   (async () => {
     while (!(await reader.read()).done) { /* the parent sends nothing more */ }
-    console.error("error: the experiment process is gone; stopping this run");
+    try {
+      console.error("error: the experiment process is gone; stopping this run");
+    } catch {
+      // stderr went with the parent (a broken pipe): stop all the same, through Deno.exit, so
+      // that the run folder's lock is released on the way out
+    }
     Deno.exit(1);
   })();
 }

@@ -89,3 +89,23 @@ Deno.test("a lock is removed when its process exits by Deno.exit or SIGTERM", as
   assert.equal(await Deno.stat(`${dir}/${LOCK_FILE}`).then(() => true, () => false), false);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a process that exits while writing its lock's info leaves no lock behind", async () => {
+  for (let i = 0; i < 5; i++) {
+    const dir = await Deno.makeTempDir();
+    const lock = `${await Deno.realPath(dir)}/${LOCK_FILE}`;
+    // Exit the moment the lock file exists: its owner info may not be written yet.
+    const r = await other(
+      `import { lockFolder } from "${LOCK_MODULE}";
+       lockFolder(${JSON.stringify(dir)}, "run folder");
+       for (;;) {
+         try { Deno.statSync(${JSON.stringify(lock)}); break; } catch { /* not yet */ }
+         await new Promise((r) => setTimeout(r, 0));
+       }
+       Deno.exit(1);`,
+    );
+    assert.equal(r.code, 1, r.err);
+    assert.equal(await Deno.stat(lock).then(() => true, () => false), false, `try ${i}`);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

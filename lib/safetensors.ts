@@ -4,9 +4,10 @@
  *
  * @module
  */
+import { type Dtype, DTYPE_BYTES, elementReader } from "./dtypes.ts";
 
 /** Element types the kit reads; everything is converted to float32 on read. */
-export type SafetensorsDtype = "F32" | "F64" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8";
+export type SafetensorsDtype = Exclude<Dtype, "BOOL">;
 
 /** One tensor as read from or written to a file. */
 export interface NamedArray {
@@ -26,29 +27,21 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-const BYTES: Record<SafetensorsDtype, number> = {
-  F32: 4,
-  F64: 8,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-};
+/** The dtypes read from safetensors files (every {@linkcode Dtype} but BOOL). */
+const READABLE: readonly SafetensorsDtype[] = [
+  "F32",
+  "F64",
+  "F16",
+  "BF16",
+  "I64",
+  "I32",
+  "I16",
+  "I8",
+  "U8",
+];
 
 /** Largest header accepted (the reference reader's limit is 100 MB). */
 const MAX_HEADER = 100_000_000;
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
 
 /** Parses safetensors bytes. `source` names the file in errors. */
 export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): SafetensorsFile {
@@ -99,15 +92,15 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): Safete
       );
     }
     const dtype = info.dtype as SafetensorsDtype;
-    if (!(dtype in BYTES)) {
+    if (!READABLE.includes(dtype)) {
       throw new Error(
         `${source}: tensor "${name}" has dtype ${info.dtype}, which the kit cannot read ` +
-          `(readable: ${Object.keys(BYTES).join(", ")})`,
+          `(readable: ${READABLE.join(", ")})`,
       );
     }
     const [start, end] = info.data_offsets;
     const n = info.shape.reduce((a, b) => a * b, 1);
-    if (end - start !== n * BYTES[dtype]) {
+    if (end - start !== n * DTYPE_BYTES[dtype]) {
       throw new Error(`${source}: tensor "${name}" has inconsistent offsets [${start}, ${end}]`);
     }
     if (base + end > bytes.length) {
@@ -118,37 +111,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): Safete
     }
     const dv = new DataView(bytes.buffer, bytes.byteOffset + base + start, end - start);
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      switch (dtype) {
-        case "F32":
-          out[i] = dv.getFloat32(i * 4, true);
-          break;
-        case "F64":
-          out[i] = dv.getFloat64(i * 8, true);
-          break;
-        case "F16":
-          out[i] = halfToFloat(dv.getUint16(i * 2, true));
-          break;
-        case "BF16":
-          out[i] = new Float32Array(new Uint32Array([dv.getUint16(i * 2, true) << 16]).buffer)[0];
-          break;
-        case "I64":
-          out[i] = Number(dv.getBigInt64(i * 8, true));
-          break;
-        case "I32":
-          out[i] = dv.getInt32(i * 4, true);
-          break;
-        case "I16":
-          out[i] = dv.getInt16(i * 2, true);
-          break;
-        case "I8":
-          out[i] = dv.getInt8(i);
-          break;
-        case "U8":
-          out[i] = dv.getUint8(i);
-          break;
-      }
-    }
+    const get = elementReader(dtype, dv, true);
+    for (let i = 0; i < n; i++) out[i] = get(i);
     tensors.set(name, { shape: info.shape, data: out, dtype });
   }
   return { tensors, metadata };
@@ -170,7 +134,7 @@ export function encodeSafetensors(
         `encodeSafetensors: "${name}" has ${t.data.length} values for shape [${t.shape}]`,
       );
     }
-    const size = n * BYTES[dtype];
+    const size = n * DTYPE_BYTES[dtype];
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + size] };
     offset += size;
   }

@@ -11,33 +11,10 @@
  *
  * @module
  */
+import type { Dtype } from "../dtypes.ts";
 
 /** Element types of torch storages, by the safetensors-style names the kit uses. */
-export type PthDtype =
-  | "F32"
-  | "F64"
-  | "F16"
-  | "BF16"
-  | "I64"
-  | "I32"
-  | "I16"
-  | "I8"
-  | "U8"
-  | "BOOL";
-
-/** Bytes per element of each dtype. */
-export const DTYPE_BYTES: Readonly<Record<PthDtype, number>> = {
-  F32: 4,
-  F64: 8,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-  BOOL: 1,
-};
+export type PthDtype = Dtype;
 
 /** `torch.<X>Storage` class name → dtype. */
 export const STORAGE_DTYPES: Readonly<Record<string, PthDtype>> = {

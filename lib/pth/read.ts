@@ -14,8 +14,6 @@
  */
 import type { NamedArray, SafetensorsDtype } from "../safetensors.ts";
 import {
-  DTYPE_BYTES,
-  type PthDtype,
   PyGlobal,
   type PyValue,
   STORAGE_DTYPES,
@@ -24,6 +22,7 @@ import {
   unpickle,
 } from "./pickle.ts";
 import { isZip, readZip } from "./zip.ts";
+import { DTYPE_BYTES, elementReader } from "../dtypes.ts";
 
 /** The pickled magic number that starts a legacy (pre-zip) checkpoint: LONG1 0x1950a86a20f9469cfc6c. */
 const LEGACY_MAGIC = Uint8Array.from([
@@ -183,47 +182,6 @@ export function parsePth(bytes: Uint8Array, source: string): PthArchive {
   );
 }
 
-const HALF_EXP = new Float32Array(32).map((_, e) => 2 ** (e - 15));
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * HALF_EXP[e] * (1 + f / 1024);
-}
-
-function reader(
-  dtype: PthDtype,
-  dv: DataView,
-  le: boolean,
-): (i: number) => number {
-  switch (dtype) {
-    case "F32":
-      return (i) => dv.getFloat32(i * 4, le);
-    case "F64":
-      return (i) => dv.getFloat64(i * 8, le);
-    case "F16":
-      return (i) => halfToFloat(dv.getUint16(i * 2, le));
-    case "BF16": {
-      const buf = new DataView(new ArrayBuffer(4));
-      return (i) => (buf.setUint32(0, dv.getUint16(i * 2, le) << 16), buf.getFloat32(0));
-    }
-    case "I64":
-      return (i) => Number(dv.getBigInt64(i * 8, le));
-    case "I32":
-      return (i) => dv.getInt32(i * 4, le);
-    case "I16":
-      return (i) => dv.getInt16(i * 2, le);
-    case "I8":
-      return (i) => dv.getInt8(i);
-    case "U8":
-    case "BOOL":
-      return (i) => dv.getUint8(i);
-  }
-}
-
 /**
  * Materialises a tensor (any offset and strides) as a contiguous float32 array in torch layout.
  * Errors name `source` and the tensor when its view leaves its storage.
@@ -260,7 +218,7 @@ export function materialise(
           `reaches past its storage of ${numel} elements (damaged file?)`,
       );
     }
-    const get = reader(
+    const get = elementReader(
       dtype,
       new DataView(bytes.buffer, bytes.byteOffset, bytes.length),
       archive.littleEndian,

@@ -23,6 +23,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { backend_util, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { nhwcFloat32ConvInfo } from "../conv_info.ts";
 import { columnBudget } from "../wasm/conv2d_backprop_filter.ts";
+import { col2imAdd } from "../wasm/conv2d_backprop_input.ts";
 import { heapF32, type WasmBackendLike } from "../wasm/wasm_types.ts";
 import { sgemm } from "./openblas.ts";
 
@@ -123,42 +124,6 @@ export function im2colRows(
   }
 }
 
-/** Adds each entry of a row-major im2col matrix back to the input pixel it was read from. */
-export function col2imRowsAdd(
-  col: Float32Array,
-  dx: Float32Array,
-  info: backend_util.Conv2DInfo,
-  b0: number,
-  nb: number,
-): void {
-  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
-  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-  const K = FH * FW * C;
-  const run = FW * C;
-  for (let b = 0; b < nb; b++) {
-    const img = (b0 + b) * H * W * C;
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        const base = ((b * OH + oy) * OW + ox) * K;
-        const ix0 = ox * SW - left;
-        const lo = Math.min(FW, Math.max(0, -ix0));
-        const hi = Math.max(lo, Math.min(FW, W - ix0));
-        if (hi === lo) continue;
-        const len = (hi - lo) * C;
-        for (let kh = 0; kh < FH; kh++) {
-          const iy = oy * SH + kh - top;
-          if (iy < 0 || iy >= H) continue;
-          const s = base + kh * run + lo * C;
-          const d = img + (iy * W + ix0 + lo) * C;
-          for (let j = 0; j < len; j++) dx[d + j] += col[s + j];
-        }
-      }
-    }
-  }
-}
-
 type ConvAttrsIn = tf.Conv2DAttrs & { dilations?: number | [number, number] };
 
 /** `Conv2D` through OpenBLAS, wrapping `stock` for what it does not serve. */
@@ -222,7 +187,7 @@ export function makeConv2DBackpropInputNative(stock: KernelFunc): KernelFunc {
       const rows = nb * perImage;
       const col = scratchOf(rows * K);
       sgemm(false, true, rows, K, N, 1, dyv.subarray(b0 * perImage * N), wv, 0, col);
-      col2imRowsAdd(col, dx, info, b0, nb);
+      col2imAdd(col, dx, info, b0, nb);
     }
     return out;
   };

@@ -63,7 +63,11 @@ function strideOne(
   return out;
 }
 
-/** Adds `dcol` rows of images `b0 … b0 + nb − 1` into `dx` (the adjoint of im2col). */
+/**
+ * Adds `dcol` rows of images `b0 … b0 + nb − 1` into `dx` (the adjoint of im2col): row
+ * `(b − b0)·oH·oW + oy·oW + ox`, column `(kh·fW + kw)·C + c` goes to the input pixel it was read
+ * from. Each (row, kh) adds one run of `kw·C` contiguous values.
+ */
 export function col2imAdd(
   dcol: Float32Array,
   dx: Float32Array,
@@ -75,21 +79,24 @@ export function col2imAdd(
   const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
-  const M = FH * FW * C;
-  let r = 0;
-  for (let b = b0; b < b0 + nb; b++) {
+  const K = FH * FW * C;
+  const run = FW * C;
+  for (let b = 0; b < nb; b++) {
+    const img = (b0 + b) * H * W * C;
     for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++, r += M) {
+      for (let ox = 0; ox < OW; ox++) {
+        const base = ((b * OH + oy) * OW + ox) * K;
+        const ix0 = ox * SW - left;
+        const lo = Math.min(FW, Math.max(0, -ix0));
+        const hi = Math.max(lo, Math.min(FW, W - ix0));
+        if (hi === lo) continue;
+        const len = (hi - lo) * C;
         for (let kh = 0; kh < FH; kh++) {
           const iy = oy * SH + kh - top;
           if (iy < 0 || iy >= H) continue;
-          for (let kw = 0; kw < FW; kw++) {
-            const ix = ox * SW + kw - left;
-            if (ix < 0 || ix >= W) continue;
-            const src = r + (kh * FW + kw) * C;
-            const dst = ((b * H + iy) * W + ix) * C;
-            for (let c = 0; c < C; c++) dx[dst + c] += dcol[src + c];
-          }
+          const s = base + kh * run + lo * C;
+          const d = img + (iy * W + ix0 + lo) * C;
+          for (let j = 0; j < len; j++) dx[d + j] += dcol[s + j];
         }
       }
     }

@@ -61,20 +61,9 @@ export function processAlive(pid: number): boolean {
 
 function removeHeldSync(): void {
   for (const path of held.keys()) {
-    let text: string;
     try {
-      text = Deno.readTextFileSync(path);
-    } catch {
-      continue; // already gone
-    }
-    let pid: number | undefined;
-    try {
-      pid = (JSON.parse(text) as LockInfo).pid;
-    } catch {
-      // created by this process, its info not yet written
-    }
-    try {
-      if (pid === undefined || pid === Deno.pid) Deno.removeSync(path);
+      const info = JSON.parse(Deno.readTextFileSync(path)) as LockInfo;
+      if (info.pid === Deno.pid) Deno.removeSync(path);
     } catch {
       // already gone
     }
@@ -137,42 +126,38 @@ export async function lockFolder(dir: string, what: string): Promise<FolderLock>
     return handle(path);
   }
   for (let attempt = 0; attempt < 5; attempt++) {
-    let file: Deno.FsFile;
+    // Created and written in one synchronous call, then registered in the same turn: no exit
+    // (Deno.exit, a signal handler) can fall between the file's creation and its registration.
+    const info: LockInfo = { pid: Deno.pid, host: hostName(), since: new Date().toISOString() };
     try {
-      file = await Deno.open(path, { createNew: true, write: true });
+      Deno.writeTextFileSync(path, JSON.stringify(info) + "\n", { createNew: true });
     } catch (e) {
       if (!(e instanceof Deno.errors.AlreadyExists)) {
+        // Created but not written (a full disk): the empty file is this call's.
+        try {
+          if (Deno.readTextFileSync(path).trim() === "") Deno.removeSync(path);
+        } catch {
+          // not created
+        }
         throw new Error(`${what} ${dir}: cannot create the lock file: ${(e as Error).message}`);
       }
-      const info = await readInfo(path);
-      if (!info) continue; // released meanwhile
-      if (info.host === hostName() && info.pid > 0 && !processAlive(info.pid)) {
+      const owner = await readInfo(path);
+      if (!owner) continue; // released meanwhile
+      if (owner.host === hostName() && owner.pid > 0 && !processAlive(owner.pid)) {
         // Stale: its owner is gone. Remove it only if it is still the same file.
         const again = await readInfo(path);
-        if (again && again.pid === info.pid && again.since === info.since) {
+        if (again && again.pid === owner.pid && again.since === owner.since) {
           await Deno.remove(path).catch(() => {});
         }
         continue;
       }
       throw new Error(
-        `${what} ${dir} is in use by another process (pid ${info.pid} on ${info.host}, since ` +
-          `${info.since}); wait for it to finish, or remove ${path} if that process is gone`,
+        `${what} ${dir} is in use by another process (pid ${owner.pid} on ${owner.host}, since ` +
+          `${owner.since}); wait for it to finish, or remove ${path} if that process is gone`,
       );
     }
-    // Held from its creation on, so that an exit while its info is written still removes it.
     held.set(path, 1);
     setSignals(true);
-    try {
-      const info: LockInfo = { pid: Deno.pid, host: hostName(), since: new Date().toISOString() };
-      await file.write(new TextEncoder().encode(JSON.stringify(info) + "\n"));
-    } catch (e) {
-      held.delete(path);
-      if (held.size === 0) setSignals(false);
-      await Deno.remove(path).catch(() => {});
-      throw e;
-    } finally {
-      file.close();
-    }
     return handle(path);
   }
   throw new Error(`${what} ${dir}: could not take the lock ${path} (it keeps changing hands)`);

@@ -91,8 +91,11 @@ export class RunDir {
   async create(): Promise<void> {
     const kind = await requireRunFolder(this.root);
     try {
-      await Deno.mkdir(this.checkpoints, { recursive: true });
+      // The marker before anything else: a process killed in between leaves a folder that is
+      // empty (but for its lock) or marked, never one holding files of an unmarked run.
+      await Deno.mkdir(this.root, { recursive: true });
       if (kind === "absent" || kind === "empty") await markKitFolder(this.root, "run");
+      await Deno.mkdir(this.checkpoints, { recursive: true });
       const probe = `${this.root}/.write-test-${Deno.pid}`;
       await Deno.writeTextFile(probe, "");
       await Deno.remove(probe);

@@ -278,6 +278,20 @@ export async function positiveControl(args: string[]): Promise<string> {
   }
   const out = (a.out as string | undefined) ?? "results/positive";
   const preset = getPreset(prereg.preset, "--preset");
+  // Parsed before any training, so a malformed hypothesis fails at once.
+  const specs = prereg.hypotheses === undefined
+    ? undefined
+    : preregHypotheses(prereg, variant.name, preregPath);
+  for (const h of specs ?? []) {
+    for (const arm of [h.a, h.b]) {
+      if (!prereg.strategies.includes(arm as StrategyName)) {
+        throw new Error(
+          `--prereg: ${preregPath}: hypothesis "${h.id}" compares "${arm}", which is not one of ` +
+            `its strategies (${prereg.strategies.join(", ")})`,
+        );
+      }
+    }
+  }
   await runExperiment({
     preset,
     variants: [variant],
@@ -288,9 +302,6 @@ export async function positiveControl(args: string[]): Promise<string> {
   }, { jobs, onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`) });
   const runs = await collectRuns(out);
   const aucs = aucResults(runs);
-  const specs = prereg.hypotheses === undefined
-    ? undefined
-    : preregHypotheses(prereg, variant.name, preregPath);
   const claims = positiveClaims(aucs, variant.name, 0.02, specs, setting);
   await writeClaims(`${out}/claims.json`, claims);
   // Reported, not tested: how much adding the mark moves a real image's score.

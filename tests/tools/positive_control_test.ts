@@ -113,6 +113,25 @@ Deno.test("positive_control evaluate: runs what the pre-registration fixes; its 
   await Deno.writeTextFile(prereg, text.replace('"cyborg"', '"data7x"'));
   const x7 = await tool("evaluate", "--data", data, "--prereg", prereg, "--out", `${data}/bad`);
   assert.match(x7.err, /strategy "data7x" cannot run on this setting/);
+  // A data folder without the pre-registered erased share, an unknown folder mode, a hypothesis
+  // that does not parse: refused, naming the file.
+  const obj = JSON.parse(text);
+  const heavy = JSON.stringify({ ...obj, heavy: { fraction: 0.5, passes: 3 } });
+  await Deno.writeTextFile(prereg, heavy);
+  const hv = await tool("evaluate", "--data", data, "--prereg", prereg, "--out", `${data}/bad`);
+  assert.match(hv.err, /heavy null, the pre-registration .* fixes .* heavy \{"fraction":0\.5/);
+  await Deno.writeTextFile(prereg, JSON.stringify({ ...obj, mode: "sideways" }));
+  const md = await tool("evaluate", "--data", data, "--prereg", prereg, "--out", `${data}/bad`);
+  assert.match(md.err, /--prereg: .*prereg\.json: "mode" must be mark, nomark or masked/);
+  const badH = { id: "x", contrast: "cyborg vs baseline", metric: "T1", expected: ">" };
+  await Deno.writeTextFile(prereg, JSON.stringify({ ...obj, hypotheses: [badH] }));
+  const hy = await tool("evaluate", "--data", data, "--prereg", prereg, "--out", `${data}/h`);
+  assert.match(hy.err, /--prereg: .*prereg\.json: hypotheses\[0\]: "contrast" must read/);
+  const arm = { id: "y", contrast: "shuffled - baseline", metric: "T1", expected: ">" };
+  await Deno.writeTextFile(prereg, JSON.stringify({ ...obj, hypotheses: [arm] }));
+  const ar = await tool("evaluate", "--data", data, "--prereg", prereg, "--out", `${data}/h`);
+  assert.match(ar.err, /hypothesis "y" compares "shuffled", which is not one of its strategies/);
+  assert.equal(await Deno.stat(`${data}/h`).then(() => true, () => false), false, "no training");
   const phase = await tool("train");
   assert.match(
     phase.err,

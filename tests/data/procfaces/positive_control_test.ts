@@ -216,5 +216,14 @@ Deno.test("positive control (heavy): a label-independent share of the images has
     derivePositiveControl({ control, mode: "nomark", out: dir, heavy: { fraction: 2, passes: 1 } }),
     /heavy fraction 2 must be in \[0, 1\]/,
   );
+  await assert.rejects(
+    derivePositiveControl({
+      control,
+      mode: "nomark",
+      out: dir,
+      heavy: { fraction: 0.5, passes: 0 },
+    }),
+    /passes 0 an integer >= 1/,
+  );
   await Deno.remove(dir, { recursive: true });
 });

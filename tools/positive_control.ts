@@ -1,13 +1,15 @@
 /**
  * The positive-control experiment (data: `deno task data`, folders `procfaces-positive*`).
  *
+ *   deno run -A tools/positive_control.ts derive --control DIR [--modes ...] [--soften S] ...
  *   deno run -A tools/positive_control.ts calibrate --data DIR [--preset quick] [--seeds 3]
- *     [--first-seed 100] [--out results/positive-calibration] [--jobs 1]
+ *     [--first-seed 100] [--out results/positive-calibration] [--jobs 1] [--modes ...]
  *   deno run -A tools/positive_control.ts evaluate --prereg prereg/positive_control.json
  *     [--data DIR] [--out results/positive] [--jobs 1]
  *
- * `calibrate` trains baselines (α = 1) on the three folders (mark, no mark, masked mark) and
- * writes `calibration.json`: T1/T2/T3 AUC per seed, mean ± sd, the acceptance checks. `evaluate`
+ * `calibrate` trains baselines (α = 1) on the three folders (mark, no mark, masked mark), or with
+ * `--modes paper,paper-twin` on the paper-like pair, and writes `calibration.json`: T1/T2/T3 AUC
+ * per seed, mean ± sd, the acceptance checks. `evaluate`
  * runs what a pre-registration file fixes (strategies, seeds, preset), refuses data whose decoy
  * differs from it, and writes `claims.json`, `COMPLETE.json` (with the file's SHA-256) and
  * `report.html`.
@@ -20,6 +22,7 @@ import { writeClaims } from "../lib/claims.ts";
 import { COMPLETE_MARKER } from "../lib/data/procfaces/writer.ts";
 import {
   derivePositiveControl,
+  isPaperLike,
   POSITIVE_DIRS,
   POSITIVE_MARK,
   type PositiveMode,
@@ -32,15 +35,19 @@ import {
 } from "../lib/experiment/mod.ts";
 import {
   calibrationChecks,
+  type ControlSetting,
   markReliance,
+  paperCalibrationChecks,
   POSITIVE_TESTS,
   positiveClaims,
   preregHypotheses,
   summary,
   testAucs,
+  valAccuracies,
 } from "../lib/positive_claims.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
-import { aucTable, claimsBlocks, type Report, writeReport } from "../lib/report/mod.ts";
+import { accuracyCurvesFigure } from "../lib/plots/mod.ts";
+import { aucTable, claimsBlocks, type Report, runCurves, writeReport } from "../lib/report/mod.ts";
 import { aucResults, collectRuns } from "../lib/results.ts";
 import { exists, writeJson } from "../lib/run_dir.ts";
 
@@ -63,7 +70,8 @@ const OPTIONS: OptionSpec[] = [
   {
     name: "modes",
     type: "string",
-    help: "derive/calibrate: comma-separated subset of mark,nomark,masked (default all)",
+    help: "derive/calibrate: comma-separated subset of mark,nomark,masked,paper,paper-twin " +
+      "(default mark,nomark,masked)",
   },
   { name: "control", type: "string", help: "derive: the procfaces-control folder" },
   { name: "amplitude", type: "number", help: "derive: the mark's brightness (default 80)" },
@@ -111,13 +119,28 @@ async function sha256(bytes: Uint8Array): Promise<string> {
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function variantsOf(data: string): Record<"mark" | "nomark" | "masked", DataVariant> {
-  return {
-    mark: { name: "positive", root: `${data}/${POSITIVE_DIRS.mark}` },
-    nomark: { name: "positive-nomark", root: `${data}/${POSITIVE_DIRS.nomark}` },
-    masked: { name: "positive-masked", root: `${data}/${POSITIVE_DIRS.masked}` },
-  };
+const VARIANT_NAMES: Readonly<Record<PositiveMode, string>> = {
+  mark: "positive",
+  nomark: "positive-nomark",
+  masked: "positive-masked",
+  paper: "paperlike",
+  "paper-twin": "paperlike-twin",
+};
+
+function variantsOf(data: string): Record<PositiveMode, DataVariant> {
+  const modes = Object.keys(POSITIVE_DIRS) as PositiveMode[];
+  return Object.fromEntries(
+    modes.map((m) => [m, { name: VARIANT_NAMES[m], root: `${data}/${POSITIVE_DIRS[m]}` }]),
+  ) as Record<PositiveMode, DataVariant>;
 }
+
+/** The settings a pre-registration may name. */
+const SETTINGS: readonly ControlSetting[] = [
+  "positive",
+  "negative",
+  "paper_like",
+  "paper_like_twin",
+];
 
 async function requireData(
   v: DataVariant,
@@ -154,7 +177,9 @@ export async function positiveControl(args: string[]): Promise<string> {
   }
   const data = (a.data as string | undefined) ?? "data/32px-x1";
   const modes = ((a.modes as string | undefined) ?? "mark,nomark,masked").split(",").map((m) => {
-    if (!(m in POSITIVE_DIRS)) throw new Error(`--modes: "${m}" is not mark, nomark or masked`);
+    if (!(m in POSITIVE_DIRS)) {
+      throw new Error(`--modes: "${m}" is not one of ${Object.keys(POSITIVE_DIRS).join(", ")}`);
+    }
     return m as PositiveMode;
   });
   if (phase === "derive") {
@@ -207,11 +232,13 @@ export async function positiveControl(args: string[]): Promise<string> {
         })),
       ]),
     );
-    const checks = calibrationChecks(aucs, {
-      mark: vs.mark.name,
-      nomark: vs.nomark.name,
-      masked: vs.masked.name,
-    });
+    const checks = modes.some(isPaperLike)
+      ? paperCalibrationChecks(aucs, { paper: vs.paper.name, twin: vs["paper-twin"].name })
+      : calibrationChecks(aucs, {
+        mark: vs.mark.name,
+        nomark: vs.nomark.name,
+        masked: vs.masked.name,
+      });
     await writeJson(`${out}/calibration.json`, {
       data,
       preset: preset.name,
@@ -258,10 +285,19 @@ export async function positiveControl(args: string[]): Promise<string> {
   const mode = prereg.mode ?? "mark";
   if (!(mode in POSITIVE_DIRS)) {
     throw new Error(
-      `--prereg: ${preregPath}: "mode" must be mark, nomark or masked, got "${mode}"`,
+      `--prereg: ${preregPath}: "mode" must be one of ${
+        Object.keys(POSITIVE_DIRS).join(", ")
+      }, got "${mode}"`,
     );
   }
-  const setting = prereg.setting === "negative" ? "negative" : "positive";
+  const setting = prereg.setting as ControlSetting;
+  if (!SETTINGS.includes(setting)) {
+    throw new Error(
+      `--prereg: ${preregPath}: "setting" must be one of ${SETTINGS.join(", ")}, got ` +
+        `"${prereg.setting}"`,
+    );
+  }
+  const paper = isPaperLike(mode as PositiveMode);
   const variant = { name: prereg.setting, root: vs[mode as PositiveMode].root };
   const marker = await requireData(variant);
   if (
@@ -302,16 +338,18 @@ export async function positiveControl(args: string[]): Promise<string> {
   }, { jobs, onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`) });
   const runs = await collectRuns(out);
   const aucs = aucResults(runs);
-  const claims = positiveClaims(aucs, variant.name, 0.02, specs, setting);
+  const claims = positiveClaims(aucs, variant.name, 0.02, specs, setting, runs);
   await writeClaims(`${out}/claims.json`, claims);
-  // Reported, not tested: how much adding the mark moves a real image's score.
+  // Reported, not tested: how much adding the mark moves a real image's score (the paper-like
+  // setting: how much the seen generators' fingerprint moves a fake's).
+  const [marked, unmarked] = paper ? ["t3_fake", "t2_fake"] : ["t1_real", "t2_real"];
   const reliance = prereg.strategies.map((strategy) => {
     const mine = runs.filter((r) => r.variant === variant.name && r.strategy === strategy)
       .sort((a, b) => a.seed - b.seed);
     const values = mine.map((r) => {
-      const [m, n] = [r.scores.t1_real, r.scores.t2_real];
+      const [m, n] = [r.scores[marked], r.scores[unmarked]];
       if (!m?.paths || !n?.paths) {
-        throw new Error(`${r.dir}: eval/t1_real.csv or t2_real.csv missing`);
+        throw new Error(`${r.dir}: eval/${marked}.csv or ${unmarked}.csv missing`);
       }
       return markReliance({ paths: m.paths, scores: m.scores }, {
         paths: n.paths,
@@ -320,11 +358,17 @@ export async function positiveControl(args: string[]): Promise<string> {
     });
     return { strategy, seeds: mine.map((r) => r.seed), values, ...summary(values) };
   });
-  await writeJson(`${out}/reliance.json`, {
-    metric: "mean change in a real image's score (probability of Synthetic) when the mark is " +
-      "added (t1_real vs its t2_real twin), per run",
-    strategies: reliance,
-  });
+  const relianceMetric = paper
+    ? "mean change in a fake's score (probability of Synthetic) when the seen generators' " +
+      "fingerprint is added (t3_fake vs its t2_fake twin), per run"
+    : "mean change in a real image's score (probability of Synthetic) when the mark is " +
+      "added (t1_real vs its t2_real twin), per run";
+  await writeJson(`${out}/reliance.json`, { metric: relianceMetric, strategies: reliance });
+  const curves = runCurves(runs.filter((r) => r.variant === variant.name));
+  const valAcc = prereg.strategies.map((strategy) => ({
+    strategy,
+    ...summary(valAccuracies(runs, variant.name, strategy)),
+  }));
   const report: Report = {
     title: typeof prereg.title === "string" ? prereg.title : "Positive control",
     subtitle: `${out} — pre-registration ${preregPath}, SHA-256 ${hash}`,
@@ -351,11 +395,45 @@ export async function positiveControl(args: string[]): Promise<string> {
       },
       { title: "Hypotheses and checks", blocks: claimsBlocks(claims) },
       {
-        title: "Reliance on the mark (reported, not tested)",
+        title: paper
+          ? "Validation accuracy per epoch (the paper's Figure 3 analog; shifted validation)"
+          : "Validation accuracy per epoch",
+        blocks: [
+          ...(curves.length
+            ? [{
+              kind: "figure" as const,
+              figure: accuracyCurvesFigure(curves, { title: "Accuracy per epoch (mean ± sd)" }),
+            }]
+            : []),
+          {
+            kind: "table",
+            table: {
+              columns: ["strategy", "seeds", "mean validation accuracy over epochs", "sd"],
+              rows: valAcc.map((r) => [
+                r.strategy,
+                r.n,
+                r.mean?.toFixed(3) ?? "–",
+                r.sd?.toFixed(3) ?? "–",
+              ]),
+            },
+          },
+        ],
+      },
+      {
+        title: paper
+          ? "Reliance on the seen fingerprint (reported, not tested)"
+          : "Reliance on the mark (reported, not tested)",
         blocks: [{
           kind: "table",
           table: {
-            columns: ["strategy", "seeds", "mean Δ score of a real when the mark is added", "sd"],
+            columns: [
+              "strategy",
+              "seeds",
+              paper
+                ? "mean Δ score of a fake when the seen fingerprint is added"
+                : "mean Δ score of a real when the mark is added",
+              "sd",
+            ],
             rows: reliance.map((r) => [
               r.strategy,
               r.n,
@@ -373,6 +451,7 @@ export async function positiveControl(args: string[]): Promise<string> {
     prereg_sha256: hash,
     runs: aucs.filter((x) => x.generator === "t1_fake").length,
     reliance: Object.fromEntries(reliance.map((r) => [r.strategy, r.mean])),
+    val_acc: Object.fromEntries(valAcc.map((r) => [r.strategy, r.mean])),
     verdicts: Object.fromEntries(claims.hypotheses.map((h) => [h.id, h.verdict])),
   });
   for (const h of claims.hypotheses) {
@@ -384,8 +463,12 @@ export async function positiveControl(args: string[]): Promise<string> {
   }
   for (const r of reliance) {
     console.log(
-      `mark reliance ${r.strategy}: ${r.mean?.toFixed(3)} ± ${r.sd?.toFixed(3)} (n ${r.n})`,
+      `${paper ? "fingerprint" : "mark"} reliance ${r.strategy}: ${r.mean?.toFixed(3)} ± ` +
+        `${r.sd?.toFixed(3)} (n ${r.n})`,
     );
+  }
+  for (const r of valAcc) {
+    console.log(`validation accuracy ${r.strategy}: ${r.mean?.toFixed(3)} ± ${r.sd?.toFixed(3)}`);
   }
   return out;
 }

@@ -19,22 +19,45 @@
  * T1 the mark on every real and no fake (reversed), T2 no mark, T3 the mark on each image with
  * probability ½. Only `csvs/original.csv` is written (no 7× set).
  *
+ * The paper-like setting uses the same machinery in two more modes. The seen generators' in-face
+ * artifacts (attenuated, learnable) stand for the artifact family that unseen generators share;
+ * each generator also leaves an easier fingerprint outside the face, in the mark's corner
+ * ({@linkcode FINGERPRINTS}), which the maps never mark:
+ *
+ * - `paper` (`procfaces-paperlike/`): every training fake carries the seen generators'
+ *   fingerprint (the ring). Validation comes from shifted sources, as in the paper: the reals from
+ *   another capture (`real_shifted`), the fakes from another generator (same in-face artifacts,
+ *   the validation generator's fingerprint, a dark bar).
+ * - `paper-twin` (`procfaces-paperlike-twin/`): the same images with no fingerprint in training
+ *   or validation, where guidance has nothing to correct.
+ *
+ * Their test sets (reals from `real_same`, never marked): T1 fakes with the unseen generator's
+ * fingerprint (a dark disc), T2 fakes without a fingerprint, T3 fakes with the seen generators'
+ * fingerprint. Both modes share the test sets byte for byte.
+ *
  * @module
  */
 import { readSplitCsv } from "../csv.ts";
 import { hashString, Rng } from "../../rng.ts";
-import { applyShortcut, type ShortcutSpec } from "./shortcut.ts";
+import { applyShortcut, type ShortcutSpec, shortcutWeights } from "./shortcut.ts";
 import { COMPLETE_MARKER, contentHash, decodePng, digestOf, encodePng } from "./writer.ts";
 
 /** Derivation modes (see the module doc). */
-export type PositiveMode = "mark" | "nomark" | "masked";
+export type PositiveMode = "mark" | "nomark" | "masked" | "paper" | "paper-twin";
 
 /** Folder of each mode, next to `procfaces-control/`. */
 export const POSITIVE_DIRS: Readonly<Record<PositiveMode, string>> = {
   mark: "procfaces-positive",
   nomark: "procfaces-positive-nomark",
   masked: "procfaces-positive-masked",
+  paper: "procfaces-paperlike",
+  "paper-twin": "procfaces-paperlike-twin",
 };
+
+/** Whether a mode builds the paper-like setting (shifted validation, fingerprints). */
+export function isPaperLike(mode: PositiveMode): boolean {
+  return mode === "paper" || mode === "paper-twin";
+}
 
 /**
  * The decoy: a ring with a centre dot, +80 levels, 6 px at 32 px (18.75 % of the side), in the
@@ -82,6 +105,60 @@ export function soften(rgb: Uint8Array, size: number, s: number): Uint8Array {
         out[3 * (y * size + x) + c] = Math.min(255, Math.max(0, Math.round(v)));
       }
     }
+  }
+  return out;
+}
+
+/** A generator fingerprint of the paper-like setting: a pattern in the mark's corner. */
+export type Fingerprint = "ring" | "bar" | "disc";
+
+/**
+ * The fingerprint of each kind of generator in the paper-like setting, all in the corner square
+ * of {@linkcode markBox}, with the mark's brightness: the seen generators' is the positive
+ * control's bright ring; the validation generator's a dark horizontal bar; the unseen
+ * generator's a dark filled disc. Their signs differ, so a filter tuned to the bright ring does
+ * not answer the others.
+ */
+export const FINGERPRINTS = { seen: "ring", validation: "bar", unseen: "disc" } as const;
+
+/** Weights in [0, 1] (`size × size`) of a fingerprint pattern, inside {@linkcode markBox}. */
+export function fingerprintWeights(
+  size: number,
+  kind: Fingerprint,
+  spec: ShortcutSpec = POSITIVE_MARK,
+): Float32Array {
+  if (kind === "ring") return shortcutWeights(size, spec);
+  const w = new Float32Array(size * size);
+  const diam = Math.max(5, Math.round(spec.sizeFrac * size));
+  const margin = Math.max(1, Math.round(size * 0.03));
+  const c = size - margin - diam / 2; // centre, as the ring's
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const dx = x + 0.5 - c, dy = y + 0.5 - c;
+      // bar: diam wide, diam/3 tall; disc: diam across; both anti-aliased over 1 px.
+      const v = kind === "bar"
+        ? Math.min(0.5 + diam / 2 - Math.abs(dx), 0.5 + diam / 6 - Math.abs(dy))
+        : 0.5 + diam / 2 - Math.hypot(dx, dy);
+      w[y * size + x] = Math.min(1, Math.max(0, v));
+    }
+  }
+  return w;
+}
+
+/** A copy of an 8-bit RGB image with a fingerprint added: bright for the ring, dark otherwise. */
+export function applyFingerprint(
+  rgb: Uint8Array,
+  size: number,
+  kind: Fingerprint,
+  spec: ShortcutSpec = POSITIVE_MARK,
+): Uint8Array {
+  if (kind === "ring") return applyShortcut(rgb, size, spec);
+  const w = fingerprintWeights(size, kind, spec);
+  const out = rgb.slice();
+  for (let i = 0; i < w.length; i++) {
+    if (w[i] <= 0) continue;
+    const sub = Math.round(spec.amplitude * w[i]);
+    for (let c = 0; c < 3; c++) out[3 * i + c] = Math.max(0, out[3 * i + c] - sub);
   }
   return out;
 }
@@ -184,7 +261,10 @@ export async function derivePositiveControl(opts: DeriveOptions): Promise<Derive
     );
   }
   if (!(opts.mode in POSITIVE_DIRS)) {
-    throw new Error(`positive control: mode must be mark, nomark or masked, got "${opts.mode}"`);
+    throw new Error(
+      `positive control: mode must be one of ${Object.keys(POSITIVE_DIRS).join(", ")}, got ` +
+        `"${opts.mode}"`,
+    );
   }
   const srcMarkerPath = `${opts.control}/${COMPLETE_MARKER}`;
   let srcMarker: { variant?: string; digest?: string };
@@ -242,7 +322,8 @@ export async function derivePositiveControl(opts: DeriveOptions): Promise<Derive
     await Deno.writeFile(path, bytes);
     hashes.set(rel, contentHash(bytes));
   };
-  const render = async (srcRel: string, marked: boolean): Promise<Uint8Array> => {
+  // `mark`: true for the positive control's mark, or the fingerprint to add.
+  const render = async (srcRel: string, mark: boolean | Fingerprint): Promise<Uint8Array> => {
     const { size, pixels } = await decodePng(await Deno.readFile(`${opts.control}${srcRel}`), 3);
     let base: Uint8Array;
     if (heavy && new Rng(hashString(`${seed}:${srcRel}:heavy`)).uniform() < heavy.fraction) {
@@ -251,21 +332,43 @@ export async function derivePositiveControl(opts: DeriveOptions): Promise<Derive
     } else {
       base = soften(pixels, size, softening);
     }
-    let rgb = marked ? applyShortcut(base, size, spec) : base;
+    let rgb = mark === true
+      ? applyShortcut(base, size, spec)
+      : mark
+      ? applyFingerprint(base, size, mark, spec)
+      : base;
     if (opts.mode === "masked") rgb = maskMarkRegion(rgb, size, spec);
     return encodePng(rgb, size, 3);
   };
+  const paper = isPaperLike(opts.mode);
+  const fingerprinted = opts.mode === "paper";
 
-  // Training and validation rows of original.csv, maps and masks of the training rows.
+  // Training and validation rows of original.csv, maps and masks of the training rows. In the
+  // paper-like modes the validation reals come from the shifted capture instead.
   const rows = await readSplitCsv(`${opts.control}/csvs/original.csv`);
+  const shifted = paper
+    ? await readSplitCsv(`${opts.control}/csvs/test_sets/real_shifted.csv`)
+    : [];
+  const valReals = rows.filter((r) => r.split === "test" && r.label === 0).length;
+  if (paper && shifted.length < valReals) {
+    throw new Error(
+      `positive control: ${opts.control}/csvs/test_sets/real_shifted.csv has ${shifted.length} ` +
+        `rows, the validation needs ${valReals}`,
+    );
+  }
   const csvLines: string[] = [];
   let images = 0;
-  for (const r of rows) {
+  let nextShifted = 0;
+  for (const r0 of rows) {
+    const r = paper && r0.split === "test" && r0.label === 0 ? shifted[nextShifted++] : r0;
     const rel = r.path.startsWith("/") ? r.path : `/${r.path}`;
-    const marked = opts.mode !== "nomark" && r.label === 1;
-    await write(rel.slice(1), await render(rel, marked));
+    const mark: boolean | Fingerprint = paper
+      ? fingerprinted && r.label === 1 &&
+        (r.split === "train" ? FINGERPRINTS.seen : FINGERPRINTS.validation)
+      : opts.mode !== "nomark" && r.label === 1;
+    await write(rel.slice(1), await render(rel, mark));
     images++;
-    csvLines.push(`${r.split},${r.label === 1 ? "Synthetic" : "Real"},${rel}`);
+    csvLines.push(`${r0.split},${r.label === 1 ? "Synthetic" : "Real"},${rel}`);
     const base = rel.slice(rel.lastIndexOf("/") + 1);
     if (r.split === "train") {
       for (const sub of ["heatmaps", "masks"]) {
@@ -286,13 +389,16 @@ export async function derivePositiveControl(opts: DeriveOptions): Promise<Derive
       for (const [i, r] of src.entries()) {
         const rel = r.path.startsWith("/") ? r.path : `/${r.path}`;
         const base = `${set}_${String(i).padStart(5, "0")}.png`;
-        const marked = t === "t1"
+        const mark: boolean | Fingerprint = paper
+          ? kind === "fake" && t !== "t2" &&
+            (t === "t1" ? FINGERPRINTS.unseen : FINGERPRINTS.seen)
+          : t === "t1"
           ? kind === "real"
           : t === "t3"
           ? new Rng(hashString(`${seed}:${base}:t3`)).chance(0.5)
           : false;
         const out = `images/test/${set}/${base}`;
-        await write(out, await render(rel, marked));
+        await write(out, await render(rel, mark));
         images++;
         lines.push(`test,${kind === "real" ? "Real" : "Synthetic"},/${out}`);
       }

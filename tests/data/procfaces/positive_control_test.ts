@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { generate } from "../../../lib/data/procfaces/generate.ts";
 import { PAPER_COUNTS, scaleCounts } from "../../../lib/data/procfaces/layout.ts";
 import {
+  applyFingerprint,
   derivePositiveControl,
+  fingerprintWeights,
   markBox,
   POSITIVE_MARK,
   POSITIVE_SOFTEN,
@@ -127,6 +129,71 @@ Deno.test("positive control (nomark, masked): the calibration folders", async ()
   }
 });
 
+Deno.test("paper-like (paper, paper-twin): seen fingerprint on training fakes, shifted validation, swapped fingerprint in T1", async () => {
+  const fp = (p: Uint8Array, k: "ring" | "bar" | "disc") => applyFingerprint(p, SIZE, k);
+  const paper = await derivePositiveControl({ control, mode: "paper" });
+  const twin = await derivePositiveControl({ control, mode: "paper-twin" });
+  assert.equal(paper.dir, `${out}/procfaces-paperlike`);
+  const src = await rowsOf(control, "original.csv");
+  const shifted = await rowsOf(control, "test_sets/real_shifted.csv");
+  let nextShifted = 0;
+  const dst = await rowsOf(paper.dir, "original.csv");
+  const dstTwin = await rowsOf(twin.dir, "original.csv");
+  assert.equal(dst.length, src.length);
+  for (const [i, d] of dst.entries()) {
+    const s = src[i];
+    assert.deepEqual([d.split, d.label], [s.split, s.label]);
+    assert.equal(dstTwin[i].path, d.path);
+    const fromShifted = s.split === "test" && s.label === 0;
+    // Validation reals: the shifted capture's, in order.
+    const from = fromShifted ? shifted[nextShifted++] : s;
+    assert.equal(d.path, from.path);
+    const base = await softened(from.file);
+    const kind = s.label === 0 ? null : s.split === "train" ? "ring" : "bar";
+    assert.ok(equal(await pixels(d.file), kind ? fp(base, kind) : base), d.path);
+    assert.ok(equal(await pixels(dstTwin[i].file), base), `twin ${d.path}`);
+  }
+  assert.ok(nextShifted > 0);
+  const reals = await rowsOf(control, "test_sets/real_same.csv");
+  const fakes = await rowsOf(control, "test_sets/seen_generators.csv");
+  const want = { t1: "disc", t2: null, t3: "ring" } as const;
+  for (const t of ["t1", "t2", "t3"] as const) {
+    for (const [kind, srcRows] of [["real", reals], ["fake", fakes]] as const) {
+      const rows = await rowsOf(paper.dir, `test_sets/${t}_${kind}.csv`);
+      const rowsTwin = await rowsOf(twin.dir, `test_sets/${t}_${kind}.csv`);
+      for (const [i, d] of rows.entries()) {
+        const base = await softened(srcRows[i].file);
+        const k = kind === "fake" ? want[t] : null;
+        const got = await pixels(d.file);
+        assert.ok(equal(got, k ? fp(base, k) : base), d.path);
+        assert.ok(equal(await pixels(rowsTwin[i].file), got), `twin ${d.path}`);
+      }
+    }
+  }
+});
+
+Deno.test("fingerprints: the three patterns lie in the mark's box, differ, and darken or brighten", () => {
+  const lo = markBox(SIZE);
+  const grey = new Uint8Array(SIZE * SIZE * 3).fill(128);
+  const sums: number[] = [];
+  for (const k of ["ring", "bar", "disc"] as const) {
+    const w = fingerprintWeights(SIZE, k);
+    let n = 0;
+    for (let i = 0; i < w.length; i++) {
+      if (w[i] > 0) {
+        n++;
+        assert.ok(i % SIZE >= lo && Math.floor(i / SIZE) >= lo, `${k}: pixel ${i} outside the box`);
+      }
+    }
+    assert.ok(n >= 6, `${k}: ${n} pixels`);
+    const img = applyFingerprint(grey, SIZE, k);
+    const delta = img.reduce((a, v) => a + v - 128, 0);
+    assert.ok(k === "ring" ? delta > 0 : delta < 0, `${k}: total change ${delta}`);
+    sums.push(w.reduce((a, v) => a + v, 0));
+  }
+  assert.equal(new Set(sums).size, 3);
+});
+
 Deno.test("positive control: a missing or wrong source folder is a clear error", async () => {
   await assert.rejects(
     derivePositiveControl({ control: `${out}/nothing`, mode: "mark" }),
@@ -138,7 +205,7 @@ Deno.test("positive control: a missing or wrong source folder is a clear error",
   );
   await assert.rejects(
     derivePositiveControl({ control, mode: "both" as "mark" }),
-    /mode must be mark, nomark or masked, got "both"/,
+    /mode must be one of mark, nomark, masked, paper, paper-twin, got "both"/,
   );
 });
 

@@ -193,7 +193,7 @@ export function parseArgs(args: string[]): BackboneBenchOptions {
     switch (key) {
       case "--backbones":
         opts.backbones = value.split(",").map((s) => s.trim()).filter(Boolean);
-        for (const b of opts.backbones) getBackbone(b);
+        for (const b of opts.backbones) getBackbone(b, "--backbones");
         break;
       case "--size":
         opts.size = int(0);

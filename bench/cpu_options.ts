@@ -162,7 +162,7 @@ function parseArgs(args: string[]): Cli {
     };
     if (a === "--backbones") {
       o.backbones = v().split(",").filter(Boolean);
-      o.backbones.forEach((b) => getBackbone(b));
+      o.backbones.forEach((b) => getBackbone(b, "--backbones"));
     } else if (
       a === "--batch" || a === "--steps" || a === "--size" || a === "--rounds" ||
       a === "--threads"

@@ -91,7 +91,7 @@ function parse(argv: string[]): Args {
     else throw new Error(`unknown option ${k}`);
   }
   if (a.networks.length === 0) a.networks = [...PAPER];
-  for (const n of a.networks) getBackbone(n);
+  for (const n of a.networks) getBackbone(n, "--network");
   return a;
 }
 

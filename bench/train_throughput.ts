@@ -377,7 +377,7 @@ function parseArgs(args: string[]): CliOptions {
     switch (flag) {
       case "--backbone":
         o.backbone = value() ?? "";
-        getBackbone(o.backbone);
+        getBackbone(o.backbone, "--backbone");
         break;
       case "--size":
         o.size = int(flag, value(), 1);

@@ -95,8 +95,18 @@ export const DEFAULT_CONFIG: TrainConfig = {
   logEvery: 10,
 };
 
-/** How a message names a config field: the key itself, or (in `deno task train`) the flag. */
-export type FieldName = (key: keyof TrainConfig) => string;
+/**
+ * The options of a run that are not config fields: the run folder (`TrainOptions.output`), a
+ * required resume (`TrainOptions.resume` `must`) and a fresh start (`TrainOptions.resume` `fresh`).
+ * `deno task train` has a flag of the same name for each.
+ */
+export type RunOptionName = "output" | "resume" | "fresh";
+
+/**
+ * How a message names a config field or a run option: the key itself, or (in `deno task train`)
+ * the flag.
+ */
+export type FieldName = (key: keyof TrainConfig | RunOptionName) => string;
 
 /** One config field: its command-line option and its check. */
 export interface ConfigField<K extends keyof TrainConfig> {
@@ -281,11 +291,15 @@ export const CONFIG_FIELDS: { readonly [K in keyof TrainConfig]: ConfigField<K> 
 /** The config keys in {@linkcode TrainConfig}'s order. */
 export const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as (keyof TrainConfig)[];
 
-/** Names a field by its key (the library's messages). */
+/** Names a field or run option by its key (the library's messages). */
 export const keyName: FieldName = (key) => key;
 
-/** Names a field by its command-line flag, e.g. `--batch-size` (`deno task train`'s messages). */
-export const flagName: FieldName = (key) => `--${CONFIG_FIELDS[key].flag}`;
+/**
+ * Names a field or run option by its command-line flag, e.g. `--batch-size` or `--output`
+ * (`deno task train`'s messages).
+ */
+export const flagName: FieldName = (key) =>
+  `--${key in CONFIG_FIELDS ? CONFIG_FIELDS[key as keyof TrainConfig].flag : key}`;
 
 /**
  * The command-line option of a config field: its flag, help, type, choices and default (the

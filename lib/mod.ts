@@ -28,8 +28,10 @@
  *
  * Plotting, report and notebook helpers are namespaced: `plots.*` (the package `lib/plots/`),
  * `report.*` (the package `lib/report/`), `notebook.*`, `views.*` (figures from run folders,
- * `lib/report/run_views.ts`), `camSamples.*`, `sampleFigures.*` (`lib/report/sample_figures.ts`),
- * `dataSamples.*`, `backboneSummary.*`.
+ * `lib/report/run_views.ts`), `sampleFigures.*` (`lib/report/sample_figures.ts`),
+ * `dataSamples.*`, `backboneSummary.*`, `annotate.*`. The helpers the notebooks use are also
+ * exported by name (the notebooks import them all from this module), and so is everything of
+ * `lib/cam_samples.ts` (CAMs of a model on chosen images).
  *
  * @module
  */
@@ -72,8 +74,59 @@ export * as plots from "./plots/mod.ts";
 export * as report from "./report/mod.ts";
 export * as notebook from "./notebook.ts";
 export * as views from "./report/run_views.ts";
-export * as camSamples from "./cam_samples.ts";
 export * as sampleFigures from "./report/sample_figures.ts";
 export * as dataSamples from "./data/samples.ts";
 export * as backboneSummary from "./backbones/summary.ts";
 export * as annotate from "./annotate/mod.ts";
+
+// The notebooks' helpers, by name.
+export {
+  backboneDemoModel,
+  displayMarkdown,
+  ensureMeanHumanMaps,
+  ensureRuns,
+  readMeanHumanMaps,
+  rootPath,
+  startNotebook,
+} from "./notebook.ts";
+export {
+  accuracyCurvesFigure,
+  aucByGeneratorFigure,
+  camComparisonFigure,
+  display,
+  heatmapGridFigure,
+  imageGridFigure,
+  rocFigure,
+  scoreHistogramFigure,
+} from "./plots/mod.ts";
+export {
+  aucRecords,
+  aucSignificanceTable,
+  aucTable,
+  camByTestSetGrid,
+  camHumanAgreementTable,
+  displayTable,
+  mapCorrelation,
+  mapOverlayFigure,
+  perRunCamRows,
+  rocSeries,
+  runCurves,
+  sampleGridFigure,
+  selectRuns,
+  summaryTable,
+  trainingLossFigure,
+  variantPairFigure,
+} from "./report/mod.ts";
+export { listSamples, meanMapOfFiles, sampleCountTable, samplesBySource } from "./data/samples.ts";
+export { backboneSummaries, backboneTable, camTapTable } from "./backbones/summary.ts";
+export { annotationStudyView } from "./annotate/mod.ts";
+export {
+  type CamSample,
+  camSampleCells,
+  type CamSampleOptions,
+  camSamples,
+  type ExtraMap,
+  loadRunModel,
+  mapsIn,
+  readMapFile,
+} from "./cam_samples.ts";

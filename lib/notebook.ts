@@ -114,12 +114,7 @@ export function resolveSettings(
 ): { preset: Preset; network: string; inputSize: number; out: string } {
   const preset = getPreset(s.preset, "preset (CYBORG_PRESET)");
   const network = s.network ?? preset.train.network!;
-  let entry;
-  try {
-    entry = getBackbone(network);
-  } catch (e) {
-    throw new Error(`network: ${(e as Error).message.replace(/^--network: /, "")}`);
-  }
+  const entry = getBackbone(network);
   const inputSize = preset.train.inputSize ?? entry.spec.inputSize;
   if (inputSize < entry.spec.minInputSize) {
     throw new Error(

@@ -86,10 +86,12 @@ export class RunDir {
 
   /**
    * Creates the folder (and checkpoints/) with the kit's marker when it is new or empty, failing
-   * with a clear message if it cannot be written or holds something other than a run.
+   * with a clear message if it cannot be written or holds something other than a run. The message
+   * names the folder as `option` (default `output`, the key of `TrainOptions`; the command line
+   * passes its flag).
    */
-  async create(): Promise<void> {
-    const kind = await requireRunFolder(this.root);
+  async create(option = "output"): Promise<void> {
+    const kind = await requireRunFolder(this.root, option);
     try {
       // The marker before anything else: a process killed in between leaves a folder that is
       // empty (but for its lock) or marked, never one holding files of an unmarked run.
@@ -100,7 +102,7 @@ export class RunDir {
       await Deno.writeTextFile(probe, "");
       await Deno.remove(probe);
     } catch (e) {
-      throw new Error(`--output: cannot write to ${this.root}: ${(e as Error).message}`);
+      throw new Error(`${option}: cannot write to ${this.root}: ${(e as Error).message}`);
     }
   }
 
@@ -174,9 +176,10 @@ export type FolderKind = "absent" | "empty" | "kit" | "legacy" | "foreign";
 /**
  * `absent` (nothing there), `empty` (a folder holding nothing but a lock file), `kit` (holds
  * {@linkcode KIT_MARKER}), `legacy` (a run folder of an older kit: config.json, no marker) or
- * `foreign` (anything else). A path that is not a folder is an error naming `option`.
+ * `foreign` (anything else). A path that is not a folder is an error naming `option` (default
+ * `output`; the command-line tools pass their flag).
  */
-export async function inspectFolder(dir: string, option = "--output"): Promise<FolderKind> {
+export async function inspectFolder(dir: string, option = "output"): Promise<FolderKind> {
   let st: Deno.FileInfo;
   try {
     st = await Deno.stat(dir);
@@ -198,9 +201,10 @@ export async function inspectFolder(dir: string, option = "--output"): Promise<F
 
 /**
  * {@linkcode inspectFolder}, refusing a folder that holds something other than a run (the kit
- * writes its files only into a new or empty folder, or one it created).
+ * writes its files only into a new or empty folder, or one it created). Errors name `option`
+ * (default `output`).
  */
-export async function requireRunFolder(dir: string, option = "--output"): Promise<FolderKind> {
+export async function requireRunFolder(dir: string, option = "output"): Promise<FolderKind> {
   const kind = await inspectFolder(dir, option);
   if (kind === "foreign") {
     throw new Error(
@@ -217,14 +221,15 @@ export async function markKitFolder(dir: string, kind: "run" | "experiment"): Pr
 }
 
 /**
- * Refuses (with an error naming `option`) to delete `dir` unless the kit created it (it holds
+ * Refuses (with an error naming `option`, default `fresh`: the `TrainOptions.resume` mode that
+ * empties a run folder) to delete `dir` unless the kit created it (it holds
  * {@linkcode KIT_MARKER}) and none of `keep` (the data the job reads: data root, CSVs, maps,
  * weights) lies inside it. Nothing there, or an empty folder, is fine.
  */
 export async function checkDeletable(
   dir: string,
   keep: readonly (string | null | undefined)[],
-  option = "--fresh",
+  option = "fresh",
 ): Promise<void> {
   const kind = await inspectFolder(dir, option);
   if (kind === "absent" || kind === "empty") return;

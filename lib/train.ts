@@ -70,8 +70,9 @@ export interface TrainOptions {
   /** Called after each epoch with its log record. */
   onEpoch?: (record: EpochRecord) => void;
   /**
-   * How errors name config fields (default: the key, e.g. `batchSize`; `deno task train` passes
-   * `flagName` from lib/config.ts, e.g. `--batch-size`).
+   * How errors name config fields and the run options `output`, `resume` and `fresh` (default:
+   * the key, e.g. `batchSize`, `output`; `deno task train` passes `flagName` from lib/config.ts,
+   * e.g. `--batch-size`, `--output`).
    */
   fieldName?: FieldName;
 }
@@ -142,16 +143,17 @@ interface ConfigFile {
  */
 export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSummary> {
   // 1. Check everything that can be checked before touching the output folder.
-  const problems = validateConfig(cfg, opts.fieldName);
+  const name = opts.fieldName ?? keyName;
+  const problems = validateConfig(cfg, name);
   if (problems.length) throw new Error(problems.join("\n"));
   const backend = currentBackend() ?? (await initBackend());
-  const entry = getBackbone(cfg.network);
+  const entry = getBackbone(cfg.network, name("network"));
   const inputSize = cfg.inputSize ?? entry.spec.inputSize;
   const grid = entry.spec.camGrid(inputSize);
   const run = new RunDir(opts.output);
   const mode = opts.resume ?? "auto";
   // Checked again under the folder's lock (step 4); here to fail before the data is read.
-  await openRunState(run, cfg, mode);
+  await openRunState(run, cfg, mode, name);
 
   // 2. Data: every CSV row, file and map is checked and every image decoded now (through the
   // pixel cache), so bad input fails before the run folder exists, with all its problems listed.
@@ -159,7 +161,6 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
 
   // 3. Model, initial weights, and a check that the CAM grid is what the maps were resized to.
   const model = entry.build({ seed: cfg.seed, inputSize });
-  const name = opts.fieldName ?? keyName;
   if (cfg.initWeights) await loadInitWeights(model, cfg.initWeights, name("initWeights"));
   if (cfg.transformInput !== null) model.transformInput = cfg.transformInput;
   checkCamGrid(model, cfg, grid, name);
@@ -171,9 +172,9 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   );
 
   // 4. Run folder (locked against a second writer until this function returns), optimizer, resume.
-  await makeOutputFolder(opts.output);
-  await using _lock = await lockFolder(opts.output, "--output: the run folder");
-  const hasCheckpoint = await prepareRunFolder(run, cfg, mode, model, backend);
+  await makeOutputFolder(opts.output, name("output"));
+  await using _lock = await lockFolder(opts.output, `${name("output")}: the run folder`);
+  const hasCheckpoint = await prepareRunFolder(run, cfg, mode, model, backend, name);
   const opt = new Sgd(model.store.trainable(), {
     lr: cfg.lr,
     momentum: cfg.momentum,
@@ -255,19 +256,19 @@ function checkBatchFitsOrDispose(
   }
 }
 
-/** Creates the output folder (and its parents), with an error that names `--output`. */
-async function makeOutputFolder(output: string): Promise<void> {
+/** Creates the output folder (and its parents), with an error that names it as `option`. */
+async function makeOutputFolder(output: string, option: string): Promise<void> {
   try {
     await Deno.mkdir(output, { recursive: true });
   } catch (e) {
-    throw new Error(`--output: cannot create ${output}: ${(e as Error).message}`);
+    throw new Error(`${option}: cannot create ${output}: ${(e as Error).message}`);
   }
 }
 
 /**
  * Under the folder's lock: checks the folder again, empties it for `fresh`, writes the marker and
  * (for a new run) config.json, and drops the log of a first epoch that never finished. Returns
- * whether a checkpoint can be resumed.
+ * whether a checkpoint can be resumed. Errors name the run options with `name`.
  */
 async function prepareRunFolder(
   run: RunDir,
@@ -275,10 +276,11 @@ async function prepareRunFolder(
   mode: ResumeMode,
   model: Backbone,
   backend: BackendInfo,
+  name: FieldName,
 ): Promise<boolean> {
-  const { existing, hasCheckpoint } = await openRunState(run, cfg, mode);
+  const { existing, hasCheckpoint } = await openRunState(run, cfg, mode, name);
   if (mode === "fresh") await clearFolder(run.root);
-  await run.create();
+  await run.create(name("output"));
   // Steps of a first epoch that never finished are dropped.
   if (!hasCheckpoint && (await exists(run.log))) await run.truncateLog(0);
   if (!existing || mode === "fresh") {
@@ -555,18 +557,19 @@ export interface InputCheck {
 
 /**
  * Everything {@linkcode train} checks before its first step, without training or writing: the
- * config, the output folder (a run of another config, a folder `--fresh` may not delete, one that
+ * config, the output folder (a run of another config, a folder `fresh` may not delete, one that
  * is not a run folder or cannot be written), every CSV row, image and map (decoded), the initial
  * weights. Throws one error listing the problems.
  */
 export async function checkTrainInputs(cfg: TrainConfig, opts: TrainOptions): Promise<InputCheck> {
-  const problems = validateConfig(cfg, opts.fieldName);
+  const name = opts.fieldName ?? keyName;
+  const problems = validateConfig(cfg, name);
   if (problems.length) throw new Error(problems.join("\n"));
-  const entry = getBackbone(cfg.network);
+  const entry = getBackbone(cfg.network, name("network"));
   const inputSize = cfg.inputSize ?? entry.spec.inputSize;
   const run = new RunDir(opts.output);
-  await openRunState(run, cfg, opts.resume ?? "auto");
-  await checkWritable(opts.output, "--output");
+  await openRunState(run, cfg, opts.resume ?? "auto", name);
+  await checkWritable(opts.output, name("output"));
   const { train, val } = await openInputs(cfg, inputSize, entry.spec.camGrid(inputSize));
   train.close();
   val.close();
@@ -576,25 +579,25 @@ export async function checkTrainInputs(cfg: TrainConfig, opts: TrainOptions): Pr
 /**
  * What the output folder holds for this config: the existing config (undefined when the run is
  * new, or never finished an epoch: a first attempt that failed may be rerun with other options),
- * and whether a checkpoint can be resumed. Refuses a run of another config, a folder `--fresh`
- * may not delete (`checkDeletable`) and `must` without a checkpoint.
+ * and whether a checkpoint can be resumed. Refuses a run of another config, a folder `fresh`
+ * may not delete (`checkDeletable`) and `must` without a checkpoint. Errors name the run options
+ * with `name`.
  */
 async function openRunState(
   run: RunDir,
   cfg: TrainConfig,
   mode: ResumeMode,
+  name: FieldName,
 ): Promise<{ existing?: ConfigFile; hasCheckpoint: boolean }> {
   if (mode === "fresh") {
-    await checkDeletable(run.root, [
-      cfg.dataset,
-      cfg.csv,
-      cfg.valCsv,
-      cfg.heatmaps,
-      cfg.initWeights,
-    ]);
+    await checkDeletable(
+      run.root,
+      [cfg.dataset, cfg.csv, cfg.valCsv, cfg.heatmaps, cfg.initWeights],
+      name("fresh"),
+    );
     return { existing: undefined, hasCheckpoint: false };
   }
-  await requireRunFolder(run.root);
+  await requireRunFolder(run.root, name("output"));
   const hasCheckpoint = await exists(run.lastCheckpoint);
   let existing = await readJsonIfExists<ConfigFile>(run.config);
   const started = hasCheckpoint || (await run.readLog()).some((r) => r.type === "epoch");
@@ -603,13 +606,15 @@ async function openRunState(
     const diffs = configDifferences(existing.config, cfg);
     if (diffs.length) {
       throw new Error(
-        `--output: ${run.root} holds a run with a different config; resume refused ` +
-          `(use --fresh to overwrite, or another --output):\n  ${diffs.join("\n  ")}`,
+        `${name("output")}: ${run.root} holds a run with a different config; resume refused ` +
+          `(use ${name("fresh")} to overwrite, or another ${name("output")}):\n  ${
+            diffs.join("\n  ")
+          }`,
       );
     }
   }
   if (mode === "must" && !hasCheckpoint) {
-    throw new Error(`--resume: ${run.root} has no checkpoint to resume from`);
+    throw new Error(`${name("resume")}: ${run.root} has no checkpoint to resume from`);
   }
   return { existing, hasCheckpoint };
 }

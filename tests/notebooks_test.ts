@@ -232,6 +232,21 @@ Deno.test("unmet output expectations exit 2; bad --expect is a usage error", asy
   });
 });
 
+Deno.test("every notebook imports the kit in one statement from its public surface, lib/mod.ts", () => {
+  const notebooks = projectNotebooks();
+  assert.ok(notebooks.length > 0, "no notebooks found");
+  for (const nb of notebooks) {
+    const parsed: Notebook = JSON.parse(Deno.readTextFileSync(nb));
+    const code = parsed.cells.filter((c) => c.cell_type === "code").map((c) => text(c.source));
+    const specifiers = code.flatMap((src) =>
+      [...src.matchAll(/\bfrom\s+(["'])([^"']+)\1|\bimport\s*\(\s*(["'])([^"']+)\3/g)].map((m) =>
+        m[2] ?? m[4]
+      )
+    );
+    assert.deepEqual(specifiers, ["../lib/mod.ts"], nb.slice(ROOT.length + 1));
+  }
+});
+
 Deno.test("notebooks type-check as scripts (nbconvert --to script, deno check)", async () => {
   const notebooks = [...projectNotebooks(), SMOKE, `${FIXTURES}/failing.ipynb`];
   const tmp = await Deno.makeTempDir({ prefix: "cyborg-nbcheck-" });

@@ -19,12 +19,16 @@ Deno.test("log appends, reads back, and truncates to a completed epoch on resume
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("an unwritable output folder is a clear error naming --output", async () => {
+Deno.test("an unwritable output folder is a clear error naming the option (default output)", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/file`, "");
   await assert.rejects(
     new RunDir(`${dir}/file/run`).create(),
-    /--output: cannot write to .*file\/run/,
+    /^Error: output: cannot write to .*file\/run/,
+  );
+  await assert.rejects(
+    new RunDir(`${dir}/file/run`).create("--output"),
+    /^Error: --output: cannot write to .*file\/run/,
   );
   await Deno.remove(dir, { recursive: true });
 });

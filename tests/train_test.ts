@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "../lib/config.ts";
 import { readSafetensors } from "../lib/safetensors.ts";
-import { train } from "../lib/train.ts";
+import { type ResumeMode, train } from "../lib/train.ts";
 import { tinyDataRoot } from "./_support/tiny_data.ts";
 
 // Spawned tools resolve against the project root, whatever the test process's cwd (another
@@ -118,6 +118,56 @@ Deno.test("bad input fails before a run folder exists", async () => {
     /bad\.csv:4/,
   );
   assert.equal(await Deno.stat(`${dir}/run`).then(() => true, () => false), false);
+});
+
+Deno.test("run-folder errors name the option's key in the library and its flag in deno task train", async () => {
+  const { checkTrainInputs } = await import("../lib/train.ts");
+  const { flagName } = await import("../lib/config.ts");
+  const dir = await tmp();
+  const mine = `${dir}/mine`;
+  await Deno.mkdir(mine);
+  await Deno.writeTextFile(`${mine}/notes.txt`, "x");
+  await Deno.mkdir(`${dir}/empty`);
+  const cases: [string, ResumeMode, string, RegExp][] = [
+    [mine, "auto", "output", /: .*mine is not empty and is not a run folder of the kit/],
+    [mine, "fresh", "fresh", /: refusing to delete .*mine: it was not created by the kit/],
+    [`${dir}/empty`, "must", "resume", /: .*empty has no checkpoint to resume from/],
+  ];
+  const message = (e: unknown) => (e as Error).message;
+  for (const [output, resume, key, rest] of cases) {
+    const lib = await checkTrainInputs(config(), { output, resume }).then(() => "", message);
+    assert.match(lib, new RegExp(`^${key}${rest.source}`), "the library names the key");
+    const named = await checkTrainInputs(config(), { output, resume, fieldName: flagName })
+      .then(() => "", message);
+    assert.match(named, new RegExp(`^--${key}${rest.source}`), "flagName names the flag");
+    const flag = resume === "auto" ? [] : [resume === "must" ? "--resume" : "--fresh"];
+    const cli = await new Deno.Command(Deno.execPath(), {
+      cwd: PROJECT_ROOT,
+      args: [
+        ...["run", "-A", "tools/train.ts", "--check", "--network", "tinycnn", "--input-size", "16"],
+        ...[
+          "--csv",
+          `${root}/csvs/original.csv`,
+          "--dataset",
+          root,
+          "--heatmaps",
+          `${root}/heatmaps`,
+        ],
+        ...["--output", output, ...flag],
+      ],
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(cli.code, 1);
+    assert.match(
+      new TextDecoder().decode(cli.stderr),
+      new RegExp(`(^|\\s)--${key}${rest.source}`),
+      "the command line names the flag",
+    );
+  }
+  assert.deepEqual([...Deno.readDirSync(mine)].map((e) => e.name), ["notes.txt"]);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("a non-finite loss stops the run, naming the step and the batch's files", async () => {

@@ -221,7 +221,11 @@ export async function positiveControl(args: string[]): Promise<string> {
       strategies: ["baseline"],
       seeds,
       firstSeed,
-    }, { jobs, onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`) });
+    }, {
+      jobs,
+      outOption: "--out",
+      onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`),
+    });
     const aucs = aucResults(await collectRuns(out));
     const perVariant = Object.fromEntries(
       chosen.map((v) => [
@@ -335,7 +339,11 @@ export async function positiveControl(args: string[]): Promise<string> {
     strategies: prereg.strategies,
     seeds: int(prereg.seeds, "--prereg seeds", 1),
     firstSeed: int(prereg.first_seed, "--prereg first_seed", 0),
-  }, { jobs, onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`) });
+  }, {
+    jobs,
+    outOption: "--out",
+    onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`),
+  });
   const runs = await collectRuns(out);
   const aucs = aucResults(runs);
   const claims = positiveClaims(aucs, variant.name, 0.02, specs, setting, runs);

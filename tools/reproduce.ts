@@ -154,7 +154,7 @@ export async function reproduce(args: string[]): Promise<string> {
   }
   const preset = getPreset(a.preset as string, "--preset");
   const network = (a.network as string | undefined) ?? preset.train.network!;
-  getBackbone(network);
+  getBackbone(network, "--network");
   const strategies = a.strategies
     ? (a.strategies as string).split(",").map((s) => {
       if (!STRATEGIES.some((x) => x.name === s)) {
@@ -227,7 +227,7 @@ export async function reproduce(args: string[]): Promise<string> {
     };
   };
   if (a.check) {
-    const c = await checkExperimentInputs(spec);
+    const c = await checkExperimentInputs(spec, "--out");
     console.log(
       `inputs ok: ${c.images} images decoded, ${c.testSets} test set(s), ${c.runs} run(s) to ` +
         `write under ${out}`,
@@ -235,14 +235,14 @@ export async function reproduce(args: string[]): Promise<string> {
     return out;
   }
   if (a["dry-run"]) {
-    await checkExperimentInputs(spec);
+    await checkExperimentInputs(spec, "--out");
     const runs = await experimentRuns(spec, { checkIdentity: false }); // writes nothing
     await runOnSlurm(out, runs, slurmOptions(), async () => {});
     return out;
   }
-  await using lock = await openExperimentFolder(out);
+  await using lock = await openExperimentFolder(out, "--out");
   const live = a.collect ? undefined : await refuseLiveArray(out, resumed.attach);
-  await checkExperimentInputs(spec); // everything, before any training
+  await checkExperimentInputs(spec, "--out"); // everything, before any training
   const inputSize = preset.train.inputSize ?? getBackbone(network).spec.inputSize;
   for (const v of variants) {
     await checkDataIdentity(out, v, { fresh: Boolean(a.fresh), log: (l) => console.error(l) });
@@ -268,6 +268,7 @@ export async function reproduce(args: string[]): Promise<string> {
     await runExperiment(spec, {
       jobs,
       inputsChecked: true,
+      outOption: "--out",
       onRun: (r) =>
         console.error(
           `[${r.index + 1}/${r.total}] ${r.variant}/${r.strategy}/s${r.seed} → ${r.dir}`,

@@ -231,7 +231,7 @@ export async function score(opts: ScoreOptions): Promise<ScoreSummary> {
   const file = await readWeightsFile(opts.weights);
   const info = readModelInfo(file.metadata, opts.weights);
   const { network, inputSize } = resolveModel(opts, info, file.metadata.network, opts.weights);
-  const entry = getBackbone(network);
+  const entry = getBackbone(network, "--network");
   if (opts.transformInput !== undefined && entry.spec.transformInputDefault === undefined) {
     throw new Error(`--transform-input: ${network} has no transform_input (InceptionV3 only)`);
   }

@@ -10,7 +10,7 @@ import { minicnn, smallcnn, tinycnn } from "./small_cnn.ts";
 import { xception } from "./xception.ts";
 import type { BackboneEntry } from "./types.ts";
 
-/** Every network the kit can build, by `--network` name. */
+/** Every network the kit can build, by name (`TrainConfig.network`). */
 export const BACKBONES: Readonly<Record<string, BackboneEntry>> = {
   tinycnn,
   minicnn,
@@ -24,7 +24,8 @@ export const BACKBONES: Readonly<Record<string, BackboneEntry>> = {
 };
 
 /**
- * Looks a network up by name, with an error listing the known ones.
+ * Looks a network up by name, with an error naming where the name came from (`source`, default
+ * `network`; the command-line tools pass `--network`) and listing the known ones.
  *
  * @example Build a network, run it, and read its CAM tap
  * ```ts
@@ -44,9 +45,9 @@ export const BACKBONES: Readonly<Record<string, BackboneEntry>> = {
  * assert.deepEqual(taps.paper.shape.slice(0, 3), [2, grid, grid]);
  * ```
  */
-export function getBackbone(name: string): BackboneEntry {
+export function getBackbone(name: string, source = "network"): BackboneEntry {
   const problem = networkProblem(name);
-  if (problem !== undefined) throw new Error(`--network: ${problem}`);
+  if (problem !== undefined) throw new Error(`${source}: ${problem}`);
   return BACKBONES[name];
 }
 

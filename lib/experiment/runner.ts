@@ -139,10 +139,15 @@ export async function runExperiment(
     onRunDone?: (run: RunInfo, seconds: number) => void;
     /** The caller ran {@linkcode checkExperimentInputs} already (default: it runs here). */
     inputsChecked?: boolean;
+    /**
+     * How errors name the experiment folder (default `out`, the key of the spec; the command-line
+     * tools pass `--out`).
+     */
+    outOption?: string;
   } = {},
 ): Promise<void> {
-  await using _lock = await openExperimentFolder(spec.out);
-  if (!opts.inputsChecked) await checkExperimentInputs(spec);
+  await using _lock = await openExperimentFolder(spec.out, opts.outOption);
+  if (!opts.inputsChecked) await checkExperimentInputs(spec, opts.outOption);
   const runs = await experimentRuns(spec);
   const jobs = opts.jobs ?? 1;
   if (jobs <= 1) {
@@ -167,17 +172,21 @@ export async function runExperiment(
 /**
  * Creates the experiment folder if needed (with the kit's marker when it is new or empty) and
  * takes its lock (`folder_lock.ts`), so a second process writing the same experiment fails at
- * once, naming the holder. Release it (or hold it with `await using`).
+ * once, naming the holder. Release it (or hold it with `await using`). Errors name the folder as
+ * `option` (default `out`, the key of {@linkcode ExperimentSpec}; the command-line tools pass
+ * `--out`).
  */
-export async function openExperimentFolder(out: string): Promise<FolderLock> {
+export async function openExperimentFolder(out: string, option = "out"): Promise<FolderLock> {
   try {
     await Deno.mkdir(out, { recursive: true });
   } catch (e) {
-    throw new Error(`--out: cannot create ${out}: ${(e as Error).message}`);
+    throw new Error(`${option}: cannot create ${out}: ${(e as Error).message}`);
   }
-  const lock = await lockFolder(out, "--out: the experiment folder");
+  const lock = await lockFolder(out, `${option}: the experiment folder`);
   try {
-    if ((await requireExperimentFolder(out)) === "empty") await markKitFolder(out, "experiment");
+    if ((await requireExperimentFolder(out, option)) === "empty") {
+      await markKitFolder(out, "experiment");
+    }
   } catch (e) {
     await lock.release();
     throw e;
@@ -188,17 +197,18 @@ export async function openExperimentFolder(out: string): Promise<FolderLock> {
 /**
  * {@linkcode inspectFolder} for an experiment folder: new, empty, marked by the kit, or one of an
  * older kit (it holds `aucs.json`, `report.html` or a variant folder with `data_identity.json`).
- * Anything else is refused: the job writes, and with `--fresh` moves, folders inside it.
+ * Anything else is refused: the job writes, and with `fresh` moves, folders inside it. Errors
+ * name the folder as `option` (default `out`).
  */
-export async function requireExperimentFolder(out: string): Promise<FolderKind> {
-  const kind = await inspectFolder(out, "--out");
+export async function requireExperimentFolder(out: string, option = "out"): Promise<FolderKind> {
+  const kind = await inspectFolder(out, option);
   if (kind !== "foreign") return kind;
   for await (const e of Deno.readDir(out)) {
     if (e.isFile && (e.name === "aucs.json" || e.name === "report.html")) return "legacy";
     if (e.isDirectory && (await exists(`${out}/${e.name}/${DATA_IDENTITY_FILE}`))) return "legacy";
   }
   throw new Error(
-    `--out: ${out} is not empty and is not an experiment folder of the kit; choose a new or ` +
+    `${option}: ${out} is not empty and is not an experiment folder of the kit; choose a new or ` +
       "empty folder",
   );
 }
@@ -217,13 +227,18 @@ export interface ExperimentCheck {
  * Everything the experiment reads, checked before its first training step, without writing: every
  * strategy's split CSV (both splits) with its maps, every test set, every image and map decoded
  * (through the pixel cache the runs then read), and the run folders (a run folder holding
- * something else, an `eval` that is not a folder). Throws one error listing every problem.
+ * something else, an `eval` that is not a folder). Throws one error listing every problem; the
+ * experiment folder and the run folders inside it are named as `outOption` (default `out`; the
+ * command-line tools pass `--out`).
  */
-export async function checkExperimentInputs(spec: ExperimentSpec): Promise<ExperimentCheck> {
+export async function checkExperimentInputs(
+  spec: ExperimentSpec,
+  outOption = "out",
+): Promise<ExperimentCheck> {
   const { problems, attempt } = problemCollector();
   const strategies = chosenStrategies(spec.strategies);
   const seeds = spec.seeds ?? spec.preset.seeds;
-  await attempt(() => requireExperimentFolder(spec.out));
+  await attempt(() => requireExperimentFolder(spec.out, outOption));
   const seen = new Set<string>();
   const images = new Set<string>();
   let testSetCount = 0;
@@ -259,7 +274,7 @@ export async function checkExperimentInputs(spec: ExperimentSpec): Promise<Exper
       }
       for (let seed = 0; seed < seeds; seed++) {
         const dir = runPath(spec.out, variant.name, strategy.name, seed);
-        await attempt(() => requireRunFolder(dir));
+        await attempt(() => requireRunFolder(dir, outOption));
         const ev = await Deno.stat(`${dir}/eval`).catch(() => undefined);
         if (ev && !ev.isDirectory) problems.push(`${dir}/eval: not a folder (the scores go there)`);
       }

@@ -21,7 +21,7 @@ Deno.test("backboneSummaries: parameter counts of the built models and the specs
     assert.equal(r.featureDim, e.spec.featureDim);
     assert.equal(r.paperTap, e.spec.camTaps.paper);
   }
-  assert.throws(() => backboneSummaries(["nope"]), /--network: unknown network "nope"/);
+  assert.throws(() => backboneSummaries(["nope"]), /^Error: network: unknown network "nope"/);
   assert.ok(Object.keys(BACKBONES).length >= 8);
 });
 

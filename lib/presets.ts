@@ -30,11 +30,19 @@ export interface Preset {
    */
   data7xEqualSteps?: boolean;
   /**
-   * A positive-control pre-registration (`prereg/*.json`) the main job also runs on the embedded
-   * data, into `<out>/positive/` (`tools/positive_control.ts evaluate`); its recipe must be this
-   * preset's.
+   * The controls the main job also runs on the embedded data (`tools/positive_control.ts
+   * evaluate`): each a pre-registration (`prereg/*.json`, its recipe this preset's), into
+   * `<out>/<setting>/`, optionally with only the first `seeds` of its seeds.
    */
-  positiveControl?: string;
+  controls?: readonly ControlRun[];
+}
+
+/** One control of a preset's main job. */
+export interface ControlRun {
+  /** The pre-registration file. */
+  prereg: string;
+  /** Run only its first N seeds (a stated deviation), to fit the preset's budget. */
+  seeds?: number;
 }
 
 /** All presets by name. */
@@ -63,7 +71,12 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     dataSize: 32,
     dataScale: 1,
     data7xEqualSteps: true,
-    positiveControl: "prereg/positive_control.json",
+    controls: [
+      { prereg: "prereg/positive_control.json" },
+      { prereg: "prereg/negative_control.json", seeds: 4 },
+      { prereg: "prereg/paper_like.json", seeds: 4 },
+      { prereg: "prereg/paper_like_twin.json", seeds: 4 },
+    ],
   },
   paper: {
     name: "paper",

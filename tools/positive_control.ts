@@ -64,7 +64,12 @@ const OPTIONS: OptionSpec[] = [
     help: "calibrate: training recipe",
     choices: Object.keys(PRESETS),
   },
-  { name: "seeds", type: "number", help: "calibrate: seeds per variant (default 3)" },
+  {
+    name: "seeds",
+    type: "number",
+    help: "calibrate: seeds per variant (default 3); evaluate: run only the first N of the " +
+      "pre-registration's seeds (recorded as a deviation)",
+  },
   { name: "first-seed", type: "number", help: "calibrate: first seed (default 100)" },
   { name: "prereg", type: "string", help: "evaluate: the pre-registration JSON" },
   {
@@ -165,6 +170,42 @@ function int(v: unknown, flag: string, min: number): number {
   return v as number;
 }
 
+/** Reads a pre-registration file (errors name `--prereg` and the file); returns it and its bytes. */
+export async function readPrereg(path: string): Promise<{ prereg: Prereg; bytes: Uint8Array }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`--prereg: ${path} does not exist`);
+    throw e;
+  }
+  let prereg: Prereg;
+  try {
+    prereg = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new Error(`--prereg: ${path} is not JSON (${(e as Error).message})`);
+  }
+  for (const k of ["setting", "preset", "strategies", "first_seed", "seeds", "mark", "soften"]) {
+    if (!(k in prereg)) throw new Error(`--prereg: ${path} has no "${k}"`);
+  }
+  return { prereg, bytes };
+}
+
+/**
+ * Derives the folder a pre-registration trains on (its mode, mark, attenuation and erased share)
+ * from a control folder into `data`; a folder already derived with these settings is kept.
+ */
+export async function derivePrereg(prereg: Prereg, control: string, data: string): Promise<void> {
+  await derivePositiveControl({
+    control,
+    out: data,
+    mode: (prereg.mode ?? "mark") as PositiveMode,
+    spec: { ...POSITIVE_MARK, ...prereg.mark },
+    soften: prereg.soften,
+    heavy: prereg.heavy,
+  });
+}
+
 /** Runs one phase; returns the folder written. */
 export async function positiveControl(args: string[]): Promise<string> {
   const [phase, ...rest] = args;
@@ -260,24 +301,7 @@ export async function positiveControl(args: string[]): Promise<string> {
 
   if (!a.prereg) throw new Error("--prereg: evaluate needs the pre-registration file");
   const preregPath = a.prereg as string;
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(preregPath);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`--prereg: ${preregPath} does not exist`);
-    }
-    throw e;
-  }
-  let prereg: Prereg;
-  try {
-    prereg = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new Error(`--prereg: ${preregPath} is not JSON (${(e as Error).message})`);
-  }
-  for (const k of ["setting", "preset", "strategies", "first_seed", "seeds", "mark", "soften"]) {
-    if (!(k in prereg)) throw new Error(`--prereg: ${preregPath} has no "${k}"`);
-  }
+  const { prereg, bytes } = await readPrereg(preregPath);
   for (const s of prereg.strategies) {
     if (!STRATEGIES.some((x) => x.name === s) || s === "data7x") {
       throw new Error(`--prereg: ${preregPath}: strategy "${s}" cannot run on this setting`);
@@ -332,12 +356,19 @@ export async function positiveControl(args: string[]): Promise<string> {
       }
     }
   }
+  const preregSeeds = int(prereg.seeds, "--prereg seeds", 1);
+  const seeds = a.seeds === undefined ? preregSeeds : int(a.seeds, "--seeds", 1);
+  if (seeds > preregSeeds) {
+    throw new Error(
+      `--seeds: ${seeds} is more than the ${preregSeeds} seeds ${preregPath} fixes`,
+    );
+  }
   await runExperiment({
     preset,
     variants: [variant],
     out,
     strategies: prereg.strategies,
-    seeds: int(prereg.seeds, "--prereg seeds", 1),
+    seeds,
     firstSeed: int(prereg.first_seed, "--prereg first_seed", 0),
   }, {
     jobs,
@@ -386,7 +417,11 @@ export async function positiveControl(args: string[]): Promise<string> {
         blocks: [{
           kind: "text",
           text: `${preregPath} (SHA-256 ${hash}), fixed before these runs:\n` +
-            new TextDecoder().decode(bytes),
+            new TextDecoder().decode(bytes) +
+            (seeds < preregSeeds
+              ? `\nDeviation: ${seeds} of its ${preregSeeds} seeds per strategy were run ` +
+                "(--seeds); each test's MDE says what they can detect."
+              : ""),
         }],
       },
       {
@@ -457,6 +492,7 @@ export async function positiveControl(args: string[]): Promise<string> {
   await writeJson(`${out}/${COMPLETE_MARKER}`, {
     prereg: preregPath,
     prereg_sha256: hash,
+    seeds: { prereg: preregSeeds, run: seeds },
     runs: aucs.filter((x) => x.generator === "t1_fake").length,
     reliance: Object.fromEntries(reliance.map((r) => [r.strategy, r.mean])),
     val_acc: Object.fromEntries(valAcc.map((r) => [r.strategy, r.mean])),

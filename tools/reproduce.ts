@@ -40,8 +40,12 @@ import {
   runOnSlurm,
 } from "../lib/slurm/mod.ts";
 import { checkSlurmOpts } from "../lib/slurm/sbatch.ts";
-import { derivePositiveControl } from "../lib/data/procfaces/positive_control.ts";
-import { positiveControl } from "./positive_control.ts";
+import { derivePrereg, positiveControl, readPrereg } from "./positive_control.ts";
+
+/** The folder of a control's setting inside the experiment folder (`paper_like` → `paper-like`). */
+function controlFolder(setting: string): string {
+  return setting.replaceAll("_", "-");
+}
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -276,51 +280,63 @@ export async function reproduce(args: string[]): Promise<string> {
       onRunDone: (r, s) =>
         console.error(`  done ${r.variant}/${r.strategy}/s${r.seed} in ${s.toFixed(1)} s`),
     });
-    // The preset's positive control, on the embedded data, when the job is the preset's own
-    // (no --data, --network, --strategies or --seeds).
+    // The preset's controls, on the embedded data, when the job is the preset's own (no --data,
+    // --network, --strategies or --seeds).
     const own = !a.data && !a.network && !a.strategies && a.seeds === undefined;
-    if (preset.positiveControl && own) {
-      const dir = embeddedDataDir(preset);
-      await derivePositiveControl({ control: `${dir}/procfaces-control`, mode: "mark" });
-      console.error(`positive control (${preset.positiveControl}) → ${out}/positive`);
+    for (const c of own ? preset.controls ?? [] : []) {
+      const { prereg } = await readPrereg(c.prereg);
+      // The parent of the folder the pre-registration names, else the embedded data's.
+      const folder = (prereg.data as { folder?: unknown } | undefined)?.folder;
+      const data = typeof folder === "string" && folder.includes("/")
+        ? folder.slice(0, folder.lastIndexOf("/"))
+        : embeddedDataDir(preset);
+      await derivePrereg(prereg, `${embeddedDataDir(preset)}/procfaces-control`, data);
+      const dest = `${out}/${controlFolder(prereg.setting)}`;
+      console.error(`control ${c.prereg} → ${dest}`);
       await positiveControl([
         "evaluate",
-        ...["--prereg", preset.positiveControl, "--data", dir, "--out", `${out}/positive`],
-        ...["--jobs", String(jobs)],
+        ...["--prereg", c.prereg, "--data", data, "--out", dest, "--jobs", String(jobs)],
+        ...(c.seeds === undefined ? [] : ["--seeds", String(c.seeds)]),
       ]);
-    } else if (preset.positiveControl) {
+    }
+    if (!own && preset.controls?.length) {
       console.error(
-        `positive control: not run (it belongs to the preset's own job; run it with ` +
-          `deno run -A tools/positive_control.ts evaluate --prereg ${preset.positiveControl})`,
+        `controls: not run (they belong to the preset's own job; run one with deno run -A ` +
+          `tools/positive_control.ts evaluate --prereg ${preset.controls[0].prereg})`,
       );
     }
   }
   const runs = await collectRuns(out);
   const aucs = aucResults(runs);
   await writeJson(`${out}/aucs.json`, aucs);
-  const claims = experimentClaims(aucs);
+  // The controls' pre-registered hypotheses join the main comparison's in one claims.json.
+  const controls: { prereg: string; dir: string; claims: Claims }[] = [];
+  for (const c of preset.controls ?? []) {
+    const { prereg } = await readPrereg(c.prereg);
+    const dir = controlFolder(prereg.setting);
+    const cl = await readJsonIfExists<Claims>(`${out}/${dir}/claims.json`);
+    if (cl) controls.push({ prereg: c.prereg, dir, claims: cl });
+  }
+  const main = experimentClaims(aucs);
+  const claims: Claims = {
+    hypotheses: [...main.hypotheses, ...controls.flatMap((c) => c.claims.hypotheses)],
+    calibration: [...main.calibration, ...controls.flatMap((c) => c.claims.calibration)],
+  };
   await writeClaims(`${out}/claims.json`, claims);
   const report = await buildExperimentReport(runs, {
-    claims,
+    claims: main,
     out,
     preset: preset.name,
     network,
     procedural: !a.data,
     wallSeconds: (performance.now() - t0) / 1000,
   });
-  const positive = await readJsonIfExists<Claims>(`${out}/positive/claims.json`);
-  if (positive) {
+  for (const c of controls) {
     report.sections.push({
-      title: "Positive control (decoy mark)",
+      title: `Control: ${c.dir} (${c.prereg})`,
       blocks: [
-        {
-          kind: "text",
-          text:
-            `${preset.positiveControl ?? "the pre-registration"}: every training fake carries ` +
-            "a mark the human maps never mark; T1 puts it on the reals only. Full report: " +
-            "positive/report.html.",
-        },
-        ...claimsBlocks(positive),
+        { kind: "text", text: `Full report: ${c.dir}/report.html.` },
+        ...claimsBlocks(c.claims),
       ],
     });
   }

@@ -21,7 +21,7 @@ await generate({
   variant: "control",
   workers: 0,
 });
-for (const mode of ["mark", "nomark", "masked"] as const) {
+for (const mode of ["mark", "nomark", "masked", "paper"] as const) {
   await derivePositiveControl({ control: `${data}/procfaces-control`, mode });
 }
 
@@ -122,7 +122,10 @@ Deno.test("positive_control evaluate: runs what the pre-registration fixes; its 
   assert.match(hv.err, /heavy null, the pre-registration .* fixes .* heavy \{"fraction":0\.5/);
   await Deno.writeTextFile(prereg, JSON.stringify({ ...obj, mode: "sideways" }));
   const md = await tool("evaluate", "--data", data, "--prereg", prereg, "--out", `${data}/bad`);
-  assert.match(md.err, /--prereg: .*prereg\.json: "mode" must be mark, nomark or masked/);
+  assert.match(
+    md.err,
+    /--prereg: .*prereg\.json: "mode" must be one of mark, nomark, masked, paper, paper-twin/,
+  );
   const badH = { id: "x", contrast: "cyborg vs baseline", metric: "T1", expected: ">" };
   await Deno.writeTextFile(prereg, JSON.stringify({ ...obj, hypotheses: [badH] }));
   const hy = await tool("evaluate", "--data", data, "--prereg", prereg, "--out", `${data}/h`);
@@ -137,4 +140,60 @@ Deno.test("positive_control evaluate: runs what the pre-registration fixes; its 
     phase.err,
     /expected derive, calibrate or evaluate as the first argument, got "train"/,
   );
+});
+
+Deno.test("positive_control evaluate (paper-like): VAL and T2 hypotheses, fingerprint reliance, the Figure 3 analog, --seeds as a recorded deviation", async () => {
+  const prereg = `${data}/paper.json`;
+  const text = JSON.stringify({
+    setting: "paper_like",
+    mode: "paper",
+    preset: "smoke",
+    strategies: ["baseline", "cyborg"],
+    first_seed: 0,
+    seeds: 3,
+    mark: { amplitude: POSITIVE_MARK.amplitude, sizeFrac: POSITIVE_MARK.sizeFrac },
+    soften: POSITIVE_SOFTEN,
+    hypotheses: [
+      { id: "p.t2", contrast: "cyborg - baseline", metric: "T2 AUC", expected: ">" },
+      { id: "p.val", contrast: "cyborg - baseline", metric: "VAL accuracy", expected: ">" },
+    ],
+  });
+  await Deno.writeTextFile(prereg, text);
+  const out = `${data}/paper`;
+  const more = await tool("evaluate", "--data", data, "--prereg", prereg, "--seeds", "4");
+  assert.match(more.err, /--seeds: 4 is more than the 3 seeds .*paper\.json fixes/);
+  const r = await tool(
+    "evaluate",
+    "--data",
+    data,
+    "--prereg",
+    prereg,
+    "--out",
+    out,
+    "--seeds",
+    "2",
+  );
+  assert.equal(r.code, 0, r.err.slice(-3000));
+  const claims = JSON.parse(await Deno.readTextFile(`${out}/claims.json`));
+  const [t2, val] = claims.hypotheses;
+  assert.deepEqual([t2.id, t2.setting, val.id], ["p.t2", "paper_like", "p.val"]);
+  assert.deepEqual([t2.n, val.n], [[2, 2], [2, 2]]);
+  assert.deepEqual(claims.calibration.map((c: { id: string }) => c.id), [
+    "paper_like.eval_baseline_t3_minus_t2_min",
+  ]);
+  // VAL: each run's mean validation accuracy over its epochs, as in log.jsonl.
+  const done = JSON.parse(await Deno.readTextFile(`${out}/COMPLETE.json`));
+  assert.deepEqual(done.seeds, { prereg: 3, run: 2 });
+  const accs: number[] = [];
+  for (const seed of [0, 1]) {
+    const log = (await Deno.readTextFile(`${out}/paper_like/baseline/s${seed}/log.jsonl`))
+      .trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.type === "epoch");
+    accs.push(log.reduce((a, e) => a + e.val_acc, 0) / log.length);
+  }
+  assert.ok(Math.abs(done.val_acc.baseline - (accs[0] + accs[1]) / 2) < 1e-12);
+  const rel = JSON.parse(await Deno.readTextFile(`${out}/reliance.json`));
+  assert.match(rel.metric, /seen generators' fingerprint is added \(t3_fake vs its t2_fake twin\)/);
+  const html = await Deno.readTextFile(`${out}/report.html`);
+  assert.ok(html.includes("Figure 3 analog"));
+  assert.ok(html.includes("Deviation: 2 of its 3 seeds per strategy were run"));
 });

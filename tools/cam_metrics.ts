@@ -85,7 +85,7 @@ export function summaryText(r: ExperimentCamMetrics): string {
           return cell(v ? fmt(v.share) : "–", 16);
         });
         lines.push(
-          `  ${cell(`${set} ${kind}`, 24)}${cell(fmt({ ...first.area, sd: null }), 8)}${
+          `  ${cell(`${set} ${kind}`, 24)}${cell(fmt({ ...first.area, sd: null }, 4), 8)}${
             shares.join("")
           }`,
         );

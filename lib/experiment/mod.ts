@@ -11,7 +11,8 @@
  * Files: `strategies.ts` (the strategies), `run_config.ts` (what to run, each run's folder and
  * config), `test_sets.ts`, `evaluate.ts` (scoring a run), `runner.ts` (the loop, the experiment
  * folder, the input check), `human_maps.ts` (the mean human map), `embedded.ts` (the embedded
- * benchmark).
+ * benchmark), `cam_metrics.ts` (CAM metrics of a folder of runs: the decision CAM's share in the
+ * ground-truth artifact regions and the decoy, the CAM-MSE against its template floor).
  *
  * @module
  */
@@ -22,3 +23,4 @@ export * from "./evaluate.ts";
 export * from "./runner.ts";
 export * from "./human_maps.ts";
 export * from "./embedded.ts";
+export * from "./cam_metrics.ts";

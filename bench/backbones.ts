@@ -208,7 +208,7 @@ export function parseArgs(args: string[]): BackboneBenchOptions {
         opts.warmup = int(0);
         break;
       case "--backend":
-        opts.backend = parseBackendName(value);
+        opts.backend = parseBackendName(value, "--backend");
         break;
       case "--modes":
         opts.modes = value.split(",").map((m) => {

@@ -214,7 +214,7 @@ async function runChild(cli: Cli): Promise<void> {
   const opt = CPU_OPTIONS.find((o) => o.name === option);
   if (!opt) throw new Error(`--child: unknown option ${option}`);
   const size = cli.size ?? getBackbone(backbone).spec.inputSize;
-  await initBackend(parseBackendName(opt.backend));
+  await initBackend(parseBackendName(opt.backend, "--backend"));
   const measure = (steps: number) =>
     measureTraining({
       backbone,

@@ -85,7 +85,7 @@ function parse(argv: string[]): Args {
     else if (k === "--size") a.size = num(k);
     else if (k === "--batch") a.batch = num(k);
     else if (k === "--steps") a.steps = num(k, 0);
-    else if (k === "--backend") a.backend = parseBackendName(v());
+    else if (k === "--backend") a.backend = parseBackendName(v(), "--backend");
     else if (k === "--fit") a.fit = true;
     else if (k === "--csv") a.csv = v();
     else throw new Error(`unknown option ${k}`);

@@ -50,7 +50,7 @@ tf.env().set("IS_NODE", false);
 let current: BackendInfo | undefined;
 
 /** Parses a backend name from a flag or environment value, with a clear error. */
-export function parseBackendName(value: string, source = "--backend"): BackendName {
+export function parseBackendName(value: string, source = "backend"): BackendName {
   if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendName;
   throw new Error(
     `${source}: unknown backend "${value}" (choose one of ${BACKEND_NAMES.join(", ")})`,
@@ -170,7 +170,7 @@ export async function initBackend(name?: BackendName): Promise<BackendInfo> {
     if (wanted === "webgpu") {
       throw new Error(
         "webgpu: no WebGPU adapter found" + (dawnPath() ? ` by Dawn (${dawnPath()})` : "") +
-          " (try --backend wasm or cpu)",
+          " (try the backend wasm or cpu: --backend, CYBORG_BACKEND)",
       );
     }
   }
@@ -243,11 +243,11 @@ async function initTensorflow(): Promise<BackendInfo> {
   const installed = installedTensorflowPackages();
   if (declared.length === 0 && installed.length === 0) {
     throw new Error(
-      "--backend tensorflow: the native TensorFlow backend is not installed. It is optional: " +
+      "backend tensorflow: the native TensorFlow backend is not installed. It is optional: " +
         "install it with `deno task setup:tensorflow` (or `deno task setup:tensorflow --gpu` for " +
         `@tensorflow/tfjs-node-gpu@${TENSORFLOW_VERSION}, CUDA 11.2 and cuDNN 8.1; the install ` +
-        "script downloads libtensorflow 2.9.1 from storage.googleapis.com), or use --backend " +
-        "webgpu|wasm|cpu.",
+        "script downloads libtensorflow 2.9.1 from storage.googleapis.com), or use the backend " +
+        "webgpu, wasm or cpu (--backend, CYBORG_BACKEND).",
     );
   }
   const candidates: { label: string; load: () => Promise<unknown> }[] = [
@@ -279,9 +279,9 @@ async function initTensorflow(): Promise<BackendInfo> {
     }
   }
   throw new Error(
-    "--backend tensorflow: the native TensorFlow library does not load (tfjs-node-gpu needs CUDA " +
+    "backend tensorflow: the native TensorFlow library does not load (tfjs-node-gpu needs CUDA " +
       "11.2 and cuDNN 8.1; both need libtensorflow 2.9.1, which their install script downloads). " +
-      "Use --backend webgpu|wasm|cpu.\n  " + errors.join("\n  "),
+      "Use the backend webgpu, wasm or cpu (--backend, CYBORG_BACKEND).\n  " + errors.join("\n  "),
   );
 }
 

@@ -34,7 +34,7 @@ export function camClassOneHot(
 ): tf.Tensor2D {
   const k = logits.shape[1];
   if (which === "diff") {
-    if (k !== 2) throw new Error(`--cam-class diff: needs 2 classes, the classifier has ${k}`);
+    if (k !== 2) throw new Error(`camClass diff: needs 2 classes, the classifier has ${k}`);
     return tf.tile(tf.tensor2d([[-1, 1]]), [logits.shape[0], 1]) as tf.Tensor2D;
   }
   const idx = which === "pred" ? tf.argMax(logits, 1) : tf.cast(labels, "int32");

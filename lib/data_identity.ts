@@ -93,8 +93,8 @@ export async function checkDataIdentity(
     if (!opts.fresh) {
       throw new Error(
         `${dir}: its runs were trained on other data (${prev.identity}, from ${prev.root}); ` +
-          `${variant.root} is now ${identity}. Rerun with --fresh to move them to ${stale} and ` +
-          "retrain, or write the experiment elsewhere (--out).",
+          `${variant.root} is now ${identity}. Rerun with fresh (--fresh) to move them to ` +
+          `${stale} and retrain, or write the experiment elsewhere (out, --out).`,
       );
     }
     await Deno.mkdir(`${out}.stale`, { recursive: true });

@@ -189,7 +189,7 @@ export async function fetchPretrained(network: string, opts: FetchOptions = {}):
   const file = files[network];
   if (!file) {
     throw new Error(
-      `--pretrained imagenet: no ImageNet weights for "${network}" ` +
+      `pretrained imagenet: no ImageNet weights for "${network}" ` +
         `(available for ${Object.keys(files).join(", ")})`,
     );
   }

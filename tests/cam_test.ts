@@ -104,7 +104,7 @@ Deno.test("--cam-class diff: the raw CAM is features · (W_fake − W_real), for
     assert.ok(maxAbsDiff(pred, diff) > 0.1 * scale);
     assert.throws(
       () => camClassOneHot(tf.zeros([2, 3]) as tf.Tensor2D, tf.tensor1d([0, 1]), "diff"),
-      /--cam-class diff: needs 2 classes, the classifier has 3/,
+      /camClass diff: needs 2 classes, the classifier has 3/,
     );
     model.store.dispose();
   });

@@ -217,7 +217,7 @@ Deno.test("train: bad option values, weights and backends fail first with a clea
   assert.equal(await exists(out), false);
   // The optional native backend: refused, saying how to add it; deno.lock is not touched.
   const r = await deno(trainArgs(root, out, "--backend", "tensorflow"));
-  refused(r, /--backend tensorflow: .*(not installed|does not load)/);
+  refused(r, /backend tensorflow: .*(not installed|does not load)/);
   const git = await new Deno.Command("git", {
     args: ["status", "--porcelain", "deno.lock"],
     stdout: "piped",

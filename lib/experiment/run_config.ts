@@ -55,6 +55,7 @@ export function trainConfigFor(
     dataset: variant.root,
     heatmaps: strategy.maps ? `${variant.root}/${strategy.maps}` : null,
     shuffleMaps: strategy.shuffleMaps ?? false,
+    ...(strategy.camClass ? { camClass: strategy.camClass } : {}),
     seed,
     ...(strategy.name === "data7x" && spec.preset.data7xEqualSteps ? equalSteps(spec.preset) : {}),
   };

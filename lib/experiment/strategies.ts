@@ -1,12 +1,20 @@
 /**
- * The training strategies: the paper's four (baseline, CYBORG, segmentation masks, 7× data) and
- * the shuffled-maps control.
+ * The training strategies: the paper's four (baseline, CYBORG, segmentation masks, 7× data), the
+ * shuffled-maps control and CYBORG on the decision CAM.
  *
  * @module
  */
 
-/** Names of the training strategies: the paper's four and the shuffled-maps control. */
-export type StrategyName = "baseline" | "cyborg" | "segmentation" | "data7x" | "shuffled";
+import type { CamClass } from "../cam.ts";
+
+/** Names of the training strategies: the paper's four and two variants of CYBORG. */
+export type StrategyName =
+  | "baseline"
+  | "cyborg"
+  | "segmentation"
+  | "data7x"
+  | "shuffled"
+  | "decision";
 
 /** A training strategy: α, which CSV, which maps. */
 export interface Strategy {
@@ -22,12 +30,16 @@ export interface Strategy {
   maps: string | null;
   /** Each image trains on another same-class image's map (`TrainConfig.shuffleMaps`). */
   shuffleMaps?: boolean;
+  /** The CAM the map term pulls (`TrainConfig.camClass`; default the preset's). */
+  camClass?: CamClass;
 }
 
 /**
- * Every strategy: the paper's four ({@linkcode PAPER_STRATEGIES}) and `shuffled`, CYBORG with
+ * Every strategy: the paper's four ({@linkcode PAPER_STRATEGIES}); `shuffled`, CYBORG with
  * each image's map replaced by another same-class image's (tells a class-template prior from
- * per-image content).
+ * per-image content); `decision`, CYBORG with the map term on the decision CAM
+ * `(W_fake − W_real)·features` instead of the predicted class's (with two classes only that
+ * difference decides, so the term reaches the decision).
  */
 export const STRATEGIES: readonly Strategy[] = [
   { name: "baseline", label: "CE only (α=1)", alpha: 1, csv: "csvs/original.csv", maps: null },
@@ -60,9 +72,17 @@ export const STRATEGIES: readonly Strategy[] = [
     maps: "heatmaps",
     shuffleMaps: true,
   },
+  {
+    name: "decision",
+    label: "CYBORG, decision CAM (α=0.5)",
+    alpha: 0.5,
+    csv: "csvs/original.csv",
+    maps: "heatmaps",
+    camClass: "diff",
+  },
 ];
 
-/** The strategies a run gets when it names none: the paper's four (not the `shuffled` control). */
+/** The strategies a run gets when it names none: the paper's four (not the CYBORG variants). */
 export const PAPER_STRATEGIES: readonly StrategyName[] = [
   "baseline",
   "cyborg",

@@ -27,3 +27,18 @@ Deno.test("the shuffled-maps control runs only when named; it is CYBORG with shu
   assert.equal(own, false);
   assert.deepEqual(shuffled, cyborg);
 });
+
+Deno.test("the decision-CAM strategy runs only when named; it is CYBORG with camClass diff", async () => {
+  const preset = getPreset("smoke");
+  const [variant] = embeddedVariants(preset);
+  const spec = { preset, variants: [variant], out: "/tmp/unused" };
+  const runs = await experimentRuns({ ...spec, strategies: ["decision", "baseline"] }, {
+    checkIdentity: false,
+  });
+  assert.deepEqual(runs.map((r) => r.info.strategy), ["baseline", "decision"]);
+  const by = (n: string) => trainConfigFor(spec, variant, STRATEGIES.find((s) => s.name === n)!, 0);
+  const { camClass, ...decision } = by("decision");
+  const { camClass: own, ...cyborg } = by("cyborg");
+  assert.deepEqual([camClass, own], ["diff", "pred"]);
+  assert.deepEqual(decision, cyborg);
+});

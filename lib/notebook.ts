@@ -22,6 +22,17 @@ import { loadRunModel } from "./cam_samples.ts";
 import { DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
 import { type RunSummary, train } from "./train.ts";
 import { getBackbone } from "./backbones/registry.ts";
+import {
+  type ExperimentCamMetrics,
+  experimentCamMetrics,
+  runFolders,
+} from "./experiment/cam_metrics.ts";
+import {
+  type ControlResult,
+  presetControl,
+  readControl,
+  runPresetControl,
+} from "./experiment/controls.ts";
 import { embeddedVariants, ensureEmbeddedData } from "./experiment/embedded.ts";
 import { writeMeanHumanMaps } from "./experiment/human_maps.ts";
 import type { DataVariant } from "./experiment/run_config.ts";
@@ -29,9 +40,10 @@ import { runExperiment } from "./experiment/runner.ts";
 import { STRATEGIES, type StrategyName } from "./experiment/strategies.ts";
 import type { MeanHumanMaps } from "./report/experiment.ts";
 import { displayBundle } from "./plots/display.ts";
-import { getPreset, type Preset } from "./presets.ts";
+import { type ControlRun, getPreset, type Preset } from "./presets.ts";
+import { dataIdentity } from "./data_identity.ts";
 import { collectRuns, type RunResult } from "./results.ts";
-import { exists, readJsonIfExists } from "./run_dir.ts";
+import { exists, readJsonIfExists, writeJson } from "./run_dir.ts";
 
 import { flushIopub } from "./jupyter_iopub.ts";
 export { flushIopub };
@@ -376,4 +388,119 @@ export async function readMeanHumanMaps(
 /** Shows Markdown in the Deno kernel (e.g. a heading per data variant inside a loop). */
 export async function displayMarkdown(markdown: string): Promise<void> {
   await displayBundle({ "text/markdown": markdown, "text/plain": markdown });
+}
+
+/** The controls a notebook session shows: the preset's `notebookControls`, else its `controls`. */
+export function notebookControls(preset: Preset): readonly ControlRun[] {
+  return preset.notebookControls ?? preset.controls ?? [];
+}
+
+/** A control as {@linkcode ensureControls} returns it: paths absolute, plus its data folder. */
+export interface NotebookControl extends ControlResult {
+  /** The data folder its runs trained on (absolute). */
+  data: string;
+  /** True when this call trained or evaluated anything (false: read from its folder). */
+  evaluated: boolean;
+}
+
+/** Options of {@linkcode ensureControls}. */
+export interface EnsureControlsOptions {
+  /** The controls (default: {@linkcode notebookControls} of the session's preset). */
+  controls?: readonly ControlRun[];
+  /** One line per control (and per run started); default `console.log`. */
+  log?: (line: string) => void;
+  /** Training progress display (default: chosen by the environment). */
+  progress?: "tty" | "jupyter" | "plain" | "silent";
+}
+
+/**
+ * Makes sure each control of the session's preset is evaluated in `<out>/<setting with _ as ->/`,
+ * as the main job (`deno task reproduce`) writes it, and returns them in the preset's order: the
+ * pre-registration, its setting, claims, reliance and runs. A control folder complete for its
+ * pre-registration (`COMPLETE.json` with the file's SHA-256 and the seeds asked for) is read as it
+ * is; otherwise its data is derived from the embedded control variant (kept when already derived)
+ * and it is evaluated, resumably: finished runs are kept, missing ones trained. A session on other
+ * data than the embedded benchmark (`CYBORG_DATA`) has no controls: an empty list.
+ */
+export async function ensureControls(
+  ctx: NotebookContext,
+  opts: EnsureControlsOptions = {},
+): Promise<NotebookControl[]> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const controls = opts.controls ?? notebookControls(ctx.preset);
+  if (!ctx.procedural) {
+    log(
+      "controls: none (they derive their data from the embedded benchmark; this session reads " +
+        "CYBORG_DATA)",
+    );
+    return [];
+  }
+  const out: NotebookControl[] = [];
+  for (const c of controls) {
+    const t0 = performance.now();
+    const r = await withCwd(ctx.root, async () => {
+      const p = await presetControl(c, ctx.preset, ctx.out);
+      const done = await readControl(p);
+      if (done) return { ...done, data: p.data, evaluated: false };
+      const r = await runPresetControl(c, ctx.preset, ctx.out, {
+        progress: opts.progress,
+        onRun: (i) => log(`[${i.index + 1}/${i.total}] ${i.variant}/${i.strategy}/s${i.seed}`),
+      });
+      return { ...r, data: p.data, evaluated: true };
+    });
+    const abs: NotebookControl = {
+      ...r,
+      dir: rootPath(ctx, r.dir),
+      data: rootPath(ctx, r.data),
+      variant: { ...r.variant, root: rootPath(ctx, r.variant.root) },
+      runs: r.runs.map((x) => ({ ...x, dir: rootPath(ctx, x.dir) })),
+    };
+    log(
+      `${c.prereg}: ${abs.runs.length} runs in ${abs.dir} ` +
+        `(${r.evaluated ? "evaluated" : "read"}, ${
+          ((performance.now() - t0) / 1000).toFixed(1)
+        } s)`,
+    );
+    out.push(abs);
+  }
+  return out;
+}
+
+/**
+ * The CAM metrics of a control's runs (`lib/experiment/cam_metrics.ts`: the positive decision
+ * CAM's share in the artifact regions and the decoy's box next to their area shares, the CAM-MSE
+ * against its template floor), cached where `deno task cam-metrics` writes them,
+ * `<control>/<setting>/cam_metrics.json`: the file is reused while it holds the same runs and data
+ * identity, else recomputed and written. Defined for a control that trains on the decoy folder
+ * (`procfaces-positive/`, mode `mark`: the region rule of its test sets); others are an error.
+ */
+export async function controlCamMetrics(
+  ctx: NotebookContext,
+  control: Pick<NotebookControl, "dir" | "variant" | "mode">,
+  log: (line: string) => void = () => {},
+): Promise<ExperimentCamMetrics> {
+  if (control.mode !== "mark") {
+    throw new Error(
+      `controlCamMetrics: ${control.dir} trains on the "${control.mode}" folder; the metrics ` +
+        "are defined here for the positive control's decoy folder (mode mark)",
+    );
+  }
+  const exp = `${control.dir}/${control.variant.name}`;
+  const file = `${exp}/cam_metrics.json`;
+  const cached = await readJsonIfExists<ExperimentCamMetrics>(file);
+  if (cached?.format === "cyborg-kit-cam-metrics/1") {
+    const runs = await runFolders(exp, "control");
+    const key = (r: { strategy: string; seed: number }) => `${r.strategy}/s${r.seed}`;
+    const same = JSON.stringify(runs.map(key)) === JSON.stringify(cached.runs.map(key)) &&
+      cached.dataIdentity === await dataIdentity(control.variant.root);
+    if (same) return cached;
+  }
+  // Relative paths from the root, as the command-line tool is run.
+  const rel = (p: string) => p.startsWith(`${ctx.root}/`) ? p.slice(ctx.root.length + 1) : p;
+  const r = await withCwd(
+    ctx.root,
+    () => experimentCamMetrics({ exp: rel(exp), data: rel(control.variant.root), log }),
+  );
+  await writeJson(file, r);
+  return r;
 }

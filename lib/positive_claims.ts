@@ -152,7 +152,8 @@ export function positiveHypotheses(variant: string): HypothesisSpec[] {
  * The hypotheses a pre-registration file fixes (its `hypotheses` array: `id`, `contrast` as
  * `"<a> - <b>"` with strategy names, `metric` starting with `T1`, `T2` or `T3` (that test set's
  * AUC) or `VAL` ({@linkcode valAccuracies}), `expected` one of `>`, `<`, `≈`), tested on the
- * `variant` folder. Errors name the file and the entry.
+ * `variant` folder. Errors name the option (default `prereg`; the command-line tools pass
+ * `--prereg`), the file and the entry.
  *
  * @example
  * ```ts
@@ -168,13 +169,14 @@ export function preregHypotheses(
   prereg: { hypotheses?: unknown },
   variant: string,
   file: string,
+  option = "prereg",
 ): HypothesisSpec[] {
   const list = prereg.hypotheses;
   if (!Array.isArray(list) || list.length === 0) {
-    throw new Error(`--prereg: ${file}: "hypotheses" must be a non-empty array`);
+    throw new Error(`${option}: ${file}: "hypotheses" must be a non-empty array`);
   }
   return list.map((h, i) => {
-    const where = `--prereg: ${file}: hypotheses[${i}]`;
+    const where = `${option}: ${file}: hypotheses[${i}]`;
     if (typeof h !== "object" || h === null) throw new Error(`${where} is not an object`);
     const { id, contrast, metric, expected, rationale, test } = h as Record<string, unknown>;
     if (typeof id !== "string" || !id) throw new Error(`${where}: "id" must be a string`);

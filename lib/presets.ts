@@ -35,6 +35,12 @@ export interface Preset {
    * `<out>/<setting>/`, optionally with only the first `seeds` of its seeds.
    */
   controls?: readonly ControlRun[];
+  /**
+   * The controls the notebooks show (`ensureControls` in `lib/notebook.ts`) when they differ from
+   * {@linkcode Preset.controls} (default: those). `smoke` keeps its main job free of controls (a
+   * control adds seconds to every smoke job the tests run) and gives the notebooks pipeline checks.
+   */
+  notebookControls?: readonly ControlRun[];
 }
 
 /** One control of a preset's main job. */
@@ -54,6 +60,10 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     seeds: 1,
     dataSize: 32,
     dataScale: 0.1,
+    notebookControls: [
+      { prereg: "prereg/smoke_positive.json" },
+      { prereg: "prereg/smoke_paper_like.json" },
+    ],
   },
   quick: {
     name: "quick",

@@ -180,4 +180,7 @@ Deno.test("conclusions and claimsBlocks: every hypothesis with its CI, Holm p, M
   assert.ok(t);
   assert.deepEqual(t.rows.map((r) => r.at(-1)), claims.hypotheses.map((x) => x.verdict));
   assert.ok(t.columns.includes("MDE, 80 % power"));
+  assert.match(t.caption!, /Stated before the runs \(lib\/experiment_claims\.ts\)/);
+  const pre = claimsBlocks(claims, "prereg/x.json")[0];
+  assert.ok(pre.kind === "table" && pre.table.caption!.includes("(prereg/x.json)"));
 });

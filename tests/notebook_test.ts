@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend.ts";
 import {
   backboneDemoModel,
+  controlCamMetrics,
+  ensureControls,
   ensureRuns,
   type NotebookContext,
   projectRoot,
@@ -13,6 +15,9 @@ import {
   trainBackboneDemo,
   withCwd,
 } from "../lib/notebook.ts";
+import { generate } from "../lib/data/procfaces/generate.ts";
+import { PAPER_COUNTS, scaleCounts } from "../lib/data/procfaces/layout.ts";
+import { POSITIVE_MARK, POSITIVE_SOFTEN } from "../lib/data/procfaces/positive_control.ts";
 import { PRESETS } from "../lib/presets.ts";
 import { collectRuns } from "../lib/results.ts";
 import { tinyDataRoot } from "./_support/tiny_data.ts";
@@ -183,4 +188,109 @@ Deno.test("settingsFromEnv: the settings cell's environment variables, CYBORG_BA
     { preset: "smoke", network: "tinycnn", data: "/d", out: "results/x", backend: "cpu" },
   );
   assert.throws(() => settingsFromEnv(env({ CYBORG_BACKEND: "gpu9" })), /CYBORG_BACKEND/);
+});
+
+/**
+ * A session whose preset's embedded data is a tiny 32 px control variant under a temporary root
+ * (`data/32px-x0.02/procfaces-control`), with one notebook control: `prereg/t.json` (setting
+ * `positive`, the smoke recipe, one seed).
+ */
+async function controlsContext(): Promise<NotebookContext> {
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "cyborg-nb-controls-" }));
+  await generate({
+    out: `${root}/data/32px-x0.02`,
+    size: 32,
+    counts: { ...scaleCounts(PAPER_COUNTS, 0.02), testPerSource: 6 },
+    variant: "control",
+    workers: 0,
+  });
+  await Deno.mkdir(`${root}/prereg`);
+  await Deno.writeTextFile(
+    `${root}/prereg/t.json`,
+    JSON.stringify({
+      title: "a test control",
+      setting: "positive",
+      preset: "smoke",
+      strategies: ["baseline", "cyborg"],
+      first_seed: 0,
+      seeds: 1,
+      mark: { amplitude: POSITIVE_MARK.amplitude, sizeFrac: POSITIVE_MARK.sizeFrac },
+      soften: POSITIVE_SOFTEN,
+      hypotheses: [{ id: "t.t1", contrast: "cyborg - baseline", metric: "T1 AUC", expected: ">" }],
+    }),
+  );
+  return {
+    root,
+    preset: {
+      ...PRESETS.smoke,
+      dataScale: 0.02,
+      notebookControls: [{ prereg: "prereg/t.json" }],
+    },
+    network: "minicnn",
+    inputSize: 32,
+    variants: [{ name: "control", root: "data/32px-x0.02/procfaces-control" }],
+    out: "results/nb",
+    procedural: true,
+    backend: await initBackend("wasm"),
+  };
+}
+
+Deno.test("ensureControls evaluates what a control lacks as the main job does, then reads it back; controlCamMetrics caches", async () => {
+  const ctx = await controlsContext();
+  const before = Deno.cwd();
+  const lines: string[] = [];
+  const [c, ...more] = await ensureControls(ctx, {
+    progress: "silent",
+    log: (l) => lines.push(l),
+  });
+  assert.equal(Deno.cwd(), before, "the kernel's directory is restored");
+  assert.equal(more.length, 0);
+  assert.equal(c.evaluated, true);
+  assert.deepEqual([c.prereg, c.setting, c.title], ["prereg/t.json", "positive", "a test control"]);
+  assert.equal(c.dir, `${ctx.root}/results/nb/positive`);
+  assert.equal(c.data, `${ctx.root}/data/32px-x0.02`);
+  assert.equal(c.variant.root, `${ctx.root}/data/32px-x0.02/procfaces-positive`);
+  assert.deepEqual(c.claims.hypotheses.map((h) => h.id), ["t.t1"]);
+  assert.deepEqual(c.reliance.strategies.map((s) => s.n), [1, 1]);
+  assert.deepEqual(c.runs.map((r) => r.dir), [
+    `${ctx.root}/results/nb/positive/positive/baseline/s0`,
+    `${ctx.root}/results/nb/positive/positive/cyborg/s0`,
+  ]);
+  assert.deepEqual(lines.slice(0, 2), ["[1/2] positive/baseline/s0", "[2/2] positive/cyborg/s0"]);
+  // The folder the main job writes, with its pre-registration's SHA-256.
+  const done = JSON.parse(await Deno.readTextFile(`${c.dir}/COMPLETE.json`));
+  assert.equal(done.prereg_sha256, c.sha256);
+  // The data derived from the embedded control variant, config paths relative to the root.
+  const cfg = JSON.parse(await Deno.readTextFile(`${c.runs[0].dir}/config.json`)).config;
+  assert.equal(cfg.csv, "data/32px-x0.02/procfaces-positive/csvs/original.csv");
+
+  // A complete folder is read, not evaluated again: nothing is rewritten.
+  const mtime = (await Deno.stat(`${c.dir}/claims.json`)).mtime;
+  const [again] = await ensureControls(ctx, { log: () => {} });
+  assert.equal(again.evaluated, false);
+  assert.deepEqual(again.claims, c.claims);
+  assert.deepEqual(again.runs.map((r) => r.dir), c.runs.map((r) => r.dir));
+  assert.deepEqual((await Deno.stat(`${c.dir}/claims.json`)).mtime, mtime);
+
+  // CAM metrics: computed once into the run folder's cam_metrics.json, then reused.
+  const m = await controlCamMetrics(ctx, c);
+  assert.deepEqual(Object.keys(m.summary), ["baseline", "cyborg"]);
+  assert.equal(m.exp, "results/nb/positive/positive");
+  const file = `${c.dir}/positive/cam_metrics.json`;
+  const written = (await Deno.stat(file)).mtime;
+  assert.deepEqual(await controlCamMetrics(ctx, c), m);
+  assert.deepEqual((await Deno.stat(file)).mtime, written);
+  await assert.rejects(
+    () => controlCamMetrics(ctx, { ...c, mode: "paper" }),
+    /controlCamMetrics: .* trains on the "paper" folder/,
+  );
+
+  // A session on other data has no controls.
+  const other: string[] = [];
+  assert.deepEqual(
+    await ensureControls({ ...ctx, procedural: false }, { log: (l) => other.push(l) }),
+    [],
+  );
+  assert.match(other[0], /controls: none/);
+  await Deno.remove(ctx.root, { recursive: true });
 });

@@ -101,7 +101,7 @@ Deno.test("preregHypotheses: the file's contrasts are tested, each on its own te
       ],
       [
         { hypotheses: [{ id: "x", contrast: "a - b", metric: "AUC", expected: ">" }] },
-        /"metric" must start with T1, T2 or T3/,
+        /"metric" must start with T1, T2, T3 or VAL/,
       ],
       [
         { hypotheses: [{ id: "x", contrast: "a - b", metric: "T1", expected: ">=" }] },
@@ -109,6 +109,12 @@ Deno.test("preregHypotheses: the file's contrasts are tested, each on its own te
       ],
     ] as const
   ) assert.throws(() => preregHypotheses(bad, "positive", "x.json"), msg);
+  // The option's key in the library, its flag from the command line.
+  assert.throws(() => preregHypotheses({}, "positive", "x.json"), /^Error: prereg: x\.json: /);
+  assert.throws(
+    () => preregHypotheses({}, "positive", "x.json", "--prereg"),
+    /^Error: --prereg: x\.json: /,
+  );
 });
 
 Deno.test("markReliance: mean score change of each real when the mark is added, paired by name", () => {

@@ -13,12 +13,15 @@ import { BACKBONES, getBackbone } from "../lib/backbones/registry.ts";
 import { type OptionSpec, parseArgs, runCli } from "../lib/cli_args.ts";
 import {
   checkExperimentInputs,
+  controlFlagName,
+  controlFolder,
   type DataVariant,
-  embeddedDataDir,
   ensureEmbeddedData,
   openExperimentFolder,
   PAPER_STRATEGIES,
+  readPrereg,
   runExperiment,
+  runPresetControl,
   STRATEGIES,
   type StrategyName,
   writeMeanHumanMaps,
@@ -26,7 +29,12 @@ import {
 import { type Claims, writeClaims } from "../lib/claims.ts";
 import { experimentClaims } from "../lib/experiment_claims.ts";
 import { getPreset, PRESETS } from "../lib/presets.ts";
-import { buildExperimentReport, claimsBlocks, writeReport } from "../lib/report/mod.ts";
+import {
+  buildExperimentReport,
+  claimsBlocks,
+  controlSummaryLines,
+  writeReport,
+} from "../lib/report/mod.ts";
 import { aucResults, collectRuns } from "../lib/results.ts";
 import { exists, readJsonIfExists, writeJson } from "../lib/run_dir.ts";
 import { defaultJobs } from "../lib/run_pool.ts";
@@ -40,12 +48,6 @@ import {
   runOnSlurm,
 } from "../lib/slurm/mod.ts";
 import { checkSlurmOpts } from "../lib/slurm/sbatch.ts";
-import { derivePrereg, positiveControl, readPrereg } from "./positive_control.ts";
-
-/** The folder of a control's setting inside the experiment folder (`paper_like` → `paper-like`). */
-function controlFolder(setting: string): string {
-  return setting.replaceAll("_", "-");
-}
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -284,20 +286,13 @@ export async function reproduce(args: string[]): Promise<string> {
     // --network, --strategies or --seeds).
     const own = !a.data && !a.network && !a.strategies && a.seeds === undefined;
     for (const c of own ? preset.controls ?? [] : []) {
-      const { prereg } = await readPrereg(c.prereg);
-      // The parent of the folder the pre-registration names, else the embedded data's.
-      const folder = (prereg.data as { folder?: unknown } | undefined)?.folder;
-      const data = typeof folder === "string" && folder.includes("/")
-        ? folder.slice(0, folder.lastIndexOf("/"))
-        : embeddedDataDir(preset);
-      await derivePrereg(prereg, `${embeddedDataDir(preset)}/procfaces-control`, data);
-      const dest = `${out}/${controlFolder(prereg.setting)}`;
-      console.error(`control ${c.prereg} → ${dest}`);
-      await positiveControl([
-        "evaluate",
-        ...["--prereg", c.prereg, "--data", data, "--out", dest, "--jobs", String(jobs)],
-        ...(c.seeds === undefined ? [] : ["--seeds", String(c.seeds)]),
-      ]);
+      const r = await runPresetControl(c, preset, out, {
+        jobs,
+        name: controlFlagName,
+        onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`),
+        log: (l) => console.error(l),
+      });
+      for (const l of controlSummaryLines(r)) console.log(l);
     }
     if (!own && preset.controls?.length) {
       console.error(
@@ -312,7 +307,7 @@ export async function reproduce(args: string[]): Promise<string> {
   // The controls' pre-registered hypotheses join the main comparison's in one claims.json.
   const controls: { prereg: string; dir: string; claims: Claims }[] = [];
   for (const c of preset.controls ?? []) {
-    const { prereg } = await readPrereg(c.prereg);
+    const { prereg } = await readPrereg(c.prereg, controlFlagName);
     const dir = controlFolder(prereg.setting);
     const cl = await readJsonIfExists<Claims>(`${out}/${dir}/claims.json`);
     if (cl) controls.push({ prereg: c.prereg, dir, claims: cl });

@@ -12,7 +12,8 @@
  * config), `test_sets.ts`, `evaluate.ts` (scoring a run), `runner.ts` (the loop, the experiment
  * folder, the input check), `human_maps.ts` (the mean human map), `embedded.ts` (the embedded
  * benchmark), `cam_metrics.ts` (CAM metrics of a folder of runs: the decision CAM's share in the
- * ground-truth artifact regions and the decoy, the CAM-MSE against its template floor).
+ * ground-truth artifact regions and the decoy, the CAM-MSE against its template floor),
+ * `controls.ts` (the pre-registered controls: evaluate one, run a preset's, read one back).
  *
  * @module
  */
@@ -24,3 +25,4 @@ export * from "./runner.ts";
 export * from "./human_maps.ts";
 export * from "./embedded.ts";
 export * from "./cam_metrics.ts";
+export * from "./controls.ts";

@@ -337,8 +337,12 @@ function fmtP(v: number | null): string {
   return v === null ? "–" : v < 1e-4 ? v.toExponential(1) : v.toPrecision(2);
 }
 
-/** The hypotheses and calibration checks of `claims.json` as report tables. */
-export function claimsBlocks(claims: Claims): Block[] {
+/**
+ * The hypotheses and calibration checks of `claims.json` as report tables. `source` is where the
+ * hypotheses were stated (default `lib/experiment_claims.ts`, the main comparison's; a control's
+ * pre-registration file).
+ */
+export function claimsBlocks(claims: Claims, source = "lib/experiment_claims.ts"): Block[] {
   const blocks: Block[] = [];
   if (claims.hypotheses.length) {
     blocks.push({
@@ -365,7 +369,7 @@ export function claimsBlocks(claims: Claims): Block[] {
           h.verdict,
         ]),
         caption: `Metric: ${claims.hypotheses[0].metric}. Stated before the runs ` +
-          "(lib/experiment_claims.ts). p is Holm-corrected over every row (Welch two-sided " +
+          `(${source}). p is Holm-corrected over every row (Welch two-sided ` +
           "for > and <; two one-sided tests of equivalence within the margin for ≈). A true " +
           "effect smaller than the MDE (minimum detectable effect at 80 % power, two-sided " +
           "α = 0.05, from these seeds' sd) is likely to be missed: an inconclusive verdict " +

@@ -8,6 +8,7 @@
 import { welchCi } from "../stats.ts";
 import { type BinaryEvaluation, formatMeanSd, meanSd, welchTTest } from "../metrics.ts";
 import {
+  display,
   displayBundle,
   escapeHtml,
   type Figure,
@@ -86,6 +87,21 @@ export function tableBundle(table: Table): MimeBundle {
 /** Shows a table in the Deno Jupyter kernel (throws outside Jupyter). */
 export async function displayTable(table: Table): Promise<void> {
   await displayBundle(tableBundle(table));
+}
+
+/**
+ * Shows report blocks in the Deno Jupyter kernel, in order: tables as HTML tables, figures as
+ * Plotly figures (with a caption line), text as plain text, HTML as is (throws outside Jupyter).
+ */
+export async function displayBlocks(blocks: readonly Block[]): Promise<void> {
+  for (const b of blocks) {
+    if (b.kind === "table") await displayTable(b.table);
+    else if (b.kind === "figure") {
+      await display(b.figure);
+      if (b.caption) await displayBundle({ "text/plain": b.caption });
+    } else if (b.kind === "text") await displayBundle({ "text/plain": b.text });
+    else await displayBundle({ "text/html": b.html, "text/plain": b.html });
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runTool } from "../_support/tool.ts";
 import { initBackend } from "../../lib/backend.ts";
 import { getBackbone } from "../../lib/backbones/registry.ts";
 import { CHECKPOINT_FORMAT, saveCheckpoint } from "../../lib/checkpoint.ts";
@@ -8,9 +9,6 @@ import { PAPER_COUNTS, scaleCounts } from "../../lib/data/procfaces/layout.ts";
 import { derivePositiveControl } from "../../lib/data/procfaces/positive_control.ts";
 import { DATA_IDENTITY_FILE, dataIdentity } from "../../lib/data_identity.ts";
 import type { ExperimentCamMetrics } from "../../lib/experiment/cam_metrics.ts";
-
-// Spawned tools resolve against the project root, whatever the test process's cwd.
-const PROJECT_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 
 // A tiny positive-control folder and an experiment folder of untrained minicnn runs.
 const tmp = await Deno.makeTempDir({ prefix: "cyborg-cam-metrics-tool-" });
@@ -49,19 +47,8 @@ await Deno.writeTextFile(
   JSON.stringify({ identity: await dataIdentity(data), root: data, recorded: "" }),
 );
 
-async function tool(...args: string[]) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    cwd: PROJECT_ROOT,
-    args: ["run", "-A", "tools/cam_metrics.ts", "--backend", "cpu", ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: r.code,
-    out: new TextDecoder().decode(r.stdout),
-    err: new TextDecoder().decode(r.stderr),
-  };
+function tool(...args: string[]) {
+  return runTool("tools/cam_metrics.ts", ["--backend", "cpu", ...args]);
 }
 
 Deno.test("cam_metrics: both metrics for every run of an experiment folder, as JSON", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runTool } from "../_support/tool.ts";
 import { generate } from "../../lib/data/procfaces/generate.ts";
 import { PAPER_COUNTS, scaleCounts } from "../../lib/data/procfaces/layout.ts";
 import {
@@ -6,10 +7,6 @@ import {
   POSITIVE_MARK,
   POSITIVE_SOFTEN,
 } from "../../lib/data/procfaces/positive_control.ts";
-
-// Spawned tools resolve against the project root, whatever the test process's cwd (another
-// test module in this process may change it).
-const PROJECT_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 
 // The positive-control experiment end to end on the smoke preset and a tiny 32 px data set:
 // calibration baselines on the three folders, then an evaluation fixed by a pre-registration file.
@@ -25,19 +22,8 @@ for (const mode of ["mark", "nomark", "masked", "paper"] as const) {
   await derivePositiveControl({ control: `${data}/procfaces-control`, mode });
 }
 
-async function tool(...args: string[]) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    cwd: PROJECT_ROOT,
-    args: ["run", "-A", "tools/positive_control.ts", ...args],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: r.code,
-    out: new TextDecoder().decode(r.stdout),
-    err: new TextDecoder().decode(r.stderr),
-  };
+function tool(...args: string[]) {
+  return runTool("tools/positive_control.ts", [...args]);
 }
 
 Deno.test("positive_control calibrate: baselines on the three folders, T1–T3 AUCs and the acceptance checks", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { testPrereg, tinyControl } from "./_support/tiny_control.ts";
 import { initBackend } from "../lib/backend.ts";
 import {
   backboneDemoModel,
@@ -15,9 +16,6 @@ import {
   trainBackboneDemo,
   withCwd,
 } from "../lib/notebook.ts";
-import { generate } from "../lib/data/procfaces/generate.ts";
-import { PAPER_COUNTS, scaleCounts } from "../lib/data/procfaces/layout.ts";
-import { POSITIVE_MARK, POSITIVE_SOFTEN } from "../lib/data/procfaces/positive_control.ts";
 import { PRESETS } from "../lib/presets.ts";
 import { collectRuns } from "../lib/results.ts";
 import { tinyDataRoot } from "./_support/tiny_data.ts";
@@ -197,27 +195,15 @@ Deno.test("settingsFromEnv: the settings cell's environment variables, CYBORG_BA
  */
 async function controlsContext(): Promise<NotebookContext> {
   const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "cyborg-nb-controls-" }));
-  await generate({
-    out: `${root}/data/32px-x0.02`,
-    size: 32,
-    counts: { ...scaleCounts(PAPER_COUNTS, 0.02), testPerSource: 6 },
-    variant: "control",
-    workers: 0,
-  });
+  await tinyControl(`${root}/data/32px-x0.02`);
   await Deno.mkdir(`${root}/prereg`);
   await Deno.writeTextFile(
     `${root}/prereg/t.json`,
-    JSON.stringify({
+    JSON.stringify(testPrereg({
       title: "a test control",
-      setting: "positive",
-      preset: "smoke",
-      strategies: ["baseline", "cyborg"],
-      first_seed: 0,
       seeds: 1,
-      mark: { amplitude: POSITIVE_MARK.amplitude, sizeFrac: POSITIVE_MARK.sizeFrac },
-      soften: POSITIVE_SOFTEN,
       hypotheses: [{ id: "t.t1", contrast: "cyborg - baseline", metric: "T1 AUC", expected: ">" }],
-    }),
+    })),
   );
   return {
     root,

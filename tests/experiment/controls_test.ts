@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import { generate } from "../../lib/data/procfaces/generate.ts";
-import { PAPER_COUNTS, scaleCounts } from "../../lib/data/procfaces/layout.ts";
-import {
-  derivePositiveControl,
-  POSITIVE_MARK,
-  POSITIVE_SOFTEN,
-} from "../../lib/data/procfaces/positive_control.ts";
+import { testPrereg, tinyControl } from "../_support/tiny_control.ts";
+import { derivePositiveControl } from "../../lib/data/procfaces/positive_control.ts";
 import { initBackend } from "../../lib/backend.ts";
 import {
   controlFlagName,
@@ -20,29 +15,16 @@ import { PRESETS } from "../../lib/presets.ts";
 
 // A tiny 32 px control variant and its decoy folder (as tests/tools/positive_control_test.ts).
 const data = await Deno.makeTempDir({ prefix: "cyborg-controls-" });
-await generate({
-  out: data,
-  size: 32,
-  counts: { ...scaleCounts(PAPER_COUNTS, 0.02), testPerSource: 6 },
-  variant: "control",
-  workers: 0,
-});
+await tinyControl(data);
 await derivePositiveControl({ control: `${data}/procfaces-control`, mode: "mark" });
 globalThis.addEventListener("unload", () => Deno.removeSync(data, { recursive: true }));
 
-const PREREG = {
+const PREREG = testPrereg({
   title: "a test control",
-  setting: "positive",
-  preset: "smoke",
-  strategies: ["baseline", "cyborg"],
-  first_seed: 0,
-  seeds: 2,
-  mark: { amplitude: POSITIVE_MARK.amplitude, sizeFrac: POSITIVE_MARK.sizeFrac },
-  soften: POSITIVE_SOFTEN,
   hypotheses: [
     { id: "c.t1", contrast: "cyborg - baseline", metric: "T1 AUC", expected: ">" },
   ],
-};
+}) as { mark: { amplitude: number; sizeFrac: number } } & Record<string, unknown>;
 
 async function writePrereg(name: string, obj: Record<string, unknown>): Promise<string> {
   const path = `${data}/${name}.json`;

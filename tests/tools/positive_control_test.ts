@@ -1,23 +1,12 @@
 import assert from "node:assert/strict";
 import { runTool } from "../_support/tool.ts";
-import { generate } from "../../lib/data/procfaces/generate.ts";
-import { PAPER_COUNTS, scaleCounts } from "../../lib/data/procfaces/layout.ts";
-import {
-  derivePositiveControl,
-  POSITIVE_MARK,
-  POSITIVE_SOFTEN,
-} from "../../lib/data/procfaces/positive_control.ts";
+import { testPrereg, tinyControl } from "../_support/tiny_control.ts";
+import { derivePositiveControl } from "../../lib/data/procfaces/positive_control.ts";
 
 // The positive-control experiment end to end on the smoke preset and a tiny 32 px data set:
 // calibration baselines on the three folders, then an evaluation fixed by a pre-registration file.
 const data = await Deno.makeTempDir({ prefix: "cyborg-positive-tool-" });
-await generate({
-  out: data,
-  size: 32,
-  counts: { ...scaleCounts(PAPER_COUNTS, 0.02), testPerSource: 6 },
-  variant: "control",
-  workers: 0,
-});
+await tinyControl(data);
 for (const mode of ["mark", "nomark", "masked", "paper"] as const) {
   await derivePositiveControl({ control: `${data}/procfaces-control`, mode });
 }
@@ -56,15 +45,7 @@ Deno.test("positive_control calibrate: baselines on the three folders, T1–T3 A
 
 Deno.test("positive_control evaluate: runs what the pre-registration fixes; its SHA-256 in COMPLETE.json", async () => {
   const prereg = `${data}/prereg.json`;
-  const text = JSON.stringify({
-    setting: "positive",
-    preset: "smoke",
-    strategies: ["baseline", "cyborg"],
-    first_seed: 0,
-    seeds: 2,
-    mark: { amplitude: POSITIVE_MARK.amplitude, sizeFrac: POSITIVE_MARK.sizeFrac },
-    soften: POSITIVE_SOFTEN,
-  });
+  const text = JSON.stringify(testPrereg());
   await Deno.writeTextFile(prereg, text);
   const out = `${data}/eval`;
   const r = await tool("evaluate", "--data", data, "--prereg", prereg, "--out", out);
@@ -130,20 +111,15 @@ Deno.test("positive_control evaluate: runs what the pre-registration fixes; its 
 
 Deno.test("positive_control evaluate (paper-like): VAL and T2 hypotheses, fingerprint reliance, the Figure 3 analog, --seeds as a recorded deviation", async () => {
   const prereg = `${data}/paper.json`;
-  const text = JSON.stringify({
+  const text = JSON.stringify(testPrereg({
     setting: "paper_like",
     mode: "paper",
-    preset: "smoke",
-    strategies: ["baseline", "cyborg"],
-    first_seed: 0,
     seeds: 3,
-    mark: { amplitude: POSITIVE_MARK.amplitude, sizeFrac: POSITIVE_MARK.sizeFrac },
-    soften: POSITIVE_SOFTEN,
     hypotheses: [
       { id: "p.t2", contrast: "cyborg - baseline", metric: "T2 AUC", expected: ">" },
       { id: "p.val", contrast: "cyborg - baseline", metric: "VAL accuracy", expected: ">" },
     ],
-  });
+  }));
   await Deno.writeTextFile(prereg, text);
   const out = `${data}/paper`;
   const more = await tool("evaluate", "--data", data, "--prereg", prereg, "--seeds", "4");

@@ -1,13 +1,15 @@
 /**
  * OpenBLAS's `cblas_sgemm` through `Deno.dlopen`, on plain `Float32Array`s (views on the wasm heap
  * included: FFI `buffer` arguments pass the view's own start, so no copy is made). The library is
- * Debian's `libopenblas0-pthread` (`libopenblas.so.0`, its own thread pool over every core);
- * the kernel family is set from the CPU's flags unless `OPENBLAS_CORETYPE` is given
- * ({@linkcode coreTypeFromCpuinfo}). `CYBORG_NATIVE_BLAS=0` turns the native path off, `CYBORG_BLAS_THREADS=n` sets its threads
- * (default 1: reproducible results).
+ * Debian's `libopenblas0-pthread` (`libopenblas.so.0`, its own thread pool); the kernel family is
+ * set from the CPU's flags unless `OPENBLAS_CORETYPE` is given ({@linkcode coreTypeFromCpuinfo}).
+ * `CYBORG_NATIVE_BLAS=0` turns it off; its thread count is the native libraries' one
+ * (`threads.ts`: `CYBORG_BLAS_THREADS`, else every core; one per process in parallel runs).
  *
  * @module
  */
+
+import { onNativeThreads } from "./threads.ts";
 
 /** Places looked at for the library, in order (`CYBORG_OPENBLAS`, when set, is the only one). */
 export const OPENBLAS_CANDIDATES: readonly string[] = [
@@ -118,11 +120,8 @@ export function openBlas(): Lib | null {
     try {
       lib = Deno.dlopen(path, SYMBOLS);
       libPath = path;
-      // One thread unless CYBORG_BLAS_THREADS says otherwise: OpenBLAS's multithreaded GEMMs were
-      // measured to give results that differ in the last bits from run to run under load, and runs
-      // must be byte-identical for any --jobs and after a resume.
-      const t = Number(env("CYBORG_BLAS_THREADS") ?? "1");
-      lib.symbols.openblas_set_num_threads(Number.isInteger(t) && t >= 1 ? t : 1);
+      const l = lib;
+      onNativeThreads((n) => l.symbols.openblas_set_num_threads(n));
       return lib;
     } catch (e) {
       errors.push(`${path}: ${(e as Error).message.split("\n")[0]}`);

@@ -15,6 +15,7 @@ import {
   makeConv2DNative,
 } from "./kernels.ts";
 import { openBlas } from "./openblas.ts";
+import { openDnnl } from "./onednn.ts";
 import { makeSgdBufferHeap, makeSgdParamHeap } from "./sgd_heap.ts";
 
 const BACKEND = "wasm";
@@ -36,7 +37,7 @@ const replaced = new Map<string, KernelConfig>();
  * OpenBLAS is unavailable. Idempotent. Call after the kit's wasm kernels are registered.
  */
 export function registerNativeKernels(): boolean {
-  if (!openBlas()) return false;
+  if (!openBlas() && !openDnnl()) return false;
   for (const k of NATIVE_KERNELS) {
     if (replaced.has(k.kernelName)) continue;
     const config = tf.getKernel(k.kernelName, BACKEND);

@@ -12,7 +12,7 @@
  */
 import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { heapF32, type WasmBackendLike } from "../wasm/wasm_types.ts";
-import { saxpy, scopy } from "./openblas.ts";
+import { openBlas, saxpy, scopy } from "./openblas.ts";
 
 /** Tensors at least this long go through OpenBLAS's threaded `scopy`/`saxpy`. */
 const BLAS_MIN = 1 << 16;
@@ -29,7 +29,7 @@ export function makeSgdBufferHeap(fallback: KernelFunc): KernelFunc {
     const wb = args.backend as unknown as WasmBackendLike;
     const out = wb.makeOutput(p.shape, "float32");
     const [bv, gv, pv, ov] = [buf, g, p, out].map((t) => heapF32(wb, t));
-    if (ov.length >= BLAS_MIN) {
+    if (ov.length >= BLAS_MIN && openBlas()) {
       scopy(ov.length, gv, ov);
       saxpy(ov.length, weightDecay, pv, ov);
       saxpy(ov.length, momentum, bv, ov);
@@ -51,7 +51,7 @@ export function makeSgdParamHeap(fallback: KernelFunc): KernelFunc {
     const out = wb.makeOutput(p.shape, "float32");
     const [pv, uv, lv, ov] = [p, update, lr, out].map((t) => heapF32(wb, t));
     const l = lv[0];
-    if (ov.length >= BLAS_MIN) {
+    if (ov.length >= BLAS_MIN && openBlas()) {
       scopy(ov.length, pv, ov);
       saxpy(ov.length, -l, uv, ov);
       return out;

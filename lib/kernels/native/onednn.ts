@@ -1,0 +1,486 @@
+/**
+ * oneDNN (Debian's `libdnnl2`, `libdnnl.so.2`, the library PyTorch's CPU convolutions use) through
+ * `Deno.dlopen`: 2-D convolutions (forward, input gradient, weight gradient) on plain
+ * `Float32Array`s (wasm-heap views included: no copy of the tensors).
+ *
+ * Tensors stay in tfjs's layouts (activations NHWC, filters `[kh, kw, ci, co]` = oneDNN's `hwio`),
+ * where oneDNN runs its own threaded im2col / col2im and GEMM (`gemm:jit`). Its blocked layouts
+ * (`nChw8c`, the direct `jit:avx2` kernels PyTorch uses) were measured too: with the reorders into
+ * and out of them no faster on ResNet50's shapes (2 cores, AVX2). Primitives are built once per
+ * shape and kept. Threads: oneDNN's OpenMP pool, sized by `threads.ts`.
+ *
+ * `CYBORG_ONEDNN=0` turns it off (`CYBORG_NATIVE_BLAS=0` turns off both native libraries);
+ * `CYBORG_ONEDNN_LIB` names the library file.
+ *
+ * @module
+ */
+import type { backend_util } from "@tensorflow/tfjs-core";
+import { onNativeThreads } from "./threads.ts";
+
+/** Places looked at for the library, in order (`CYBORG_ONEDNN_LIB`, when set, is the only one). */
+export const ONEDNN_CANDIDATES: readonly string[] = [
+  "/usr/lib/x86_64-linux-gnu/libdnnl.so.2",
+  "/usr/lib/aarch64-linux-gnu/libdnnl.so.2",
+  "libdnnl.so.2",
+];
+
+const SYMBOLS = {
+  dnnl_version: { parameters: [], result: "pointer" },
+  dnnl_engine_create: { parameters: ["buffer", "i32", "usize"], result: "i32" },
+  dnnl_stream_create: { parameters: ["buffer", "pointer", "u32"], result: "i32" },
+  dnnl_memory_desc_init_by_tag: {
+    parameters: ["buffer", "i32", "buffer", "i32", "i32"],
+    result: "i32",
+  },
+  dnnl_convolution_forward_desc_init: {
+    parameters: [
+      "buffer", // conv_desc
+      "i32", // prop_kind
+      "i32", // alg_kind
+      "buffer", // src
+      "buffer", // weights
+      "pointer", // bias
+      "buffer", // dst
+      "buffer", // strides
+      "buffer", // padding_l
+      "buffer", // padding_r
+    ],
+    result: "i32",
+  },
+  dnnl_convolution_backward_data_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  dnnl_convolution_backward_weights_desc_init: {
+    parameters: [
+      "buffer", // conv_desc
+      "i32", // alg_kind
+      "buffer", // src
+      "buffer", // diff_weights
+      "pointer", // diff_bias
+      "buffer", // diff_dst
+      "buffer", // strides
+      "buffer", // padding_l
+      "buffer", // padding_r
+    ],
+    result: "i32",
+  },
+  dnnl_primitive_desc_create: {
+    parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
+    result: "i32",
+  },
+  dnnl_primitive_desc_query: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
+  dnnl_primitive_create: { parameters: ["buffer", "pointer"], result: "i32" },
+  dnnl_memory_create: { parameters: ["buffer", "pointer", "pointer", "pointer"], result: "i32" },
+  dnnl_memory_set_data_handle: { parameters: ["pointer", "pointer"], result: "i32" },
+  dnnl_primitive_execute: { parameters: ["pointer", "pointer", "i32", "buffer"], result: "i32" },
+} as const;
+
+const OMP_SYMBOLS = {
+  omp_set_num_threads: { parameters: ["i32"], result: "void" },
+  omp_get_max_threads: { parameters: [], result: "i32" },
+} as const;
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
+type Ptr = Deno.PointerValue;
+
+// dnnl_types.h (oneDNN 2.x; the C ABI of libdnnl.so.2).
+const MD_BYTES = 696; // sizeof(dnnl_memory_desc_t)
+const OP_DESC_BYTES = 8192; // >= sizeof(dnnl_convolution_desc_t) (5976)
+const F32 = 3;
+const TAG_NHWC = 20; // acdb
+const TAG_HWIO = 30; // cdba
+const ENGINE_CPU = 1;
+const STREAM_DEFAULT = 1;
+const FORWARD_TRAINING = 64;
+const CONV_DIRECT = 1;
+const QUERY_IMPL_INFO = 8;
+const ARG = { src: 1, dst: 17, weights: 33, diffSrc: 129, diffDst: 145, diffWeights: 161 };
+
+let lib: Lib | null | undefined;
+let omp: Deno.DynamicLibrary<typeof OMP_SYMBOLS> | null = null;
+let libPath = "";
+let loadError = "";
+let engine: Ptr = null;
+let stream: Ptr = null;
+let calls = 0;
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+function check(status: number, what: string): void {
+  if (status !== 0) throw new Error(`oneDNN: ${what} failed (status ${status})`);
+}
+
+function outPtr(): BigUint64Array {
+  return new BigUint64Array(1);
+}
+
+function ptrOf(b: BigUint64Array): Ptr {
+  return Deno.UnsafePointer.create(b[0]);
+}
+
+/** When the convolution kernels use oneDNN: per call (`auto`, the default), for all, or never. */
+export type DnnlMode = "auto" | "always" | "never";
+
+let mode: DnnlMode = "auto";
+
+/** Sets {@linkcode DnnlMode}; returns the previous one. Tests run each library on every case. */
+export function setDnnlMode(m: DnnlMode): DnnlMode {
+  const prev = mode;
+  mode = m;
+  return prev;
+}
+
+/** The current {@linkcode DnnlMode}. */
+export function dnnlMode(): DnnlMode {
+  return mode;
+}
+
+/** True when `CYBORG_ONEDNN=0`, or `CYBORG_NATIVE_BLAS=0` (no native library), says not to use it. */
+export function dnnlDisabled(): boolean {
+  return env("CYBORG_ONEDNN") === "0" || env("CYBORG_NATIVE_BLAS") === "0";
+}
+
+/**
+ * Opens oneDNN once (and its OpenMP runtime, for the thread count); `null` when it is absent, FFI
+ * is not permitted, or `CYBORG_ONEDNN=0` ({@linkcode dnnlProblem} says why).
+ */
+export function openDnnl(): Lib | null {
+  if (lib !== undefined) return lib;
+  lib = null;
+  if (dnnlDisabled()) {
+    loadError = env("CYBORG_ONEDNN") === "0" ? "CYBORG_ONEDNN=0" : "CYBORG_NATIVE_BLAS=0";
+    return lib;
+  }
+  const custom = env("CYBORG_ONEDNN_LIB");
+  const errors: string[] = [];
+  for (const path of custom ? [custom] : ONEDNN_CANDIDATES) {
+    try {
+      const l = Deno.dlopen(path, SYMBOLS);
+      const e = outPtr();
+      check(l.symbols.dnnl_engine_create(e, ENGINE_CPU, 0n), "engine");
+      engine = ptrOf(e);
+      const s = outPtr();
+      check(l.symbols.dnnl_stream_create(s, engine, STREAM_DEFAULT), "stream");
+      stream = ptrOf(s);
+      try {
+        // oneDNN's own OpenMP runtime (Debian builds it with GCC's): already loaded, same instance.
+        omp = Deno.dlopen("libgomp.so.1", OMP_SYMBOLS);
+      } catch {
+        omp = null;
+      }
+      lib = l;
+      libPath = path;
+      const o = omp;
+      if (o) onNativeThreads((n) => o.symbols.omp_set_num_threads(n));
+      return lib;
+    } catch (e) {
+      errors.push(`${path}: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  loadError = errors[errors.length - 1] ?? "not found";
+  return lib;
+}
+
+/** Why {@linkcode openDnnl} returned `null` ("" when it loaded or was not tried). */
+export function dnnlProblem(): string {
+  return loadError;
+}
+
+/** oneDNN's thread count, or 0 without the library. */
+export function dnnlThreads(): number {
+  return openDnnl() && omp ? omp.symbols.omp_get_max_threads() : 0;
+}
+
+/**
+ * A label such as `oneDNN 2.6.3 (libdnnl.so.2, 2 threads)`, or `null` without the library.
+ */
+export function dnnlLabel(): string | null {
+  const l = openDnnl();
+  if (!l) return null;
+  const v = new Deno.UnsafePointerView(l.symbols.dnnl_version()!);
+  const t = dnnlThreads();
+  return `oneDNN ${v.getInt32(0)}.${v.getInt32(4)}.${v.getInt32(8)} (${
+    libPath.split("/").pop()
+  }, ` +
+    `${t} thread${t === 1 ? "" : "s"})`;
+}
+
+/** How many oneDNN primitive executions this process made (tests check kernels use it). */
+export function dnnlCalls(): number {
+  return calls;
+}
+
+function dims(values: number[]): BigInt64Array {
+  const d = new BigInt64Array(12);
+  values.forEach((v, i) => d[i] = BigInt(v));
+  return d;
+}
+
+/** A memory descriptor of `shape` (logical oneDNN order) in layout `tag`. */
+function memoryDesc(l: Lib, shape: number[], tag: number): Uint8Array {
+  const md = new Uint8Array(MD_BYTES);
+  check(
+    l.symbols.dnnl_memory_desc_init_by_tag(md, shape.length, dims(shape), F32, tag),
+    "memory_desc_init",
+  );
+  return md;
+}
+
+function mdPtr(md: Uint8Array): Ptr {
+  return Deno.UnsafePointer.of(md as Uint8Array<ArrayBuffer>);
+}
+
+function memory(l: Lib, md: Ptr, handle: Ptr): Ptr {
+  const m = outPtr();
+  check(l.symbols.dnnl_memory_create(m, md, engine, handle), "memory_create");
+  return ptrOf(m);
+}
+
+function primitive(l: Lib, pd: Ptr): Ptr {
+  const p = outPtr();
+  check(l.symbols.dnnl_primitive_create(p, pd), "primitive_create");
+  return ptrOf(p);
+}
+
+function execute(l: Lib, prim: Ptr, args: [number, Ptr][]): void {
+  const a = new BigUint64Array(args.length * 2);
+  args.forEach(([arg, mem], i) => {
+    a[2 * i] = BigInt(arg);
+    a[2 * i + 1] = BigInt(Deno.UnsafePointer.value(mem));
+  });
+  check(
+    l.symbols.dnnl_primitive_execute(prim, stream, args.length, new Uint8Array(a.buffer)),
+    "execute",
+  );
+  calls++;
+}
+
+function implInfo(l: Lib, pd: Ptr): string {
+  const out = outPtr();
+  if (l.symbols.dnnl_primitive_desc_query(pd, QUERY_IMPL_INFO, 0, new Uint8Array(out.buffer))) {
+    return "?";
+  }
+  const p = ptrOf(out);
+  return p ? new Deno.UnsafePointerView(p).getCString() : "?";
+}
+
+/** A primitive and one memory object per argument (bound to the caller's arrays per call). */
+interface Prepared {
+  prim: Ptr;
+  /** Execution argument ids, in the order of the arrays {@linkcode run} gets. */
+  args: number[];
+  mems: Ptr[];
+  impl: string;
+  /** Descriptors the primitive's memories were made from. */
+  keep: unknown[];
+}
+
+function prepared(l: Lib, pd: Ptr, args: [number, Uint8Array][], keep: unknown[]): Prepared {
+  return {
+    prim: primitive(l, pd),
+    args: args.map(([a]) => a),
+    mems: args.map(([, md]) => memory(l, mdPtr(md), null)),
+    impl: implInfo(l, pd),
+    keep: [...keep, ...args.map(([, md]) => md)],
+  };
+}
+
+function run(l: Lib, p: Prepared, arrays: Float32Array[]): void {
+  p.mems.forEach((m, i) =>
+    check(
+      l.symbols.dnnl_memory_set_data_handle(
+        m,
+        Deno.UnsafePointer.of(arrays[i] as Float32Array<ArrayBuffer>),
+      ),
+      "set_data_handle",
+    )
+  );
+  execute(l, p.prim, p.args.map((a, i) => [a, p.mems[i]]));
+}
+
+const cache = new Map<string, Prepared | null>();
+
+/** Which convolution: the forward pass, the input gradient or the filter gradient. */
+export type ConvKind = "forward" | "backwardData" | "backwardWeights";
+
+interface ConvDescs {
+  src: Uint8Array;
+  weights: Uint8Array;
+  dst: Uint8Array;
+  strides: BigInt64Array;
+  padL: BigInt64Array;
+  padR: BigInt64Array;
+}
+
+/** oneDNN's view of a tfjs convolution; `null` when its padding cannot be expressed. */
+function convDescs(l: Lib, info: backend_util.Conv2DInfo): ConvDescs | null {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C } = info;
+  const { outHeight: OH, outWidth: OW, outChannels: N } = info;
+  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
+  const { top, left } = info.padInfo;
+  // oneDNN requires OH = ⌊(H + top + bottom − FH) / SH⌋ + 1: the smallest such bottom (likewise
+  // right); tfjs's own bottom / right can be larger.
+  const bottom = Math.max(0, (OH - 1) * SH + FH - H - top);
+  const right = Math.max(0, (OW - 1) * SW + FW - W - left);
+  const fits = (i: number, p0: number, p1: number, f: number, s: number, o: number) =>
+    Math.floor((i + p0 + p1 - f) / s) + 1 === o;
+  if (
+    top < 0 || left < 0 || !fits(H, top, bottom, FH, SH, OH) || !fits(W, left, right, FW, SW, OW)
+  ) {
+    return null;
+  }
+  return {
+    src: memoryDesc(l, [B, C, H, W], TAG_NHWC),
+    weights: memoryDesc(l, [N, C, FH, FW], TAG_HWIO),
+    dst: memoryDesc(l, [B, N, OH, OW], TAG_NHWC),
+    strides: dims([SH, SW]),
+    padL: dims([top, left]),
+    padR: dims([bottom, right]),
+  };
+}
+
+function opPd(l: Lib, desc: Uint8Array, hint: Ptr): Ptr {
+  const pd = outPtr();
+  check(l.symbols.dnnl_primitive_desc_create(pd, desc, null, engine, hint), "primitive_desc");
+  return ptrOf(pd);
+}
+
+function prepareConv(l: Lib, kind: ConvKind, info: backend_util.Conv2DInfo): Prepared | null {
+  const d = convDescs(l, info);
+  if (!d) return null;
+  const fwd = new Uint8Array(OP_DESC_BYTES);
+  check(
+    l.symbols.dnnl_convolution_forward_desc_init(
+      fwd,
+      FORWARD_TRAINING,
+      CONV_DIRECT,
+      d.src,
+      d.weights,
+      null,
+      d.dst,
+      d.strides,
+      d.padL,
+      d.padR,
+    ),
+    "convolution_forward_desc_init",
+  );
+  // The backward primitives take the forward one as a hint.
+  const fwdPd = opPd(l, fwd, null);
+  if (kind === "forward") {
+    return prepared(l, fwdPd, [[ARG.src, d.src], [ARG.weights, d.weights], [ARG.dst, d.dst]], [
+      fwd,
+    ]);
+  }
+  const desc = new Uint8Array(OP_DESC_BYTES);
+  if (kind === "backwardData") {
+    check(
+      l.symbols.dnnl_convolution_backward_data_desc_init(
+        desc,
+        CONV_DIRECT,
+        d.src,
+        d.weights,
+        d.dst,
+        d.strides,
+        d.padL,
+        d.padR,
+      ),
+      "convolution_backward_data_desc_init",
+    );
+    const pd = opPd(l, desc, fwdPd);
+    return prepared(l, pd, [[ARG.diffDst, d.dst], [ARG.weights, d.weights], [
+      ARG.diffSrc,
+      d.src,
+    ]], [fwd, desc]);
+  }
+  check(
+    l.symbols.dnnl_convolution_backward_weights_desc_init(
+      desc,
+      CONV_DIRECT,
+      d.src,
+      d.weights,
+      null,
+      d.dst,
+      d.strides,
+      d.padL,
+      d.padR,
+    ),
+    "convolution_backward_weights_desc_init",
+  );
+  const pd = opPd(l, desc, fwdPd);
+  return prepared(l, pd, [[ARG.src, d.src], [ARG.diffDst, d.dst], [ARG.diffWeights, d.weights]], [
+    fwd,
+    desc,
+  ]);
+}
+
+function convKey(kind: ConvKind, info: backend_util.Conv2DInfo): string {
+  const p = info.padInfo;
+  return [
+    kind,
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    p.top,
+    p.left,
+  ].join(",");
+}
+
+/**
+ * Runs one convolution of `info` (NHWC, filters `[kh, kw, ci, co]`, dilation 1) in oneDNN:
+ * `forward` (a = x, b = filter, out = y), `backwardData` (a = dy, b = filter, out = dx) or
+ * `backwardWeights` (a = x, b = dy, out = dW). Returns false, having done nothing, when oneDNN is
+ * absent or has no implementation for this geometry.
+ */
+export function dnnlConv(
+  kind: ConvKind,
+  info: backend_util.Conv2DInfo,
+  a: Float32Array,
+  b: Float32Array,
+  out: Float32Array,
+): boolean {
+  const l = mode === "never" ? null : openDnnl();
+  if (!l) return false;
+  const key = convKey(kind, info);
+  let p = cache.get(key);
+  if (p === undefined) {
+    try {
+      p = prepareConv(l, kind, info);
+    } catch {
+      p = null;
+    }
+    cache.set(key, p);
+  }
+  if (!p) return false;
+  run(l, p, [a, b, out]);
+  return true;
+}
+
+/** oneDNN's implementation name for a convolution (e.g. `jit:avx2`), or null without one. */
+export function dnnlConvImpl(kind: ConvKind, info: backend_util.Conv2DInfo): string | null {
+  const l = openDnnl();
+  if (!l) return null;
+  const key = convKey(kind, info);
+  if (!cache.has(key)) {
+    try {
+      cache.set(key, prepareConv(l, kind, info));
+    } catch {
+      cache.set(key, null);
+    }
+  }
+  return cache.get(key)?.impl ?? null;
+}

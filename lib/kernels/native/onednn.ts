@@ -1,7 +1,8 @@
 /**
  * oneDNN (Debian's `libdnnl2`, `libdnnl.so.2`, the library PyTorch's CPU convolutions use) through
- * `Deno.dlopen`: 2-D convolutions (forward, input gradient, weight gradient) on plain
- * `Float32Array`s (wasm-heap views included: no copy of the tensors).
+ * `Deno.dlopen`: 2-D convolutions (forward, input gradient, weight gradient) and the steps of
+ * training batch normalisation, on plain `Float32Array`s (wasm-heap views included: no copy of the
+ * tensors).
  *
  * Tensors stay in tfjs's layouts (activations NHWC, filters `[kh, kw, ci, co]` = oneDNN's `hwio`),
  * where oneDNN runs its own threaded im2col / col2im and GEMM (`gemm:jit`). Its blocked layouts
@@ -65,6 +66,14 @@ const SYMBOLS = {
     ],
     result: "i32",
   },
+  dnnl_batch_normalization_forward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "f32", "u32"],
+    result: "i32",
+  },
+  dnnl_batch_normalization_backward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
+    result: "i32",
+  },
   dnnl_primitive_desc_create: {
     parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
     result: "i32",
@@ -92,10 +101,29 @@ const TAG_NHWC = 20; // acdb
 const TAG_HWIO = 30; // cdba
 const ENGINE_CPU = 1;
 const STREAM_DEFAULT = 1;
+const TAG_A = 2; // 1-D
 const FORWARD_TRAINING = 64;
+const FORWARD_INFERENCE = 96;
+const BACKWARD = 128;
+const BN_GLOBAL_STATS = 0x1;
+const BN_SCALE = 0x8;
+const BN_SHIFT = 0x10;
 const CONV_DIRECT = 1;
 const QUERY_IMPL_INFO = 8;
-const ARG = { src: 1, dst: 17, weights: 33, diffSrc: 129, diffDst: 145, diffWeights: 161 };
+const ARG = {
+  src: 1,
+  dst: 17,
+  weights: 33,
+  mean: 49,
+  variance: 50,
+  scale: 51,
+  shift: 52,
+  diffSrc: 129,
+  diffDst: 145,
+  diffWeights: 161,
+  diffScale: 255,
+  diffShift: 256,
+};
 
 let lib: Lib | null | undefined;
 let omp: Deno.DynamicLibrary<typeof OMP_SYMBOLS> | null = null;
@@ -483,4 +511,162 @@ export function dnnlConvImpl(kind: ConvKind, info: backend_util.Conv2DInfo): str
     }
   }
   return cache.get(key)?.impl ?? null;
+}
+
+/** Which batch-norm step (the kit's kernels, lib/kernels/batch_norm_train.ts). */
+export type BnStep = "stats" | "apply" | "reduce" | "dx";
+
+// The epsilon of the steps that take none: their results do not depend on it (`reduce` divides
+// it back out).
+const BN_EPS_UNUSED = 1e-5;
+
+function prepareBn(l: Lib, step: BnStep, rows: number, c: number, eps: number): Prepared {
+  const data = memoryDesc(l, [rows, c, 1, 1], TAG_NHWC); // [rows][c], as tfjs's NHWC tensors
+  const stat = memoryDesc(l, [c], TAG_A);
+  const fwd = new Uint8Array(OP_DESC_BYTES);
+  const desc = (prop: number, flags: number) => {
+    check(
+      l.symbols.dnnl_batch_normalization_forward_desc_init(fwd, prop, data, eps, flags),
+      "batch_normalization_forward_desc_init",
+    );
+    return opPd(l, fwd, null);
+  };
+  if (step === "stats") {
+    const pd = desc(FORWARD_TRAINING, 0);
+    return prepared(l, pd, [
+      [ARG.src, data],
+      [ARG.dst, data],
+      [ARG.mean, stat],
+      [ARG.variance, stat],
+    ], [fwd]);
+  }
+  if (step === "apply") {
+    const pd = desc(FORWARD_INFERENCE, BN_GLOBAL_STATS | BN_SCALE | BN_SHIFT);
+    return prepared(l, pd, [
+      [ARG.src, data],
+      [ARG.mean, stat],
+      [ARG.variance, stat],
+      [ARG.scale, stat],
+      [ARG.shift, stat],
+      [ARG.dst, data],
+    ], [fwd]);
+  }
+  const hint = desc(FORWARD_TRAINING, BN_SCALE | BN_SHIFT);
+  const bwd = new Uint8Array(OP_DESC_BYTES);
+  check(
+    l.symbols.dnnl_batch_normalization_backward_desc_init(
+      bwd,
+      BACKWARD,
+      data,
+      data,
+      eps,
+      BN_SCALE | BN_SHIFT,
+    ),
+    "batch_normalization_backward_desc_init",
+  );
+  const pd = opPd(l, bwd, hint);
+  return prepared(l, pd, [
+    [ARG.src, data],
+    [ARG.mean, stat],
+    [ARG.variance, stat],
+    [ARG.diffDst, data],
+    [ARG.scale, stat],
+    [ARG.shift, stat], // asked for by the implementation, not used
+    [ARG.diffSrc, data],
+    [ARG.diffScale, stat],
+    [ARG.diffShift, stat],
+  ], [fwd, bwd]);
+}
+
+const bnScratch: Float32Array[] = [];
+
+/** Scratch array `i` (outside the wasm heap) of at least `n` floats, for outputs the kit drops. */
+function bnScratchOf(i: number, n: number): Float32Array {
+  if (!bnScratch[i] || bnScratch[i].length < n) bnScratch[i] = new Float32Array(n);
+  return bnScratch[i].subarray(0, n);
+}
+
+function bnPrepared(l: Lib, step: BnStep, rows: number, c: number, eps: number): Prepared | null {
+  const key = `bn,${step},${rows},${c},${eps}`;
+  let p = cache.get(key);
+  if (p === undefined) {
+    try {
+      p = prepareBn(l, step, rows, c, eps);
+    } catch {
+      p = null;
+    }
+    cache.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * One batch-norm step of the kit's training batch norm on `x` = `[rows, c]` (row-major; NHWC
+ * activations), in oneDNN (threaded): `stats` (`out` = [μ; σ²], biased), `apply`
+ * (`out` = `(x − μ)·(σ² + eps)^−½·γ + β`), `reduce` (`out` = [Σdy; Σdy·(x − μ)]) or `dx` (`out` =
+ * the input gradient, as oneDNN's batch-norm backward pass). `stats` is [μ; σ²] for every step but
+ * the first. Returns false, having done nothing, without oneDNN or an implementation.
+ */
+export function dnnlBatchNorm(
+  step: BnStep,
+  rows: number,
+  c: number,
+  eps: number,
+  t: {
+    x: Float32Array;
+    out: Float32Array;
+    stats?: Float32Array;
+    dy?: Float32Array;
+    gamma?: Float32Array;
+    beta?: Float32Array;
+  },
+): boolean {
+  const l = mode === "never" ? null : openDnnl();
+  if (!l) return false;
+  const p = bnPrepared(l, step, rows, c, step === "apply" || step === "dx" ? eps : BN_EPS_UNUSED);
+  if (!p) return false;
+  const n = rows * c;
+  if (step === "stats") {
+    run(l, p, [t.x, bnScratchOf(0, n), t.out.subarray(0, c), t.out.subarray(c, 2 * c)]);
+    return true;
+  }
+  const mean = t.stats!.subarray(0, c);
+  const variance = t.stats!.subarray(c, 2 * c);
+  if (step === "apply") {
+    run(l, p, [t.x, mean, variance, t.gamma!, t.beta!, t.out]);
+    return true;
+  }
+  if (step === "reduce") {
+    const ones = bnScratchOf(1, c).fill(1);
+    const diffScale = bnScratchOf(2, c);
+    run(l, p, [
+      t.x,
+      mean,
+      variance,
+      t.dy!,
+      ones,
+      bnScratchOf(3, c).fill(0),
+      bnScratchOf(0, n),
+      diffScale,
+      t.out.subarray(0, c),
+    ]);
+    // oneDNN's dγ is Σdy·(x − μ)·(σ² + eps)^−½: the kit's sum is that times (σ² + eps)^½.
+    for (let ch = 0; ch < c; ch++) {
+      t.out[c + ch] = diffScale[ch] * Math.sqrt(variance[ch] + BN_EPS_UNUSED);
+    }
+    return true;
+  }
+  const shift = bnScratchOf(3, c).fill(0);
+  run(l, p, [
+    t.x,
+    mean,
+    variance,
+    t.dy!,
+    t.gamma!,
+    shift,
+    t.out,
+    bnScratchOf(2, c),
+    bnScratchOf(4, c),
+  ]);
+  return true;
 }

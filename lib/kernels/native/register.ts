@@ -1,8 +1,11 @@
 /**
- * Native kernels for tfjs's wasm backend (`lib/kernels/native/kernels.ts`): registered over
- * whatever serves `Conv2D`, `Conv2DBackpropInput`, `Conv2DBackpropFilter` and `BatchMatMul` on
- * `wasm` (tfjs's stock kernels or the kit's wasm ones), which they keep for the calls they do not
- * serve; and the kit's SGD update written straight onto the heap (`sgd_heap.ts`). Registration needs OpenBLAS ({@linkcode openBlas}); without it the wasm kernels stay.
+ * Native kernels for tfjs's wasm backend, registered over whatever serves them on `wasm` (tfjs's
+ * stock kernels or the kit's wasm ones), which they keep for the calls they do not serve:
+ * `Conv2D`, `Conv2DBackpropInput`, `Conv2DBackpropFilter` and `BatchMatMul` (`kernels.ts`: OpenBLAS
+ * GEMMs or oneDNN convolutions, per call), the kit's training batch norm through oneDNN
+ * (`batch_norm_dnnl.ts`) and the kit's SGD update written straight onto the heap (`sgd_heap.ts`).
+ * Registration needs OpenBLAS ({@linkcode openBlas}) or oneDNN ({@linkcode openDnnl}); without
+ * either the wasm kernels stay.
  *
  * @module
  */
@@ -17,6 +20,13 @@ import {
 import { openBlas } from "./openblas.ts";
 import { openDnnl } from "./onednn.ts";
 import { makeSgdBufferHeap, makeSgdParamHeap } from "./sgd_heap.ts";
+import {
+  makeBnApplyDnnl,
+  makeBnBackDxDnnl,
+  makeBnBackReduceDnnl,
+  makeBnStatsDnnl,
+} from "./batch_norm_dnnl.ts";
+import { BN_APPLY, BN_BACK_DX, BN_BACK_REDUCE, BN_STATS } from "../batch_norm_train.ts";
 
 const BACKEND = "wasm";
 
@@ -28,6 +38,10 @@ export const NATIVE_KERNELS: readonly { kernelName: string; make(w: KernelFunc):
   { kernelName: "BatchMatMul", make: makeBatchMatMulNative },
   { kernelName: "KitSgdBuffer", make: makeSgdBufferHeap },
   { kernelName: "KitSgdParam", make: makeSgdParamHeap },
+  { kernelName: BN_STATS, make: makeBnStatsDnnl },
+  { kernelName: BN_APPLY, make: makeBnApplyDnnl },
+  { kernelName: BN_BACK_REDUCE, make: makeBnBackReduceDnnl },
+  { kernelName: BN_BACK_DX, make: makeBnBackDxDnnl },
 ];
 
 const replaced = new Map<string, KernelConfig>();

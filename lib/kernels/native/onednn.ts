@@ -186,6 +186,14 @@ export function openDnnl(): Lib | null {
     loadError = env("CYBORG_ONEDNN") === "0" ? "CYBORG_ONEDNN=0" : "CYBORG_NATIVE_BLAS=0";
     return lib;
   }
+  try {
+    // Read by GCC's OpenMP runtime when it loads (with the library): idle threads sleep at once
+    // instead of spinning, which took the cores from OpenBLAS's threads and the JavaScript
+    // between the calls (openblas.ts, setThreadTimeout).
+    if (!env("OMP_WAIT_POLICY")) Deno.env.set("OMP_WAIT_POLICY", "PASSIVE");
+  } catch {
+    // no env permission: the runtime's default
+  }
   const custom = env("CYBORG_ONEDNN_LIB");
   const errors: string[] = [];
   for (const path of custom ? [custom] : ONEDNN_CANDIDATES) {

@@ -521,8 +521,11 @@ export function dnnlConvImpl(kind: ConvKind, info: backend_util.Conv2DInfo): str
   return cache.get(key)?.impl ?? null;
 }
 
-/** Which batch-norm step (the kit's kernels, lib/kernels/batch_norm_train.ts). */
-export type BnStep = "stats" | "apply" | "reduce" | "dx";
+/**
+ * Which batch-norm step (the kit's kernels, lib/kernels/batch_norm_train.ts): one of the four
+ * separate ones, or a fused pass (`forward`: y and the statistics; `backward`: dx and the sums).
+ */
+export type BnStep = "stats" | "apply" | "reduce" | "dx" | "forward" | "backward";
 
 // The epsilon of the steps that take none: their results do not depend on it (`reduce` divides
 // it back out).
@@ -543,6 +546,17 @@ function prepareBn(l: Lib, step: BnStep, rows: number, c: number, eps: number): 
     const pd = desc(FORWARD_TRAINING, 0);
     return prepared(l, pd, [
       [ARG.src, data],
+      [ARG.dst, data],
+      [ARG.mean, stat],
+      [ARG.variance, stat],
+    ], [fwd]);
+  }
+  if (step === "forward") {
+    const pd = desc(FORWARD_TRAINING, BN_SCALE | BN_SHIFT);
+    return prepared(l, pd, [
+      [ARG.src, data],
+      [ARG.scale, stat],
+      [ARG.shift, stat],
       [ARG.dst, data],
       [ARG.mean, stat],
       [ARG.variance, stat],
@@ -611,9 +625,10 @@ function bnPrepared(l: Lib, step: BnStep, rows: number, c: number, eps: number):
 /**
  * One batch-norm step of the kit's training batch norm on `x` = `[rows, c]` (row-major; NHWC
  * activations), in oneDNN (threaded): `stats` (`out` = [μ; σ²], biased), `apply`
- * (`out` = `(x − μ)·(σ² + eps)^−½·γ + β`), `reduce` (`out` = [Σdy; Σdy·(x − μ)]) or `dx` (`out` =
- * the input gradient, as oneDNN's batch-norm backward pass). `stats` is [μ; σ²] for every step but
- * the first. Returns false, having done nothing, without oneDNN or an implementation.
+ * (`out` = `(x − μ)·(σ² + eps)^−½·γ + β`), `reduce` (`out` = [Σdy; Σdy·(x − μ)]), `dx` (`out` =
+ * the input gradient, as oneDNN's batch-norm backward pass), `forward` (`out` = apply's,
+ * `out2` = stats') or `backward` (`out` = dx's, `out2` = reduce's). `stats` is [μ; σ²] for the
+ * steps that take it. Returns false, having done nothing, without oneDNN or an implementation.
  */
 export function dnnlBatchNorm(
   step: BnStep,
@@ -623,6 +638,7 @@ export function dnnlBatchNorm(
   t: {
     x: Float32Array;
     out: Float32Array;
+    out2?: Float32Array;
     stats?: Float32Array;
     dy?: Float32Array;
     gamma?: Float32Array;
@@ -631,15 +647,38 @@ export function dnnlBatchNorm(
 ): boolean {
   const l = mode === "never" ? null : openDnnl();
   if (!l) return false;
-  const p = bnPrepared(l, step, rows, c, step === "apply" || step === "dx" ? eps : BN_EPS_UNUSED);
+  const own = step === "stats" || step === "reduce";
+  // reduce, dx and backward share one primitive (oneDNN's backward pass)
+  const kind = step === "reduce" || step === "dx" ? "backward" : step;
+  const p = bnPrepared(l, kind, rows, c, own ? BN_EPS_UNUSED : eps);
   if (!p) return false;
   const n = rows * c;
   if (step === "stats") {
     run(l, p, [t.x, bnScratchOf(0, n), t.out.subarray(0, c), t.out.subarray(c, 2 * c)]);
     return true;
   }
+  if (step === "forward") {
+    run(l, p, [t.x, t.gamma!, t.beta!, t.out, t.out2!.subarray(0, c), t.out2!.subarray(c, 2 * c)]);
+    return true;
+  }
   const mean = t.stats!.subarray(0, c);
   const variance = t.stats!.subarray(c, 2 * c);
+  if (step === "backward") {
+    const diffScale = bnScratchOf(2, c);
+    run(l, p, [
+      t.x,
+      mean,
+      variance,
+      t.dy!,
+      t.gamma!,
+      bnScratchOf(3, c).fill(0),
+      t.out,
+      diffScale,
+      t.out2!.subarray(0, c),
+    ]);
+    for (let ch = 0; ch < c; ch++) t.out2![c + ch] = diffScale[ch] * Math.sqrt(variance[ch] + eps);
+    return true;
+  }
   if (step === "apply") {
     run(l, p, [t.x, mean, variance, t.gamma!, t.beta!, t.out]);
     return true;

@@ -19,8 +19,14 @@ import {
 } from "./kernels.ts";
 import { openBlas } from "./openblas.ts";
 import { openDnnl } from "./onednn.ts";
+import type { KernelConfig as Config } from "@tensorflow/tfjs-core";
+
+/** Kernels the native path adds (no wasm kernel of that name to wrap), registered with oneDNN. */
+const ADDED: readonly Config[] = [BN_FORWARD_DNNL, BN_BACKWARD_DNNL];
 import { makeSgdBufferHeap, makeSgdParamHeap } from "./sgd_heap.ts";
 import {
+  BN_BACKWARD_DNNL,
+  BN_FORWARD_DNNL,
   makeBnApplyDnnl,
   makeBnBackDxDnnl,
   makeBnBackReduceDnnl,
@@ -62,6 +68,11 @@ export function registerNativeKernels(): boolean {
     tf.unregisterKernel(k.kernelName, BACKEND);
     tf.registerKernel({ ...config, kernelFunc: k.make(config.kernelFunc) });
   }
+  if (openDnnl()) {
+    for (const k of ADDED) {
+      if (!tf.getKernel(k.kernelName, BACKEND)) tf.registerKernel(k);
+    }
+  }
   return true;
 }
 
@@ -72,6 +83,9 @@ export function unregisterNativeKernels(): void {
     tf.registerKernel(config);
   }
   replaced.clear();
+  for (const k of ADDED) {
+    if (tf.getKernel(k.kernelName, BACKEND)) tf.unregisterKernel(k.kernelName, BACKEND);
+  }
 }
 
 /** True while the native kernels are registered. */

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../../lib/backend.ts";
 import { batchNormRunningUpdate, batchNormTrain } from "../../../lib/kernels/batch_norm_train.ts";
-import { dnnlCalls, openDnnl } from "../../../lib/kernels/native/onednn.ts";
+import { BN_BACKWARD, BN_FORWARD } from "../../../lib/kernels/batch_norm_train.ts";
+import { dnnlCalls, openDnnl, setDnnlMode } from "../../../lib/kernels/native/onednn.ts";
 import {
   nativeKernelsActive,
   registerNativeKernels,
@@ -18,10 +19,34 @@ const SHAPES: [number, number, number, number][] = [
   [4, 8, 8, 256],
 ];
 
-Deno.test("batch norm through oneDNN on wasm: forward, statistics, gradients and running update match cpu", async () => {
-  await initBackend("wasm");
-  assert.ok(registerNativeKernels() && nativeKernelsActive());
-  assert.ok(openDnnl(), "oneDNN not loaded: apt-get install libdnnl2");
+// The fused kernels (one oneDNN pass each way), the four separate ones (without the fused), and
+// the fused kernels falling back to the separate wasm ones (oneDNN declining every call).
+const VARIANTS = [
+  { name: "fused", fused: true, mode: "auto", calls: 3 },
+  { name: "separate", fused: false, mode: "auto", calls: 6 },
+  { name: "fallback", fused: true, mode: "never", calls: 0 },
+] as const;
+
+for (const v of VARIANTS) {
+  Deno.test(`batch norm on wasm, ${v.name}: forward, statistics, gradients and running update match cpu`, async () => {
+    await initBackend("wasm");
+    assert.ok(registerNativeKernels() && nativeKernelsActive());
+    assert.ok(openDnnl(), "oneDNN not loaded: apt-get install libdnnl2");
+    if (!v.fused) {
+      tf.unregisterKernel(BN_FORWARD, "wasm");
+      tf.unregisterKernel(BN_BACKWARD, "wasm");
+    }
+    const prev = setDnnlMode(v.mode);
+    try {
+      await check(v.calls);
+    } finally {
+      setDnnlMode(prev);
+      registerNativeKernels(); // puts the fused kernels back
+    }
+  });
+}
+
+async function check(expectedCalls: number) {
   const rng = new Rng("native/batch_norm");
   for (const shape of SHAPES) {
     for (const offset of [0, 40]) {
@@ -60,12 +85,11 @@ Deno.test("batch norm through oneDNN on wasm: forward, statistics, gradients and
       await tf.setBackend("wasm");
       const calls = dnnlCalls();
       const got = await compute();
-      // stats and apply in the forward pass (twice), reduce and dx in the backward pass
-      assert.equal(dnnlCalls() - calls, 6, "the wasm kernels ran, not oneDNN");
+      assert.equal(dnnlCalls() - calls, expectedCalls, "oneDNN calls");
       const names = ["y", "stats", "running", "dx", "dgamma", "dbeta"];
       names.forEach((name, i) => {
         assertClose(got[i], want[i], 1e-4, `${shape} offset ${offset}: ${name}`);
       });
     }
   }
-});
+}

@@ -40,6 +40,7 @@ const SYMBOLS = {
     result: "void",
   },
   cblas_scopy: { parameters: ["i32", "buffer", "i32", "buffer", "i32"], result: "void" },
+  cblas_sscal: { parameters: ["i32", "f32", "buffer", "i32"], result: "void" },
   cblas_saxpy: {
     parameters: ["i32", "f32", "buffer", "i32", "buffer", "i32"],
     result: "void",
@@ -224,4 +225,12 @@ export function saxpy(n: number, alpha: number, x: Float32Array, y: Float32Array
   if (!l) throw new Error(`saxpy: OpenBLAS is not available (${loadError})`);
   if (x.length < n || y.length < n) throw new Error(`saxpy: views shorter than ${n}`);
   if (n > 0) l.symbols.cblas_saxpy(n, alpha, x, 1, y, 1);
+}
+
+/** `x = alpha·x` over `n` floats (`cblas_sscal`, threaded). */
+export function sscal(n: number, alpha: number, x: Float32Array): void {
+  const l = openBlas();
+  if (!l) throw new Error(`sscal: OpenBLAS is not available (${loadError})`);
+  if (x.length < n) throw new Error(`sscal: view shorter than ${n}`);
+  if (n > 0) l.symbols.cblas_sscal(n, alpha, x, 1);
 }

@@ -26,7 +26,7 @@ import { columnBudget } from "../wasm/conv2d_backprop_filter.ts";
 import { col2imAdd } from "../wasm/conv2d_backprop_input.ts";
 import { heapF32, type WasmBackendLike } from "../wasm/wasm_types.ts";
 import { openBlas, sgemm } from "./openblas.ts";
-import { type ConvKind, dnnlConv, dnnlMode } from "./onednn.ts";
+import { type ConvKind, dnnlConv, dnnlMaxPoolGrad, dnnlMode } from "./onednn.ts";
 
 let minDim = 32;
 
@@ -317,5 +317,32 @@ export function makeBatchMatMulNative(stock: KernelFunc): KernelFunc {
       );
     }
     return out;
+  };
+}
+
+/**
+ * `MaxPoolGrad` through oneDNN's max pooling (threaded), wrapping `stock` (the kit's one-threaded
+ * JavaScript kernel) for what it does not serve (dilations, non-float32, no oneDNN). Measured per
+ * ResNet50 step at 224 px, batch 4: 49 CPU ms in the JavaScript kernel.
+ */
+export function makeMaxPoolGradNative(stock: KernelFunc): KernelFunc {
+  return (args) => {
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    if (dy.dtype !== "float32" || input.dtype !== "float32" || input.shape.length !== 4) {
+      return stock(args);
+    }
+    const a = args.attrs as unknown as tf.MaxPoolGradAttrs;
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    const wb = args.backend as unknown as WasmBackendLike;
+    const out = wb.makeOutput(input.shape, "float32");
+    if (dnnlMaxPoolGrad(info, heapF32(wb, input), heapF32(wb, dy), heapF32(wb, out))) return out;
+    return stockInto(wb, stock, args, out);
   };
 }

@@ -29,6 +29,7 @@ const SYMBOLS = {
   dnnl_version: { parameters: [], result: "pointer" },
   dnnl_engine_create: { parameters: ["buffer", "i32", "usize"], result: "i32" },
   dnnl_stream_create: { parameters: ["buffer", "pointer", "u32"], result: "i32" },
+  dnnl_memory_desc_get_size: { parameters: ["pointer"], result: "usize" },
   dnnl_memory_desc_init_by_tag: {
     parameters: ["buffer", "i32", "buffer", "i32", "i32"],
     result: "i32",
@@ -74,6 +75,36 @@ const SYMBOLS = {
     parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
     result: "i32",
   },
+  dnnl_pooling_v2_forward_desc_init: {
+    parameters: [
+      "buffer", // pool_desc
+      "i32", // prop_kind
+      "i32", // alg_kind
+      "buffer", // src
+      "buffer", // dst
+      "buffer", // strides
+      "buffer", // kernel
+      "buffer", // dilation
+      "buffer", // padding_l
+      "buffer", // padding_r
+    ],
+    result: "i32",
+  },
+  dnnl_pooling_v2_backward_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_primitive_desc_query_md: { parameters: ["pointer", "i32", "i32"], result: "pointer" },
   dnnl_primitive_desc_create: {
     parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
     result: "i32",
@@ -105,6 +136,8 @@ const TAG_A = 2; // 1-D
 const FORWARD_TRAINING = 64;
 const FORWARD_INFERENCE = 96;
 const BACKWARD = 128;
+const POOLING_MAX = 0x1ff;
+const QUERY_WORKSPACE_MD = 135;
 const BN_GLOBAL_STATS = 0x1;
 const BN_SCALE = 0x8;
 const BN_SHIFT = 0x10;
@@ -123,6 +156,7 @@ const ARG = {
   diffWeights: 161,
   diffScale: 255,
   diffShift: 256,
+  workspace: 64,
 };
 
 let lib: Lib | null | undefined;
@@ -715,5 +749,104 @@ export function dnnlBatchNorm(
     bnScratchOf(2, c),
     bnScratchOf(4, c),
   ]);
+  return true;
+}
+
+/** Two primitives: a max-pooling forward pass (for its workspace, the argmax) and its backward. */
+interface PoolPrepared {
+  fwd: Prepared;
+  bwd: Prepared;
+  /** Floats of the pooled output and of the workspace (bytes rounded up). */
+  dstFloats: number;
+  wsFloats: number;
+}
+
+function preparePool(l: Lib, info: backend_util.Conv2DInfo): PoolPrepared | null {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } =
+    info;
+  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
+  const { top, left } = info.padInfo;
+  const bottom = Math.max(0, (OH - 1) * SH + FH - H - top);
+  const right = Math.max(0, (OW - 1) * SW + FW - W - left);
+  const fits = (i: number, p0: number, p1: number, f: number, s: number, o: number) =>
+    Math.floor((i + p0 + p1 - f) / s) + 1 === o;
+  if (
+    top < 0 || left < 0 || !fits(H, top, bottom, FH, SH, OH) || !fits(W, left, right, FW, SW, OW)
+  ) {
+    return null;
+  }
+  const src = memoryDesc(l, [B, C, H, W], TAG_NHWC);
+  const dst = memoryDesc(l, [B, C, OH, OW], TAG_NHWC);
+  const geometry = [
+    dims([SH, SW]),
+    dims([FH, FW]),
+    dims([0, 0]),
+    dims([top, left]),
+    dims([
+      bottom,
+      right,
+    ]),
+  ] as const;
+  const fd = new Uint8Array(OP_DESC_BYTES);
+  check(
+    l.symbols.dnnl_pooling_v2_forward_desc_init(
+      fd,
+      FORWARD_TRAINING,
+      POOLING_MAX,
+      src,
+      dst,
+      ...geometry,
+    ),
+    "pooling_forward_desc_init",
+  );
+  const fpd = opPd(l, fd, null);
+  const wsPtr = l.symbols.dnnl_primitive_desc_query_md(fpd, QUERY_WORKSPACE_MD, 0);
+  if (!wsPtr) return null;
+  const ws = new Uint8Array(MD_BYTES);
+  new Deno.UnsafePointerView(wsPtr).copyInto(ws);
+  const bd = new Uint8Array(OP_DESC_BYTES);
+  check(
+    l.symbols.dnnl_pooling_v2_backward_desc_init(bd, POOLING_MAX, src, dst, ...geometry),
+    "pooling_backward_desc_init",
+  );
+  const bpd = opPd(l, bd, fpd);
+  return {
+    fwd: prepared(l, fpd, [[ARG.src, src], [ARG.dst, dst], [ARG.workspace, ws]], [fd]),
+    bwd: prepared(l, bpd, [[ARG.diffDst, dst], [ARG.workspace, ws], [ARG.diffSrc, src]], [fd, bd]),
+    dstFloats: B * OH * OW * C,
+    wsFloats: Math.ceil(Number(l.symbols.dnnl_memory_desc_get_size(wsPtr)) / 4),
+  };
+}
+
+const poolCache = new Map<string, PoolPrepared | null>();
+
+/**
+ * The gradient of a max pooling of `x` (NHWC; `info` from `computePool2DInfo`, dilation 1) in
+ * oneDNN: the forward pass again for its argmax, then `dx` = `dy` routed to each window's maximum
+ * (the first one in the window on ties). Returns false, having done nothing, without oneDNN or an
+ * implementation for the geometry.
+ */
+export function dnnlMaxPoolGrad(
+  info: backend_util.Conv2DInfo,
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+): boolean {
+  const l = mode === "never" ? null : openDnnl();
+  if (!l) return false;
+  const key = [convKey("forward", info), "pool"].join(",");
+  let p = poolCache.get(key);
+  if (p === undefined) {
+    try {
+      p = preparePool(l, info);
+    } catch {
+      p = null;
+    }
+    poolCache.set(key, p);
+  }
+  if (!p) return false;
+  const ws = bnScratchOf(5, p.wsFloats);
+  run(l, p.fwd, [x, bnScratchOf(6, p.dstFloats), ws]);
+  run(l, p.bwd, [dy, ws, dx]);
   return true;
 }

@@ -16,6 +16,7 @@ import {
   makeConv2DBackpropFilterNative,
   makeConv2DBackpropInputNative,
   makeConv2DNative,
+  makeMaxPoolGradNative,
 } from "./kernels.ts";
 import { openBlas } from "./openblas.ts";
 import { openDnnl } from "./onednn.ts";
@@ -42,6 +43,7 @@ export const NATIVE_KERNELS: readonly { kernelName: string; make(w: KernelFunc):
   { kernelName: "Conv2DBackpropInput", make: makeConv2DBackpropInputNative },
   { kernelName: "Conv2DBackpropFilter", make: makeConv2DBackpropFilterNative },
   { kernelName: "BatchMatMul", make: makeBatchMatMulNative },
+  { kernelName: "MaxPoolGrad", make: makeMaxPoolGradNative },
   { kernelName: "KitSgdBuffer", make: makeSgdBufferHeap },
   { kernelName: "KitSgdParam", make: makeSgdParamHeap },
   { kernelName: BN_STATS, make: makeBnStatsDnnl },

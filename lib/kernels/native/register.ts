@@ -2,7 +2,8 @@
  * Native kernels for tfjs's wasm backend, registered over whatever serves them on `wasm` (tfjs's
  * stock kernels or the kit's wasm ones), which they keep for the calls they do not serve:
  * `Conv2D`, `Conv2DBackpropInput`, `Conv2DBackpropFilter` and `BatchMatMul` (`kernels.ts`: OpenBLAS
- * GEMMs or oneDNN convolutions, per call), the kit's training batch norm through oneDNN
+ * GEMMs or oneDNN convolutions, per call), `MaxPoolGrad` (oneDNN's max pooling), the kit's
+ * training batch norm through oneDNN
  * (`batch_norm_dnnl.ts`) and the kit's SGD update written straight onto the heap (`sgd_heap.ts`).
  * Registration needs OpenBLAS ({@linkcode openBlas}) or oneDNN ({@linkcode openDnnl}); without
  * either the wasm kernels stay.

@@ -105,6 +105,14 @@ const SYMBOLS = {
     result: "i32",
   },
   dnnl_primitive_desc_query_md: { parameters: ["pointer", "i32", "i32"], result: "pointer" },
+  dnnl_eltwise_forward_desc_init: {
+    parameters: ["buffer", "i32", "i32", "buffer", "f32", "f32"],
+    result: "i32",
+  },
+  dnnl_eltwise_backward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "f32"],
+    result: "i32",
+  },
   dnnl_primitive_desc_create: {
     parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
     result: "i32",
@@ -137,6 +145,7 @@ const FORWARD_TRAINING = 64;
 const FORWARD_INFERENCE = 96;
 const BACKWARD = 128;
 const POOLING_MAX = 0x1ff;
+const ELTWISE_RELU = 0x1f;
 const QUERY_WORKSPACE_MD = 135;
 const BN_GLOBAL_STATS = 0x1;
 const BN_SCALE = 0x8;
@@ -848,5 +857,44 @@ export function dnnlMaxPoolGrad(
   const ws = bnScratchOf(5, p.wsFloats);
   run(l, p.fwd, [x, bnScratchOf(6, p.dstFloats), ws]);
   run(l, p.bwd, [dy, ws, dx]);
+  return true;
+}
+
+/**
+ * The gradient of ReLU over `n` floats in oneDNN (threaded): `dx = x > 0 ? dy : 0`. Returns false,
+ * having done nothing, without oneDNN.
+ */
+export function dnnlReluGrad(
+  n: number,
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+): boolean {
+  const l = mode === "never" ? null : openDnnl();
+  if (!l) return false;
+  const key = `relu,${n}`;
+  let p = cache.get(key);
+  if (p === undefined) {
+    try {
+      const data = memoryDesc(l, [n], TAG_A);
+      const fwd = new Uint8Array(OP_DESC_BYTES);
+      check(
+        l.symbols.dnnl_eltwise_forward_desc_init(fwd, FORWARD_TRAINING, ELTWISE_RELU, data, 0, 0),
+        "eltwise_forward_desc_init",
+      );
+      const bwd = new Uint8Array(OP_DESC_BYTES);
+      check(
+        l.symbols.dnnl_eltwise_backward_desc_init(bwd, ELTWISE_RELU, data, data, 0, 0),
+        "eltwise_backward_desc_init",
+      );
+      const pd = opPd(l, bwd, opPd(l, fwd, null));
+      p = prepared(l, pd, [[ARG.src, data], [ARG.diffDst, data], [ARG.diffSrc, data]], [fwd, bwd]);
+    } catch {
+      p = null;
+    }
+    cache.set(key, p);
+  }
+  if (!p) return false;
+  run(l, p, [x, dy, dx]);
   return true;
 }

@@ -21,10 +21,11 @@ import {
 } from "./kernels.ts";
 import { openBlas } from "./openblas.ts";
 import { openDnnl } from "./onednn.ts";
+import { registerReluGrad, RELU_GRAD_WASM, unregisterReluGrad } from "./relu_grad.ts";
 import type { KernelConfig as Config } from "@tensorflow/tfjs-core";
 
 /** Kernels the native path adds (no wasm kernel of that name to wrap), registered with oneDNN. */
-const ADDED: readonly Config[] = [BN_FORWARD_DNNL, BN_BACKWARD_DNNL];
+const ADDED: readonly Config[] = [BN_FORWARD_DNNL, BN_BACKWARD_DNNL, RELU_GRAD_WASM];
 import { makeSgdBufferHeap, makeSgdParamHeap } from "./sgd_heap.ts";
 import {
   BN_BACKWARD_DNNL,
@@ -75,6 +76,7 @@ export function registerNativeKernels(): boolean {
     for (const k of ADDED) {
       if (!tf.getKernel(k.kernelName, BACKEND)) tf.registerKernel(k);
     }
+    registerReluGrad();
   }
   return true;
 }
@@ -89,6 +91,7 @@ export function unregisterNativeKernels(): void {
   for (const k of ADDED) {
     if (tf.getKernel(k.kernelName, BACKEND)) tf.unregisterKernel(k.kernelName, BACKEND);
   }
+  unregisterReluGrad();
 }
 
 /** True while the native kernels are registered. */

@@ -1,8 +1,8 @@
 /**
  * oneDNN (Debian's `libdnnl2`, `libdnnl.so.2`, the library PyTorch's CPU convolutions use) through
- * `Deno.dlopen`: 2-D convolutions (forward, input gradient, weight gradient) and the steps of
- * training batch normalisation, on plain `Float32Array`s (wasm-heap views included: no copy of the
- * tensors).
+ * `Deno.dlopen`: 2-D convolutions (forward, input gradient, weight gradient), the steps of
+ * training batch normalisation, the max-pooling gradient and ReLU's gradient, on plain
+ * `Float32Array`s (wasm-heap views included: no copy of the tensors).
  *
  * Tensors stay in tfjs's layouts (activations NHWC, filters `[kh, kw, ci, co]` = oneDNN's `hwio`),
  * where oneDNN runs its own threaded im2col / col2im and GEMM (`gemm:jit`). Its blocked layouts
@@ -196,7 +196,10 @@ function ptrOf(b: BigUint64Array): Ptr {
   return Deno.UnsafePointer.create(b[0]);
 }
 
-/** When the convolution kernels use oneDNN: per call (`auto`, the default), for all, or never. */
+/**
+ * When the kernels use oneDNN: the convolutions per call (`auto`, the default) or all of them
+ * (`always`); `never` turns every oneDNN path off (the kernels fall back as without the library).
+ */
 export type DnnlMode = "auto" | "always" | "never";
 
 let mode: DnnlMode = "auto";
@@ -285,10 +288,9 @@ export function dnnlLabel(): string | null {
   if (!l) return null;
   const v = new Deno.UnsafePointerView(l.symbols.dnnl_version()!);
   const t = dnnlThreads();
-  return `oneDNN ${v.getInt32(0)}.${v.getInt32(4)}.${v.getInt32(8)} (${
-    libPath.split("/").pop()
-  }, ` +
-    `${t} thread${t === 1 ? "" : "s"})`;
+  const version = `${v.getInt32(0)}.${v.getInt32(4)}.${v.getInt32(8)}`;
+  const file = libPath.split("/").pop();
+  return `oneDNN ${version} (${file}, ${t} thread${t === 1 ? "" : "s"})`;
 }
 
 /** How many oneDNN primitive executions this process made (tests check kernels use it). */
@@ -547,21 +549,6 @@ export function dnnlConv(
   if (!p) return false;
   run(l, p, [a, b, out]);
   return true;
-}
-
-/** oneDNN's implementation name for a convolution (e.g. `jit:avx2`), or null without one. */
-export function dnnlConvImpl(kind: ConvKind, info: backend_util.Conv2DInfo): string | null {
-  const l = openDnnl();
-  if (!l) return null;
-  const key = convKey(kind, info);
-  if (!cache.has(key)) {
-    try {
-      cache.set(key, prepareConv(l, kind, info));
-    } catch {
-      cache.set(key, null);
-    }
-  }
-  return cache.get(key)?.impl ?? null;
 }
 
 /**

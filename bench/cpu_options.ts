@@ -9,11 +9,12 @@
  * - `wasm-stock`    tfjs's wasm backend (XNNPACK, SIMD, one thread) with only the kernels it lacks
  *                   added by the kit (`Conv2DBackpropFilter` and the kit's op-level kernels' wasm
  *                   versions; `CYBORG_STOCK_KERNELS=1` keeps stock batch norm and SGD ops)
- * - `wasm-kit`      wasm with the kit's kernels (lib/kernels/wasm/), native GEMMs off
+ * - `wasm-kit`      wasm with the kit's kernels (lib/kernels/wasm/), native kernels off
  *                   (`CYBORG_NATIVE_BLAS=0`)
- * - `wasm-native`   wasm with the kit's kernels and native OpenBLAS GEMMs on every core
- *                   (lib/kernels/native/): the `auto` choice on a machine whose only WebGPU adapter
- *                   is a fallback adapter, when `libopenblas0-pthread` is installed
+ * - `wasm-native`   wasm with the kit's kernels and the native OpenBLAS / oneDNN kernels
+ *                   (lib/kernels/native/, `CYBORG_BLAS_THREADS` threads): the `auto` choice on a
+ *                   machine whose only WebGPU adapter is a fallback adapter, when
+ *                   `libopenblas0-pthread` and `libdnnl2` are installed
  *
  * Each option runs in its own child process. Reports img/s and achieved GFLOP/s (3 × the forward
  * pass's convolution and matmul FLOPs per image: forward, input gradient and weight gradient) and
@@ -49,7 +50,7 @@ export interface CpuOption {
   backend: "cpu" | "webgpu" | "wasm";
   /** True for tfjs's stock kernels (`CYBORG_STOCK_KERNELS=1`). */
   stock: boolean;
-  /** True for the native OpenBLAS GEMMs on wasm (else `CYBORG_NATIVE_BLAS=0`). */
+  /** True for the native OpenBLAS / oneDNN kernels on wasm (else `CYBORG_NATIVE_BLAS=0`). */
   native?: boolean;
 }
 

@@ -36,6 +36,7 @@ import { type PrecompileResult, precompileWebGpu } from "../lib/kernels/precompi
 import { Sgd } from "../lib/optim.ts";
 import { Rng } from "../lib/rng.ts";
 import { StepAccumulators, trainStep } from "../lib/train_step.ts";
+import { type KernelCpuSplit, measureKernelCpu } from "./kernel_cpu.ts";
 
 /** Options of one measurement. */
 export interface BenchOptions {
@@ -55,6 +56,8 @@ export interface BenchOptions {
   profile: boolean;
   /** Compile every pipeline first, in parallel, from a throwaway copy (`lib/kernels/precompile.ts`). */
   precompile?: boolean;
+  /** Also split `steps` more steps' CPU time by kernel (`bench/kernel_cpu.ts`; wasm and cpu). */
+  kernelCpu?: boolean;
   /** tfjs environment flags set after the backend starts (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE). */
   flags?: Record<string, number | boolean>;
 }
@@ -120,6 +123,8 @@ export interface BenchResult {
   kitKernels: string[];
   /** The kit's tuning (`lib/kernels/tuning.ts`) and any tfjs flags set, e.g. `gpu,tk=4`. */
   config: string;
+  /** CPU time per step by kernel (with `kernelCpu`). */
+  kernelCpu?: KernelCpuSplit;
   /** Per-kernel times of one profiled step, slowest first (empty without `profile`). */
   kernels: KernelTime[];
   /** Sum of {@linkcode BenchResult.kernels} times in ms. */
@@ -231,11 +236,15 @@ export async function measureTraining(opts: BenchOptions): Promise<BenchResult> 
     kernels = [...byName.values()].sort((a, b) => b.ms - a.ms);
     await acc.steps.data();
   }
+  const kernelCpu = opts.kernelCpu
+    ? await measureKernelCpu(step, () => acc.steps.data(), opts.steps)
+    : undefined;
   const result: BenchResult = {
     variant: stockKernelsRequested() ? "stock" : "kit",
     backend: info.name,
     adapter: info.adapter,
     options: opts,
+    ...(kernelCpu ? { kernelCpu } : {}),
     imgPerSec: (opts.steps * opts.batch) / seconds,
     stepMs: (seconds * 1000) / opts.steps,
     dispatches: per.dispatches,
@@ -292,6 +301,20 @@ export function formatResult(r: BenchResult, topKernels = 8): string[] {
     `  warm-up: ${r.warmupMs.toFixed(0)} ms for ${o.warmup} step(s), ${r.warmupPipelines} ` +
     `pipelines compiled (${r.warmupPipelineMs.toFixed(0)} ms host); ${r.pipelines} per timed step`,
   ];
+  if (r.kernelCpu) {
+    const inKernels = r.kernelCpu.kernels.reduce((a, k) => a + k.ms, 0);
+    lines.push(
+      `  CPU per step (all threads): ${r.kernelCpu.stepMs.toFixed(1)} ms, ` +
+        `${inKernels.toFixed(1)} in kernels; by kernel:`,
+    );
+    for (const k of r.kernelCpu.kernels.slice(0, topKernels)) {
+      lines.push(
+        `    ${k.name.padEnd(26)} ${k.count.toFixed(0).padStart(5)}x ${
+          k.ms.toFixed(1).padStart(9)
+        } ms`,
+      );
+    }
+  }
   if (r.kernels.length) {
     lines.push(`  profiled step: ${r.kernelMs.toFixed(1)} ms kernel time; top kernels:`);
     for (const k of r.kernels.slice(0, topKernels)) {
@@ -400,6 +423,9 @@ function parseArgs(args: string[]): CliOptions {
       case "--precompile":
         o.precompile = true;
         break;
+      case "--kernel-cpu":
+        o.kernelCpu = true;
+        break;
       case "--flag": {
         const kv = value() ?? "";
         const m = /^([A-Z0-9_]+)=(.+)$/.exec(kv);
@@ -427,7 +453,8 @@ function parseArgs(args: string[]): CliOptions {
         console.log(
           "bench:train [--backbone resnet50] [--size 64] [--batch 4] [--steps 3] [--warmup 1]\n" +
             "  [--backend webgpu|wasm|cpu|auto] [--no-profile] [--compare-stock] [--csv path|'']\n" +
-            "  [--flag TFJS_FLAG=value]... (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=200) [--precompile]",
+            "  [--flag TFJS_FLAG=value]... (e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=200) [--precompile]\n" +
+            "  [--kernel-cpu] (CPU time per step by kernel: wasm, cpu)",
         );
         Deno.exit(0);
         break;
@@ -459,6 +486,7 @@ async function runStockChild(o: CliOptions): Promise<BenchResult> {
     o.backend,
     ...(o.profile ? [] : ["--no-profile"]),
     ...(o.precompile ? ["--precompile"] : []),
+    ...(o.kernelCpu ? ["--kernel-cpu"] : []),
     ...Object.entries(o.flags ?? {}).flatMap(([k, v]) => ["--flag", `${k}=${v}`]),
   ];
   const out = await new Deno.Command(Deno.execPath(), {

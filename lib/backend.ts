@@ -1,8 +1,9 @@
 /**
  * Tensor backend selection: WebGPU on a real GPU, else tfjs's wasm backend (XNNPACK) with the kit's
- * extra kernels and, when Debian's `libopenblas0-pthread` is installed, native OpenBLAS GEMMs for
- * the convolutions and matmuls on every core (`lib/kernels/native/`; without it a one-line notice
- * and the wasm kernels), else the pure-JS cpu backend; the native TensorFlow backend
+ * extra kernels and, when Debian's `libopenblas0-pthread` and `libdnnl2` are installed, native
+ * OpenBLAS and oneDNN kernels for the convolutions, matmuls, batch norm and more on every core
+ * (`lib/kernels/native/`; without a library a one-line notice, without both the wasm kernels),
+ * else the pure-JS cpu backend; the native TensorFlow backend
  * (`@tensorflow/tfjs-node-gpu` / `tfjs-node`) only when asked for.
  *
  * Every entry point calls {@linkcode initBackend} once before building tensors.

@@ -56,7 +56,16 @@ export class Sgd {
         if (sgdUpdateSupported()) {
           // Two fused kernels instead of six ops (lib/kernels/sgd_update.ts).
           const buf = this.buffers.get(name)!;
-          const [next, update] = sgdUpdate(p, g, buf, this.#lr as tf.Scalar, momentum, weightDecay);
+          // In place: p and buf are replaced by the results below (buf only with momentum).
+          const [next, update] = sgdUpdate(
+            p,
+            g,
+            buf,
+            this.#lr as tf.Scalar,
+            momentum,
+            weightDecay,
+            momentum !== 0,
+          );
           if (momentum !== 0) buf.assign(update);
           p.assign(next);
           continue;

@@ -1,7 +1,8 @@
 /**
  * Runs an experiment's trainings in parallel child processes: each child trains one run and scores
- * it (`lib/run_pool_child.ts`), up to `jobs` at a time. The CPU backends (wasm, cpu) use one core
- * per process under Deno, so on a CPU-only machine `jobs` = cores is up to `jobs`× faster; one GPU
+ * it (`lib/run_pool_child.ts`), up to `jobs` at a time. Each child runs the CPU backends (wasm,
+ * cpu) on one core (its native libraries get one thread), so on a CPU-only machine `jobs` = cores
+ * is up to `jobs`× faster; one GPU
  * is best used by one process. Every run is seeded and resumable on its own, so the results are
  * the same for any `jobs` (tested) and an interrupted experiment continues where it stopped.
  *
@@ -52,6 +53,9 @@ export async function runJobsInChildren(
       const t0 = performance.now();
       const child = new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", "--quiet", "--config", CONFIG_PATH, CHILD_MODULE.href],
+        // One native thread per run: `parallel` runs share the cores, and a run's results (which
+        // depend on the count in the last bits) are then the same for any `parallel`.
+        env: { CYBORG_BLAS_THREADS: "1" },
         stdin: "piped",
         stdout: "null",
         stderr: "piped",

@@ -55,6 +55,8 @@ import { lockFolder } from "./folder_lock.ts";
 import { applyWeights, normaliseStateDictNames, readWeightsFile } from "./weights.ts";
 import { pretrainedFileOf } from "./pretrained.ts";
 import { StepAccumulators, trainStep } from "./train_step.ts";
+import { nativeKernelsActive } from "./kernels/native/register.ts";
+import { nativeThreads, setNativeThreads } from "./kernels/native/threads.ts";
 
 /** How to treat an existing run folder. */
 export type ResumeMode = "auto" | "must" | "fresh";
@@ -105,6 +107,12 @@ interface ConfigFile {
   transformInput?: boolean;
   backend: string;
   adapter: string;
+  /**
+   * The native libraries' thread count on wasm (lib/kernels/native/threads.ts): results depend on
+   * it in the last bits, so a resume uses it. Absent without native kernels; a run that recorded
+   * none ran with 1.
+   */
+  nativeThreads?: number;
   created: string;
 }
 
@@ -279,6 +287,7 @@ async function prepareRunFolder(
   name: FieldName,
 ): Promise<boolean> {
   const { existing, hasCheckpoint } = await openRunState(run, cfg, mode, name);
+  const threads = runNativeThreads(backend, existing);
   if (mode === "fresh") await clearFolder(run.root);
   await run.create(name("output"));
   // Steps of a first epoch that never finished are dropped.
@@ -291,11 +300,31 @@ async function prepareRunFolder(
         ...(model.transformInput !== undefined ? { transformInput: model.transformInput } : {}),
         backend: backend.name,
         adapter: backend.adapter,
+        ...(threads ? { nativeThreads: threads } : {}),
         created: new Date().toISOString(),
       } satisfies ConfigFile,
     );
   }
   return hasCheckpoint;
+}
+
+/**
+ * The native thread count this run trains with: a started run's recorded one (set here, with a
+ * note when it differs from this process's), else this process's; undefined without native kernels.
+ */
+function runNativeThreads(backend: BackendInfo, existing?: ConfigFile): number | undefined {
+  if (backend.name !== "wasm" || !nativeKernelsActive()) return undefined;
+  if (existing) {
+    const recorded = existing.nativeThreads ?? 1;
+    if (recorded !== nativeThreads()) {
+      console.error(
+        `resume: ${recorded} native thread(s), as the run started with (not ${nativeThreads()}), ` +
+          "for the same results",
+      );
+      setNativeThreads(recorded);
+    }
+  }
+  return nativeThreads();
 }
 
 /** The checkpoint record of a run before its first step. */

@@ -8,8 +8,8 @@
 # Installs (apt, as root or through passwordless sudo; `apt-get update` once, only when a package
 # is missing): jupyter-nbconvert jupyter-client python3-nbclient jupyter-notebook python3-ipykernel
 # chromium slurm-wlm munge (tests/slurm_test.ts runs a one-node Slurm cluster on localhost as root)
-# libopenblas0-pthread (the native GEMMs of the wasm backend, lib/kernels/native/;
-# `libopenblas.so.0`). Never installs torch: the tests do not need it. Installs deno@2.9.6 globally
+# libopenblas0-pthread and libdnnl2 (the native GEMMs and convolutions of the wasm backend,
+# lib/kernels/native/; `libopenblas.so.0`, `libdnnl.so.2`). Never installs torch: the tests do not need it. Installs deno@2.9.6 globally
 # through npm when no `deno` is on PATH, so every later command of the README finds one.
 #
 # Kernelspec: tools/jupyter/kernels/deno/kernel.json (git-ignored: it holds this machine's deno
@@ -18,7 +18,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PACKAGES=(jupyter-nbconvert jupyter-client python3-nbclient jupyter-notebook python3-ipykernel chromium
-  slurm-wlm munge libopenblas0-pthread)
+  slurm-wlm munge libopenblas0-pthread libdnnl2)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -34,6 +34,14 @@ export const BN_DGAMMA = "KitBatchNormDGamma";
 export const BN_APPLY = "KitBatchNormApply";
 /** See {@linkcode BN_STATS}. */
 export const BN_RUNNING = "KitBatchNormRunning";
+/**
+ * Optional fused kernels, `[y, stats] = f(x, gamma, beta)` and `[dx, red] = f(x, dy, stats, gamma)`
+ * (`red` as {@linkcode BN_BACK_REDUCE}'s): where a backend registers them (wasm with oneDNN,
+ * lib/kernels/native/), {@linkcode batchNormTrain} runs one kernel per pass instead of two.
+ */
+export const BN_FORWARD = "KitBatchNormForward";
+/** See {@linkcode BN_FORWARD}. */
+export const BN_BACKWARD = "KitBatchNormBackward";
 
 /** Channels per workgroup and row lanes per channel of the reduction kernels. */
 const RED_C = 16;
@@ -448,13 +456,25 @@ export function batchNormTrain(
   registerBatchNormKernels();
   const c = x.shape[3];
   let stats: tf.Tensor2D | undefined;
+  const fused = tf.getKernel(BN_FORWARD, tf.getBackend()) !== undefined &&
+    tf.getKernel(BN_BACKWARD, tf.getBackend()) !== undefined;
   const f = tf.customGrad((xi, gi, bi, save) => {
-    const s = tf.engine().runKernel(BN_STATS, { x: xi as tf.Tensor }) as tf.Tensor2D;
-    const y = tf.engine().runKernel(
-      BN_APPLY,
-      { x: xi as tf.Tensor, stats: s, gamma: gi as tf.Tensor, beta: bi as tf.Tensor },
-      { eps },
-    ) as tf.Tensor4D;
+    let s: tf.Tensor2D;
+    let y: tf.Tensor4D;
+    if (fused) {
+      [y, s] = tf.engine().runKernel(
+        BN_FORWARD,
+        { x: xi as tf.Tensor, gamma: gi as tf.Tensor, beta: bi as tf.Tensor },
+        { eps },
+      ) as [tf.Tensor4D, tf.Tensor2D];
+    } else {
+      s = tf.engine().runKernel(BN_STATS, { x: xi as tf.Tensor }) as tf.Tensor2D;
+      y = tf.engine().runKernel(
+        BN_APPLY,
+        { x: xi as tf.Tensor, stats: s, gamma: gi as tf.Tensor, beta: bi as tf.Tensor },
+        { eps },
+      ) as tf.Tensor4D;
+    }
     stats = tf.keep(s);
     (save as tf.GradSaveFunc)([xi as tf.Tensor, s, gi as tf.Tensor]);
     return {
@@ -462,12 +482,22 @@ export function batchNormTrain(
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, ss, sg] = saved;
         const d = Array.isArray(dy) ? dy[0] : dy;
-        const red = tf.engine().runKernel(BN_BACK_REDUCE, { x: sx, dy: d, stats: ss }) as tf.Tensor;
-        const dx = tf.engine().runKernel(
-          BN_BACK_DX,
-          { x: sx, dy: d, stats: ss, red, gamma: sg },
-          { eps },
-        ) as tf.Tensor;
+        let red: tf.Tensor;
+        let dx: tf.Tensor;
+        if (fused) {
+          [dx, red] = tf.engine().runKernel(
+            BN_BACKWARD,
+            { x: sx, dy: d, stats: ss, gamma: sg },
+            { eps },
+          ) as tf.Tensor[];
+        } else {
+          red = tf.engine().runKernel(BN_BACK_REDUCE, { x: sx, dy: d, stats: ss }) as tf.Tensor;
+          dx = tf.engine().runKernel(
+            BN_BACK_DX,
+            { x: sx, dy: d, stats: ss, red, gamma: sg },
+            { eps },
+          ) as tf.Tensor;
+        }
         const dGamma = tf.engine().runKernel(BN_DGAMMA, { stats: ss, red }, { eps }) as tf.Tensor;
         const dBeta = tf.reshape(tf.slice(red, [0, 0], [1, c]), [c]);
         return [dx, dGamma, dBeta];

@@ -114,7 +114,10 @@ export function sgdUpdateSupported(): boolean {
 
 /**
  * One fused update: returns `[newParam, newBuffer]` where `newBuffer = momentum·buf + g + wd·p`
- * and `newParam = p − lr·newBuffer`. `lr` is a scalar tensor (kept on the device).
+ * and `newParam = p − lr·newBuffer`. `lr` is a scalar tensor (kept on the device). With `inPlace`
+ * the caller replaces `p` and `buf` by the results and reads them no more (`Sgd.step`): a backend
+ * may then write the results over their storage (the wasm backend's native kernels do, for large
+ * tensors no other tensor shares).
  */
 export function sgdUpdate(
   p: tf.Tensor,
@@ -123,12 +126,16 @@ export function sgdUpdate(
   lr: tf.Scalar,
   momentum: number,
   weightDecay: number,
+  inPlace = false,
 ): [tf.Tensor, tf.Tensor] {
   registerSgdKernels();
   const update = tf.engine().runKernel(SGD_BUFFER, { buf, g, p }, {
     momentum,
     weightDecay,
+    inPlace,
   } as unknown as tf.NamedAttrMap) as tf.Tensor;
-  const next = tf.engine().runKernel(SGD_PARAM, { p, update, lr }) as tf.Tensor;
+  const next = tf.engine().runKernel(SGD_PARAM, { p, update, lr }, {
+    inPlace,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
   return [next, update];
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
 import { csvRow, measureTraining } from "../../bench/train_throughput.ts";
 
 const BENCH = new URL("../../bench/train_throughput.ts", import.meta.url).pathname;
@@ -112,4 +113,27 @@ Deno.test("measureTraining --precompile: every pipeline compiled before the warm
   assert.equal(r.warmupPipelines, 0, "the warm-up compiled nothing");
   assert.equal(r.leakedTensors, 0);
   assert.match(r.config, /,precompile$/);
+});
+
+Deno.test("measureTraining --kernel-cpu: CPU time per kernel, within the step's, kernels put back", async () => {
+  const opts = {
+    backbone: "smallcnn",
+    size: 32,
+    batch: 2,
+    steps: 2,
+    warmup: 1,
+    backend: "wasm",
+    profile: false,
+  } as const;
+  await measureTraining(opts);
+  const before = tf.getKernelsForBackend("wasm").map((k) => k.kernelFunc);
+  const split = (await measureTraining({ ...opts, kernelCpu: true })).kernelCpu!;
+  const conv = split.kernels.find((k) => k.name === "Conv2D");
+  assert.ok(conv && conv.count > 0 && conv.ms > 0, JSON.stringify(split.kernels.slice(0, 5)));
+  const inKernels = split.kernels.reduce((a, k) => a + k.ms, 0);
+  assert.ok(inKernels > 0 && inKernels <= split.stepMs * 1.01, `${inKernels} > ${split.stepMs}`);
+  // Every kernel is the one registered before, not a wrapper.
+  const after = tf.getKernelsForBackend("wasm").map((k) => k.kernelFunc);
+  assert.equal(after.length, before.length);
+  assert.ok(after.every((f) => before.includes(f)), "a kernel was left wrapped");
 });

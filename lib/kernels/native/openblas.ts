@@ -1,13 +1,15 @@
 /**
  * OpenBLAS's `cblas_sgemm` through `Deno.dlopen`, on plain `Float32Array`s (views on the wasm heap
  * included: FFI `buffer` arguments pass the view's own start, so no copy is made). The library is
- * Debian's `libopenblas0-pthread` (`libopenblas.so.0`, its own thread pool over every core);
- * the kernel family is set from the CPU's flags unless `OPENBLAS_CORETYPE` is given
- * ({@linkcode coreTypeFromCpuinfo}). `CYBORG_NATIVE_BLAS=0` turns the native path off, `CYBORG_BLAS_THREADS=n` sets its threads
- * (default 1: reproducible results).
+ * Debian's `libopenblas0-pthread` (`libopenblas.so.0`, its own thread pool); the kernel family is
+ * set from the CPU's flags unless `OPENBLAS_CORETYPE` is given ({@linkcode coreTypeFromCpuinfo}).
+ * `CYBORG_NATIVE_BLAS=0` turns it off; its thread count is the native libraries' one
+ * (`threads.ts`: `CYBORG_BLAS_THREADS`, else every core; one per process in parallel runs).
  *
  * @module
  */
+
+import { onNativeThreads } from "./threads.ts";
 
 /** Places looked at for the library, in order (`CYBORG_OPENBLAS`, when set, is the only one). */
 export const OPENBLAS_CANDIDATES: readonly string[] = [
@@ -38,6 +40,7 @@ const SYMBOLS = {
     result: "void",
   },
   cblas_scopy: { parameters: ["i32", "buffer", "i32", "buffer", "i32"], result: "void" },
+  cblas_sscal: { parameters: ["i32", "f32", "buffer", "i32"], result: "void" },
   cblas_saxpy: {
     parameters: ["i32", "f32", "buffer", "i32", "buffer", "i32"],
     result: "void",
@@ -84,6 +87,21 @@ export function coreTypeFromCpuinfo(cpuinfo: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Sets, unless given, `OPENBLAS_THREAD_TIMEOUT=4`: OpenBLAS's idle workers then sleep after 2⁴
+ * cycles instead of yielding in a loop for 2²⁸ (~0.1 s). Their spinning took the cores from
+ * oneDNN's OpenMP threads and from the JavaScript between the GEMMs: a ResNet50 64 px batch-4 step
+ * at 2 threads used 1.2–1.6 s of CPU for 0.77 s wall, 0.34–0.38 s for 0.27–0.30 s with both pools
+ * idling passively (measured on 2 shared cores).
+ */
+function setThreadTimeout(): void {
+  try {
+    if (!env("OPENBLAS_THREAD_TIMEOUT")) Deno.env.set("OPENBLAS_THREAD_TIMEOUT", "4");
+  } catch {
+    // no env permission: OpenBLAS's default
+  }
+}
+
 function setCoreType(): void {
   if (env("OPENBLAS_CORETYPE")) return;
   try {
@@ -112,17 +130,15 @@ export function openBlas(): Lib | null {
     return lib;
   }
   setCoreType();
+  setThreadTimeout();
   const custom = env("CYBORG_OPENBLAS");
   const errors: string[] = [];
   for (const path of custom ? [custom] : OPENBLAS_CANDIDATES) {
     try {
       lib = Deno.dlopen(path, SYMBOLS);
       libPath = path;
-      // One thread unless CYBORG_BLAS_THREADS says otherwise: OpenBLAS's multithreaded GEMMs were
-      // measured to give results that differ in the last bits from run to run under load, and runs
-      // must be byte-identical for any --jobs and after a resume.
-      const t = Number(env("CYBORG_BLAS_THREADS") ?? "1");
-      lib.symbols.openblas_set_num_threads(Number.isInteger(t) && t >= 1 ? t : 1);
+      const l = lib;
+      onNativeThreads((n) => l.symbols.openblas_set_num_threads(n));
       return lib;
     } catch (e) {
       errors.push(`${path}: ${(e as Error).message.split("\n")[0]}`);
@@ -209,4 +225,12 @@ export function saxpy(n: number, alpha: number, x: Float32Array, y: Float32Array
   if (!l) throw new Error(`saxpy: OpenBLAS is not available (${loadError})`);
   if (x.length < n || y.length < n) throw new Error(`saxpy: views shorter than ${n}`);
   if (n > 0) l.symbols.cblas_saxpy(n, alpha, x, 1, y, 1);
+}
+
+/** `x = alpha·x` over `n` floats (`cblas_sscal`, threaded). */
+export function sscal(n: number, alpha: number, x: Float32Array): void {
+  const l = openBlas();
+  if (!l) throw new Error(`sscal: OpenBLAS is not available (${loadError})`);
+  if (x.length < n) throw new Error(`sscal: view shorter than ${n}`);
+  if (n > 0) l.symbols.cblas_sscal(n, alpha, x, 1);
 }

@@ -1,8 +1,12 @@
 /**
- * Native kernels for tfjs's wasm backend (`lib/kernels/native/kernels.ts`): registered over
- * whatever serves `Conv2D`, `Conv2DBackpropInput`, `Conv2DBackpropFilter` and `BatchMatMul` on
- * `wasm` (tfjs's stock kernels or the kit's wasm ones), which they keep for the calls they do not
- * serve; and the kit's SGD update written straight onto the heap (`sgd_heap.ts`). Registration needs OpenBLAS ({@linkcode openBlas}); without it the wasm kernels stay.
+ * Native kernels for tfjs's wasm backend, registered over whatever serves them on `wasm` (tfjs's
+ * stock kernels or the kit's wasm ones), which they keep for the calls they do not serve:
+ * `Conv2D`, `Conv2DBackpropInput`, `Conv2DBackpropFilter` and `BatchMatMul` (`kernels.ts`: OpenBLAS
+ * GEMMs or oneDNN convolutions, per call), `MaxPoolGrad` (oneDNN's max pooling), the kit's
+ * training batch norm through oneDNN
+ * (`batch_norm_dnnl.ts`) and the kit's SGD update written straight onto the heap (`sgd_heap.ts`).
+ * Registration needs OpenBLAS ({@linkcode openBlas}) or oneDNN ({@linkcode openDnnl}); without
+ * either the wasm kernels stay.
  *
  * @module
  */
@@ -13,9 +17,25 @@ import {
   makeConv2DBackpropFilterNative,
   makeConv2DBackpropInputNative,
   makeConv2DNative,
+  makeMaxPoolGradNative,
 } from "./kernels.ts";
 import { openBlas } from "./openblas.ts";
+import { openDnnl } from "./onednn.ts";
+import { registerReluGrad, RELU_GRAD_WASM, unregisterReluGrad } from "./relu_grad.ts";
+import type { KernelConfig as Config } from "@tensorflow/tfjs-core";
+
+/** Kernels the native path adds (no wasm kernel of that name to wrap), registered with oneDNN. */
+const ADDED: readonly Config[] = [BN_FORWARD_DNNL, BN_BACKWARD_DNNL, RELU_GRAD_WASM];
 import { makeSgdBufferHeap, makeSgdParamHeap } from "./sgd_heap.ts";
+import {
+  BN_BACKWARD_DNNL,
+  BN_FORWARD_DNNL,
+  makeBnApplyDnnl,
+  makeBnBackDxDnnl,
+  makeBnBackReduceDnnl,
+  makeBnStatsDnnl,
+} from "./batch_norm_dnnl.ts";
+import { BN_APPLY, BN_BACK_DX, BN_BACK_REDUCE, BN_STATS } from "../batch_norm_train.ts";
 
 const BACKEND = "wasm";
 
@@ -25,8 +45,13 @@ export const NATIVE_KERNELS: readonly { kernelName: string; make(w: KernelFunc):
   { kernelName: "Conv2DBackpropInput", make: makeConv2DBackpropInputNative },
   { kernelName: "Conv2DBackpropFilter", make: makeConv2DBackpropFilterNative },
   { kernelName: "BatchMatMul", make: makeBatchMatMulNative },
+  { kernelName: "MaxPoolGrad", make: makeMaxPoolGradNative },
   { kernelName: "KitSgdBuffer", make: makeSgdBufferHeap },
   { kernelName: "KitSgdParam", make: makeSgdParamHeap },
+  { kernelName: BN_STATS, make: makeBnStatsDnnl },
+  { kernelName: BN_APPLY, make: makeBnApplyDnnl },
+  { kernelName: BN_BACK_REDUCE, make: makeBnBackReduceDnnl },
+  { kernelName: BN_BACK_DX, make: makeBnBackDxDnnl },
 ];
 
 const replaced = new Map<string, KernelConfig>();
@@ -36,7 +61,7 @@ const replaced = new Map<string, KernelConfig>();
  * OpenBLAS is unavailable. Idempotent. Call after the kit's wasm kernels are registered.
  */
 export function registerNativeKernels(): boolean {
-  if (!openBlas()) return false;
+  if (!openBlas() && !openDnnl()) return false;
   for (const k of NATIVE_KERNELS) {
     if (replaced.has(k.kernelName)) continue;
     const config = tf.getKernel(k.kernelName, BACKEND);
@@ -46,6 +71,12 @@ export function registerNativeKernels(): boolean {
     replaced.set(k.kernelName, config);
     tf.unregisterKernel(k.kernelName, BACKEND);
     tf.registerKernel({ ...config, kernelFunc: k.make(config.kernelFunc) });
+  }
+  if (openDnnl()) {
+    for (const k of ADDED) {
+      if (!tf.getKernel(k.kernelName, BACKEND)) tf.registerKernel(k);
+    }
+    registerReluGrad();
   }
   return true;
 }
@@ -57,6 +88,10 @@ export function unregisterNativeKernels(): void {
     tf.registerKernel(config);
   }
   replaced.clear();
+  for (const k of ADDED) {
+    if (tf.getKernel(k.kernelName, BACKEND)) tf.unregisterKernel(k.kernelName, BACKEND);
+  }
+  unregisterReluGrad();
 }
 
 /** True while the native kernels are registered. */

@@ -2,8 +2,8 @@
  * Initialises tfjs's wasm backend (XNNPACK, SIMD) under Deno: finds the `.wasm` binaries in the
  * project's `node_modules`, turns off the multi-threaded build (its emscripten pthread workers do
  * not start under Deno), registers the kit's missing kernels ({@linkcode registerWasmKernels}), the
- * native OpenBLAS kernels when the library is found ({@linkcode registerNativeKernels}; else one
- * notice on stderr), activates the backend and makes a failed heap allocation throw
+ * native OpenBLAS / oneDNN kernels when a library is found ({@linkcode registerNativeKernels}; one
+ * notice on stderr names a missing one), activates the backend and makes a failed heap allocation throw
  * ({@linkcode guardWasmMalloc}).
  *
  * @module
@@ -15,6 +15,7 @@ import { registerWasmKernels } from "./register.ts";
 import { stockKernelsRequested } from "../stock_switch.ts";
 import { registerNativeKernels, unregisterNativeKernels } from "../native/register.ts";
 import { nativeBlasDisabled, nativeBlasLabel, nativeBlasProblem } from "../native/openblas.ts";
+import { dnnlDisabled, dnnlLabel, dnnlProblem } from "../native/onednn.ts";
 
 const BINARY = "tfjs-backend-wasm-simd.wasm";
 const PACKAGE_DIST = "node_modules/@tensorflow/tfjs-backend-wasm/dist/";
@@ -46,6 +47,29 @@ export function wasmBinaryFolder(): string {
 }
 
 /**
+ * The one-line notice for a native library that did not load (none for one turned off on purpose),
+ * or "" when nothing is missing.
+ */
+function missingNativeNotice(): string {
+  const blas = !nativeBlasLabel() && !nativeBlasDisabled();
+  const dnnl = !dnnlLabel() && !dnnlDisabled();
+  if (blas && dnnl) {
+    return `wasm backend: native OpenBLAS and oneDNN not loaded (${nativeBlasProblem()}; ` +
+      `${dnnlProblem()}); convolutions run in wasm, several times slower ` +
+      "(apt-get install libopenblas0-pthread libdnnl2)";
+  }
+  if (blas) {
+    return `wasm backend: native OpenBLAS not loaded (${nativeBlasProblem()}); convolutions run ` +
+      "in oneDNN, matmuls in wasm (apt-get install libopenblas0-pthread)";
+  }
+  if (dnnl) {
+    return `wasm backend: oneDNN not loaded (${dnnlProblem()}); convolutions run in OpenBLAS ` +
+      "only (apt-get install libdnnl2)";
+  }
+  return "";
+}
+
+/**
  * Activates the wasm backend with the kit's extra kernels. Returns a label for the backend
  * (threads and SIMD). Idempotent.
  */
@@ -60,15 +84,15 @@ export async function setUpWasmBackend(): Promise<string> {
   if (stock) unregisterNativeKernels(); // before the stock kernels go back in place
   registerWasmKernels(stock);
   let native = "";
-  if (stock) {
-    // tfjs's kernels only
-  } else if (registerNativeKernels()) native = ` + ${nativeBlasLabel()}`;
-  else if (!nativeBlasDisabled() && !noticeShown) {
-    noticeShown = true;
-    console.error(
-      `wasm backend: native OpenBLAS not loaded (${nativeBlasProblem()}); convolutions run in ` +
-        "wasm, several times slower (apt-get install libopenblas0-pthread)",
-    );
+  if (!stock && registerNativeKernels()) {
+    native = [nativeBlasLabel(), dnnlLabel()].filter((l) => l).map((l) => ` + ${l}`).join("");
+  }
+  if (!stock && !noticeShown) {
+    const notice = missingNativeNotice();
+    if (notice) {
+      noticeShown = true;
+      console.error(notice);
+    }
   }
   if (!(await tf.setBackend("wasm"))) {
     throw new Error("wasm backend: tfjs failed to initialise the wasm backend");

@@ -5,6 +5,8 @@ import { setColumnBudget } from "../../../lib/kernels/wasm/conv2d_backprop_filte
 import { nativeKernelsActive } from "../../../lib/kernels/native/register.ts";
 import { setNativeMinDim } from "../../../lib/kernels/native/kernels.ts";
 import { coreTypeFromCpuinfo, sgemmCalls } from "../../../lib/kernels/native/openblas.ts";
+import { dnnlCalls, openDnnl, setDnnlMode } from "../../../lib/kernels/native/onednn.ts";
+import { nativeThreads, setNativeThreads } from "../../../lib/kernels/native/threads.ts";
 import { Rng } from "../../../lib/rng.ts";
 import { assertClose, CONV_CASES, type ConvCase, describeCase, randomArray } from "../helpers.ts";
 import { runKernel } from "../wasm/helpers.ts";
@@ -18,19 +20,36 @@ const CASES = [...CONV_CASES, ...EXTRA];
 // Every case natively, however narrow (the default sends narrow GEMMs to the wasm kernels).
 setNativeMinDim(1);
 
-/** Runs `fn` on cpu, then on wasm with the native kernels (which must run: sgemm calls counted). */
+/** The native libraries the convolutions can run in, each with its call counter. */
+const PATHS = [
+  { name: "oneDNN", dnnl: true, mode: "always", calls: dnnlCalls },
+  { name: "OpenBLAS", dnnl: false, mode: "never", calls: sgemmCalls },
+] as const;
+type NativePath = typeof PATHS[number];
+
+/**
+ * Runs `fn` on cpu, then on wasm with the native kernels through `path` (which must run: its
+ * library's calls are counted).
+ */
 async function cpuThenNative(
   fn: () => Promise<Float32Array>,
+  path: NativePath = PATHS[1],
 ): Promise<[Float32Array, Float32Array]> {
   await initBackend("wasm");
   assert.ok(nativeKernelsActive(), "OpenBLAS not loaded: apt-get install libopenblas0-pthread");
+  assert.ok(!path.dnnl || openDnnl(), "oneDNN not loaded: apt-get install libdnnl2");
   await tf.setBackend("cpu");
   const want = await fn();
   await tf.setBackend("wasm");
-  const before = sgemmCalls();
-  const got = await fn();
-  assert.ok(sgemmCalls() > before, "the native kernel did not call sgemm");
-  return [want, got];
+  const prev = setDnnlMode(path.mode);
+  try {
+    const before = path.calls();
+    const got = await fn();
+    assert.ok(path.calls() > before, `the native kernel did not call ${path.name}`);
+    return [want, got];
+  } finally {
+    setDnnlMode(prev);
+  }
 }
 
 function shapes(c: ConvCase) {
@@ -77,20 +96,22 @@ function filterGrad(c: ConvCase, xv: Float32Array, dyv: Float32Array) {
 
 const BIG = 6 * 20 * 20 * 80;
 
-Deno.test("native Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter match the cpu backend", async () => {
-  const rng = new Rng("native/conv");
-  for (const c of CASES) {
-    const a = randomArray(rng, BIG);
-    const b = randomArray(rng, BIG);
-    const label = describeCase(c);
-    const [fw, fg] = await cpuThenNative(forward(c, a, b));
-    assertClose(fg, fw, 1e-4, `Conv2D ${label}`);
-    const [iw, ig] = await cpuThenNative(inputGrad(c, a, b));
-    assertClose(ig, iw, 1e-4, `Conv2DBackpropInput ${label}`);
-    const [ww, wg] = await cpuThenNative(filterGrad(c, a, b));
-    assertClose(wg, ww, 1e-4, `Conv2DBackpropFilter ${label}`);
-  }
-});
+for (const path of PATHS) {
+  Deno.test(`native Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter (${path.name}) match the cpu backend`, async () => {
+    const rng = new Rng("native/conv");
+    for (const c of CASES) {
+      const a = randomArray(rng, BIG);
+      const b = randomArray(rng, BIG);
+      const label = `${describeCase(c)} ${path.name}`;
+      const [fw, fg] = await cpuThenNative(forward(c, a, b), path);
+      assertClose(fg, fw, 1e-4, `Conv2D ${label}`);
+      const [iw, ig] = await cpuThenNative(inputGrad(c, a, b), path);
+      assertClose(ig, iw, 1e-4, `Conv2DBackpropInput ${label}`);
+      const [ww, wg] = await cpuThenNative(filterGrad(c, a, b), path);
+      assertClose(wg, ww, 1e-4, `Conv2DBackpropFilter ${label}`);
+    }
+  });
+}
 
 Deno.test("native conv kernels: chunks of images give the same result", async () => {
   const rng = new Rng("native/conv/chunks");
@@ -114,7 +135,7 @@ Deno.test("native conv kernels: chunks of images give the same result", async ()
         ["Conv2DBackpropFilter", filterGrad(c, a, b)],
       ] as const
     ) {
-      const [want, got] = await cpuThenNative(fn);
+      const [want, got] = await cpuThenNative(fn, PATHS[1]);
       assertClose(got, want, 1e-4, `${name} chunked`);
     }
   } finally {
@@ -161,16 +182,50 @@ Deno.test("GEMMs narrower than nativeMinDim stay on the wasm kernels", async () 
   const prev = setNativeMinDim(32);
   try {
     const calls = (ci: number, co: number) => {
-      const before = sgemmCalls();
+      const before = sgemmCalls() + dnnlCalls();
       tf.tidy(() =>
         tf.conv2d(tf.ones([1, 6, 6, ci]) as tf.Tensor4D, tf.ones([3, 3, ci, co]), 1, 1)
       );
-      return sgemmCalls() - before;
+      return sgemmCalls() + dnnlCalls() - before ? 1 : 0;
     };
     assert.equal(calls(3, 8), 0); // N = 8
     assert.equal(calls(3, 32), 0); // K = 27
     assert.equal(calls(4, 32), 1); // K = 36, N = 32
   } finally {
     setNativeMinDim(prev);
+  }
+});
+
+Deno.test("native conv kernels repeat bitwise at a fixed thread count (2 threads)", async () => {
+  await initBackend("wasm");
+  const prevThreads = nativeThreads();
+  setNativeThreads(2);
+  const rng = new Rng("native/repeat");
+  // Large enough for both libraries to split the work between the threads.
+  const c: ConvCase = {
+    batch: 4,
+    size: [16, 16],
+    inC: 64,
+    outC: 64,
+    kernel: [3, 3],
+    stride: 1,
+    pad: 1,
+  };
+  const a = randomArray(rng, 4 * 16 * 16 * 64);
+  const b = randomArray(rng, 4 * 16 * 16 * 64);
+  try {
+    for (const path of PATHS) {
+      const prev = setDnnlMode(path.mode);
+      try {
+        for (const fn of [forward(c, a, b), inputGrad(c, a, b), filterGrad(c, a, b)]) {
+          const first = await fn();
+          for (let i = 0; i < 20; i++) assert.deepEqual(await fn(), first, path.name);
+        }
+      } finally {
+        setDnnlMode(prev);
+      }
+    }
+  } finally {
+    setNativeThreads(prevThreads);
   }
 });

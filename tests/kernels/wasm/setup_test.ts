@@ -11,10 +11,10 @@ Deno.test("the wasm binaries are found in the project's node_modules", () => {
 Deno.test("setUpWasmBackend activates wasm (single-threaded SIMD) and is idempotent", async () => {
   const label = await setUpWasmBackend();
   assert.equal(tf.getBackend(), "wasm");
-  // Plus the native GEMMs when OpenBLAS is installed (tools/ensure_test_deps.sh installs it).
+  // Plus the native GEMMs and convolutions (tools/ensure_test_deps.sh installs both libraries).
   assert.match(
     label,
-    /^tfjs wasm \(XNNPACK, SIMD, 1 thread\) \+ OpenBLAS \(libopenblas\.so\.0, \d+ threads?\)$/,
+    /^tfjs wasm \(XNNPACK, SIMD, 1 thread\) \+ OpenBLAS \(libopenblas\.so\.0, \d+ threads?\) \+ oneDNN \d+\.\d+\.\d+ \(libdnnl\.so\.2, \d+ threads?\)$/,
   );
   assert.equal(await setUpWasmBackend(), label);
   // A training-only kernel the stock backend lacks is there and runs.

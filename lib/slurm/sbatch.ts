@@ -117,6 +117,8 @@ export function arrayScript(o: ArrayScriptOptions): string {
     `# run of the job list (lib/slurm/task.ts, the code of a local --jobs child process).`,
     "set -u",
     `cd ${q(o.cwd)}`,
+    "# One native thread, as a local --jobs child: a run's bits depend on the count.",
+    "export CYBORG_BLAS_THREADS=1",
     `${q(o.deno)} run -A --quiet --config ${q(`${o.root}/deno.json`)} ` +
     `${q(`${o.root}/lib/slurm/task.ts`)} ${q(o.jobsFile)} "$SLURM_ARRAY_TASK_ID"`,
     "rc=$?",

@@ -10,6 +10,7 @@
  */
 import type { BackendName } from "./backend.ts";
 import type { TrainConfig } from "./config.ts";
+import { EXPERIMENT_RUN_THREADS } from "./kernels/native/threads.ts";
 
 /** One run for a child process: what `train` and `evaluateRun` take. */
 export interface RunJob {
@@ -55,7 +56,7 @@ export async function runJobsInChildren(
         args: ["run", "-A", "--quiet", "--config", CONFIG_PATH, CHILD_MODULE.href],
         // One native thread per run: `parallel` runs share the cores, and a run's results (which
         // depend on the count in the last bits) are then the same for any `parallel`.
-        env: { CYBORG_BLAS_THREADS: "1" },
+        env: { CYBORG_BLAS_THREADS: String(EXPERIMENT_RUN_THREADS) },
         stdin: "piped",
         stdout: "null",
         stderr: "piped",

@@ -13,6 +13,11 @@ import { openDataset } from "../data/dataset.ts";
 import { checkDataIdentity, DATA_IDENTITY_FILE } from "../data_identity.ts";
 import { type FolderLock, lockFolder } from "../folder_lock.ts";
 import {
+  EXPERIMENT_RUN_THREADS,
+  nativeThreads,
+  setNativeThreads,
+} from "../kernels/native/threads.ts";
+import {
   exists,
   type FolderKind,
   inspectFolder,
@@ -151,10 +156,18 @@ export async function runExperiment(
   const runs = await experimentRuns(spec);
   const jobs = opts.jobs ?? 1;
   if (jobs <= 1) {
-    for (const r of runs) {
-      opts.onRun?.(r.info);
-      await train(r.cfg, { output: r.info.dir, progress: opts.progress });
-      await evaluateRun(r.info.dir, r.cfg, r.testSets);
+    // The thread count of a --jobs child, for the same bits (a resume sets its run's own).
+    const threads = nativeThreads();
+    setNativeThreads(EXPERIMENT_RUN_THREADS);
+    try {
+      for (const r of runs) {
+        opts.onRun?.(r.info);
+        await train(r.cfg, { output: r.info.dir, progress: opts.progress });
+        await evaluateRun(r.info.dir, r.cfg, r.testSets);
+        setNativeThreads(EXPERIMENT_RUN_THREADS);
+      }
+    } finally {
+      setNativeThreads(threads);
     }
     return;
   }

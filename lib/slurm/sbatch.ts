@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { EXPERIMENT_RUN_THREADS } from "../kernels/native/threads.ts";
 
 /** What the array script needs. */
 export interface ArrayScriptOptions {
@@ -117,8 +118,8 @@ export function arrayScript(o: ArrayScriptOptions): string {
     `# run of the job list (lib/slurm/task.ts, the code of a local --jobs child process).`,
     "set -u",
     `cd ${q(o.cwd)}`,
-    "# One native thread, as a local --jobs child: a run's bits depend on the count.",
-    "export CYBORG_BLAS_THREADS=1",
+    "# The native threads of every experiment run (lib/kernels/native/threads.ts).",
+    `export CYBORG_BLAS_THREADS=${EXPERIMENT_RUN_THREADS}`,
     `${q(o.deno)} run -A --quiet --config ${q(`${o.root}/deno.json`)} ` +
     `${q(`${o.root}/lib/slurm/task.ts`)} ${q(o.jobsFile)} "$SLURM_ARRAY_TASK_ID"`,
     "rc=$?",

@@ -21,6 +21,12 @@ function env(name: string): string | undefined {
   }
 }
 
+/**
+ * Native threads of every run of an experiment, whichever way it runs (in the calling process, a
+ * `--jobs` child, a Slurm task): one, so that a run's bits do not depend on how it was run.
+ */
+export const EXPERIMENT_RUN_THREADS = 1;
+
 /** `CYBORG_BLAS_THREADS` when it is an integer >= 1, else the number of cores. */
 export function defaultNativeThreads(): number {
   const t = Number(env("CYBORG_BLAS_THREADS") ?? "");

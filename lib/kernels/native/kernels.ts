@@ -24,6 +24,7 @@ import type { backend_util, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core
 import { nhwcFloat32ConvInfo } from "../conv_info.ts";
 import { columnBudget } from "../wasm/conv2d_backprop_filter.ts";
 import { col2imAdd } from "../wasm/conv2d_backprop_input.ts";
+import { maxPoolGradCall } from "../wasm/max_pool_grad.ts";
 import { heapF32, type WasmBackendLike } from "../wasm/wasm_types.ts";
 import { openBlas, sgemm } from "./openblas.ts";
 import { type ConvKind, dnnlConv, dnnlMaxPoolGrad, dnnlMode } from "./onednn.ts";
@@ -327,21 +328,9 @@ export function makeBatchMatMulNative(stock: KernelFunc): KernelFunc {
  */
 export function makeMaxPoolGradNative(stock: KernelFunc): KernelFunc {
   return (args) => {
-    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
-    if (dy.dtype !== "float32" || input.dtype !== "float32" || input.shape.length !== 4) {
-      return stock(args);
-    }
-    const a = args.attrs as unknown as tf.MaxPoolGradAttrs;
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      a.filterSize,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-    );
-    const wb = args.backend as unknown as WasmBackendLike;
-    const out = wb.makeOutput(input.shape, "float32");
+    const call = maxPoolGradCall(args);
+    if (!call) return stock(args);
+    const { info, wb, input, dy, out } = call;
     if (dnnlMaxPoolGrad(info, heapF32(wb, input), heapF32(wb, dy), heapF32(wb, out))) return out;
     return stockInto(wb, stock, args, out);
   };

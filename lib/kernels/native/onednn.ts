@@ -400,14 +400,15 @@ interface ConvDescs {
   padR: BigInt64Array;
 }
 
-/** oneDNN's view of a tfjs convolution; `null` when its padding cannot be expressed. */
-function convDescs(l: Lib, info: backend_util.Conv2DInfo): ConvDescs | null {
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C } = info;
-  const { outHeight: OH, outWidth: OW, outChannels: N } = info;
+/**
+ * oneDNN's padding of a tfjs window (convolution or pooling): `[top, left, bottom, right]`, or
+ * `null` when it cannot be expressed. oneDNN requires OH = ⌊(H + top + bottom − FH) / SH⌋ + 1:
+ * the smallest such bottom (likewise right); tfjs's own bottom / right can be larger.
+ */
+function windowPadding(info: backend_util.Conv2DInfo): [number, number, number, number] | null {
+  const { inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = info;
   const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
   const { top, left } = info.padInfo;
-  // oneDNN requires OH = ⌊(H + top + bottom − FH) / SH⌋ + 1: the smallest such bottom (likewise
-  // right); tfjs's own bottom / right can be larger.
   const bottom = Math.max(0, (OH - 1) * SH + FH - H - top);
   const right = Math.max(0, (OW - 1) * SW + FW - W - left);
   const fits = (i: number, p0: number, p1: number, f: number, s: number, o: number) =>
@@ -417,6 +418,17 @@ function convDescs(l: Lib, info: backend_util.Conv2DInfo): ConvDescs | null {
   ) {
     return null;
   }
+  return [top, left, bottom, right];
+}
+
+/** oneDNN's view of a tfjs convolution; `null` when its padding cannot be expressed. */
+function convDescs(l: Lib, info: backend_util.Conv2DInfo): ConvDescs | null {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C } = info;
+  const { outHeight: OH, outWidth: OW, outChannels: N } = info;
+  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
+  const pad = windowPadding(info);
+  if (!pad) return null;
+  const [top, left, bottom, right] = pad;
   return {
     src: memoryDesc(l, [B, C, H, W], TAG_NHWC),
     weights: memoryDesc(l, [N, C, FH, FW], TAG_HWIO),
@@ -761,16 +773,9 @@ function preparePool(l: Lib, info: backend_util.Conv2DInfo): PoolPrepared | null
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } =
     info;
   const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
-  const { top, left } = info.padInfo;
-  const bottom = Math.max(0, (OH - 1) * SH + FH - H - top);
-  const right = Math.max(0, (OW - 1) * SW + FW - W - left);
-  const fits = (i: number, p0: number, p1: number, f: number, s: number, o: number) =>
-    Math.floor((i + p0 + p1 - f) / s) + 1 === o;
-  if (
-    top < 0 || left < 0 || !fits(H, top, bottom, FH, SH, OH) || !fits(W, left, right, FW, SW, OW)
-  ) {
-    return null;
-  }
+  const pad = windowPadding(info);
+  if (!pad) return null;
+  const [top, left, bottom, right] = pad;
   const src = memoryDesc(l, [B, C, H, W], TAG_NHWC);
   const dst = memoryDesc(l, [B, C, OH, OW], TAG_NHWC);
   const geometry = [
@@ -778,10 +783,7 @@ function preparePool(l: Lib, info: backend_util.Conv2DInfo): PoolPrepared | null
     dims([FH, FW]),
     dims([0, 0]),
     dims([top, left]),
-    dims([
-      bottom,
-      right,
-    ]),
+    dims([bottom, right]),
   ] as const;
   const fd = new Uint8Array(OP_DESC_BYTES);
   check(

@@ -11,24 +11,43 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { heapF32, type WasmBackendLike } from "./wasm_types.ts";
 
+/** A `MaxPoolGrad` call the kit's kernels serve: its window, backend, tensors and output. */
+export interface MaxPoolGradCall {
+  info: tf.backend_util.Conv2DInfo;
+  wb: WasmBackendLike;
+  input: TensorInfo;
+  dy: TensorInfo;
+  out: TensorInfo;
+}
+
+/**
+ * The window and a fresh output of a float32 NHWC `MaxPoolGrad` call on the wasm backend; `null`
+ * for anything else (the stock kernel's).
+ */
+export function maxPoolGradCall(args: Parameters<KernelFunc>[0]): MaxPoolGradCall | null {
+  const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+  if (dy.dtype !== "float32" || input.dtype !== "float32" || input.shape.length !== 4) {
+    return null;
+  }
+  const a = args.attrs as unknown as tf.MaxPoolGradAttrs;
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const wb = args.backend as unknown as WasmBackendLike;
+  return { info, wb, input, dy, out: wb.makeOutput(input.shape, "float32") };
+}
+
 /** Makes the kit's kernel function around the stock wasm one. */
 export function makeMaxPoolGradWasm(stock: KernelFunc): KernelFunc {
   return (args) => {
-    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
-    if (dy.dtype !== "float32" || input.dtype !== "float32" || input.shape.length !== 4) {
-      return stock(args);
-    }
-    const a = args.attrs as unknown as tf.MaxPoolGradAttrs;
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      a.filterSize,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-    );
-    const wb = args.backend as unknown as WasmBackendLike;
-    const out = wb.makeOutput(input.shape, "float32");
+    const call = maxPoolGradCall(args);
+    if (!call) return stock(args);
+    const { info, wb, input, dy, out } = call;
     const dx = heapF32(wb, out);
     const xv = heapF32(wb, input);
     const gv = heapF32(wb, dy);

@@ -43,3 +43,22 @@ export function nhwcFloat32ConvInfo(
     "channelsLast",
   );
 }
+
+/** Convolution geometry fields shared by the conv kernels (from `backend_util.Conv2DInfo`). */
+export function convGeometry(info: backend_util.Conv2DInfo): number[] {
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
+}

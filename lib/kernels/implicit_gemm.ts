@@ -22,6 +22,7 @@
  * @module
  */
 import type { backend_util, TensorInfo } from "@tensorflow/tfjs-core";
+import { convGeometry } from "./conv_info.ts";
 import { ElementwiseProgram } from "./elementwise.ts";
 import { type KitTuning, kitTuning } from "./tuning.ts";
 import type { WebGpuBackendLike } from "./webgpu_types.ts";
@@ -312,25 +313,6 @@ export function chooseSplitK(
   if (want <= 1) return { splits: 1, kChunk: k };
   const kChunk = Math.ceil(k / want / tile.tk) * tile.tk;
   return { splits: Math.ceil(k / kChunk), kChunk };
-}
-
-/** Convolution geometry fields shared by the conv kernels (from `backend_util.Conv2DInfo`). */
-export function convGeometry(info: backend_util.Conv2DInfo): number[] {
-  return [
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.outHeight,
-    info.outWidth,
-    info.outChannels,
-    info.filterHeight,
-    info.filterWidth,
-    info.strideHeight,
-    info.strideWidth,
-    info.padInfo.top,
-    info.padInfo.left,
-  ];
 }
 
 /** WGSL uniform members matching {@linkcode convGeometry}, in the same order. */

@@ -16,6 +16,7 @@
  * @module
  */
 import type { backend_util } from "@tensorflow/tfjs-core";
+import { convGeometry } from "../conv_info.ts";
 import { onNativeThreads } from "./threads.ts";
 
 /** Places looked at for the library, in order (`CYBORG_ONEDNN_LIB`, when set, is the only one). */
@@ -514,23 +515,7 @@ function prepareConv(l: Lib, kind: ConvKind, info: backend_util.Conv2DInfo): Pre
 }
 
 function convKey(kind: ConvKind, info: backend_util.Conv2DInfo): string {
-  const p = info.padInfo;
-  return [
-    kind,
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.outHeight,
-    info.outWidth,
-    info.outChannels,
-    info.filterHeight,
-    info.filterWidth,
-    info.strideHeight,
-    info.strideWidth,
-    p.top,
-    p.left,
-  ].join(",");
+  return [kind, ...convGeometry(info)].join(",");
 }
 
 /**

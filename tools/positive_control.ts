@@ -39,7 +39,7 @@ import {
   summary,
   testAucs,
 } from "../lib/positive_claims.ts";
-import { getPreset, PRESETS } from "../lib/presets.ts";
+import { getPreset, PRESETS, withRecipe } from "../lib/presets.ts";
 import { controlSummaryLines } from "../lib/report/mod.ts";
 import { aucResults, collectRuns } from "../lib/results.ts";
 import { writeJson } from "../lib/run_dir.ts";
@@ -64,6 +64,13 @@ const OPTIONS: OptionSpec[] = [
       "pre-registration's seeds (recorded as a deviation)",
   },
   { name: "first-seed", type: "number", help: "calibrate: first seed (default 100)" },
+  { name: "epochs", type: "number", help: "calibrate: epochs instead of the preset's" },
+  {
+    name: "lr-step-size",
+    type: "number",
+    help: "calibrate: StepLR step (epochs) instead of the preset's",
+  },
+  { name: "lr", type: "number", help: "calibrate: learning rate instead of the preset's" },
   { name: "prereg", type: "string", help: "evaluate: the pre-registration JSON" },
   {
     name: "modes",
@@ -144,7 +151,15 @@ export async function positiveControl(args: string[]): Promise<string> {
   await initBackend(a.backend as BackendName | undefined);
   const vs = controlVariants(data);
   if (phase === "calibrate") {
-    const preset = getPreset((a.preset as string | undefined) ?? "quick", "--preset");
+    let preset = getPreset((a.preset as string | undefined) ?? "quick", "--preset");
+    const recipe: Record<string, unknown> = {};
+    for (
+      const [flag, key] of [["epochs", "epochs"], ["lr-step-size", "lrStepSize"], ["lr", "lr"]]
+    ) {
+      if (a[flag] === undefined) continue;
+      recipe[key] = a[flag];
+      preset = withRecipe(preset, { [key]: a[flag] }, `--${flag}`);
+    }
     const seeds = int(a.seeds ?? 3, "--seeds", 1);
     const firstSeed = int(a["first-seed"] ?? 100, "--first-seed", 0);
     const out = (a.out as string | undefined) ?? "results/positive-calibration";
@@ -182,6 +197,7 @@ export async function positiveControl(args: string[]): Promise<string> {
     await writeJson(`${out}/calibration.json`, {
       data,
       preset: preset.name,
+      recipe,
       seeds: { first: firstSeed, n: seeds },
       auc: perVariant,
       checks,

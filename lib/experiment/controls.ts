@@ -30,7 +30,13 @@ import {
   summary,
   valAccuracies,
 } from "../positive_claims.ts";
-import { type ControlRun, getPreset, type Preset } from "../presets.ts";
+import {
+  type ControlRun,
+  getPreset,
+  type Preset,
+  type RecipeOverride,
+  withRecipe,
+} from "../presets.ts";
 import { controlReport } from "../report/controls.ts";
 import { writeReport } from "../report/html.ts";
 import { aucResults, collectRuns, type RunResult } from "../results.ts";
@@ -77,6 +83,8 @@ export interface Prereg {
   mode?: string;
   /** The erased share of the images, when the folder has one (`HeavySoften`). */
   heavy?: { fraction: number; passes: number };
+  /** Recipe keys replaced on top of the preset's (`withRecipe`). */
+  train?: RecipeOverride;
   [k: string]: unknown;
 }
 
@@ -382,7 +390,11 @@ export async function evaluateControl(opts: EvaluateControlOptions): Promise<Con
     );
   }
   const out = opts.out;
-  const preset = getPreset(prereg.preset, `${name("prereg")} preset`);
+  const preset = withRecipe(
+    getPreset(prereg.preset, `${name("prereg")} preset`),
+    prereg.train,
+    `${name("prereg")}: ${preregPath} train`,
+  );
   // Parsed before any training, so a malformed hypothesis fails at once.
   const specs = prereg.hypotheses === undefined
     ? undefined

@@ -22,7 +22,8 @@
  *   pixels lie outside them (the pixels of the generated image, before a positive-control
  *   folder's softening);
  * - `mark`: in the positive-control folders, the decoy's box (`markBox`), on the images that carry
- *   the decoy.
+ *   the decoy; in the paper-like folders, the same corner on the test fakes that carry a generator
+ *   fingerprint (T1: the unseen generator's, T3: the seen generators').
  *
  * The shares are computed at the run's CAM tap and at the `standard` tap, the features global
  * pooling sees, whose decision CAM averages to the logit difference (less the bias difference).
@@ -422,7 +423,9 @@ const baseOf = (p: string) => p.slice(p.lastIndexOf("/") + 1).replace(/\.[^.]+$/
  * Whether a positive-control test image carries the decoy, by the rule of
  * `derivePositiveControl`: T1 on every real and no fake, T2 on none, T3 on each image with
  * probability ½ (seeded by the derivation seed and the file name); none in the `masked` folder
- * (its mark region is painted black).
+ * (its mark region is painted black). In the paper-like folders (`paper`, `paper-twin`) the
+ * region is the generators' fingerprint, in the same corner: on every T1 fake (the unseen
+ * generator's) and every T3 fake (the seen generators'), on no real and no T2 image.
  */
 export function positiveTestMarked(
   set: string,
@@ -433,6 +436,7 @@ export function positiveTestMarked(
   if (mode === "masked") return false;
   const m = /^(t[123])_(real|fake)$/.exec(set);
   if (!m) throw new Error(`not a positive-control test set: ${set}`);
+  if (mode === "paper" || mode === "paper-twin") return m[2] === "fake" && m[1] !== "t2";
   if (m[1] === "t1") return m[2] === "real";
   if (m[1] === "t2") return false;
   return new Rng(hashString(`${seed}:${file}:t3`)).chance(0.5);

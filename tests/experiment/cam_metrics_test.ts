@@ -343,6 +343,48 @@ Deno.test("procfacesRegions: the decoy is where the derived files carry it", asy
   assert.throws(() => positiveTestMarked("seen_generators", "x.png", 1, "mark"), /not a positive/);
 });
 
+Deno.test("procfacesRegions: a paper-like folder's fingerprint is where its test files carry it", async () => {
+  const soften_ = 0.65;
+  const paper = (await derivePositiveControl({
+    control,
+    mode: "paper",
+    seed: DERIVE_SEED,
+    soften: soften_,
+  })).dir;
+  const r = await procfacesRegions(paper);
+  const src = {
+    real: await readSplitCsv(`${control}/csvs/test_sets/real_same.csv`),
+    fake: await readSplitCsv(`${control}/csvs/test_sets/seen_generators.csv`),
+  };
+  const lo = markBox(SIZE, POSITIVE_MARK);
+  const counts: Record<string, number> = {};
+  for (const [name, set] of r.sets) {
+    const kind = name.slice(3) as "real" | "fake";
+    counts[name] = 0;
+    for (const [i, row] of set.rows.entries()) {
+      const base = soften(await pixels(`${control}${src[kind][i].path}`), SIZE, soften_);
+      const got = await pixels(`${paper}${row.path}`);
+      // A file differs from its softened source only by a fingerprint, inside the mark's corner.
+      let differs = false;
+      for (let p = 0; p < SIZE * SIZE; p++) {
+        if (![0, 1, 2].some((c) => got[3 * p + c] !== base[3 * p + c])) continue;
+        differs = true;
+        assert.ok(p % SIZE >= lo && Math.floor(p / SIZE) >= lo, `${row.path}: pixel ${p}`);
+      }
+      assert.equal(row.regions.mark !== undefined, differs, `${row.path}: fingerprint region`);
+      if (differs) counts[name]++;
+    }
+  }
+  assert.deepEqual(counts, {
+    t1_fake: 6,
+    t1_real: 0,
+    t2_fake: 0,
+    t2_real: 0,
+    t3_fake: 6,
+    t3_real: 0,
+  });
+});
+
 Deno.test("procfacesRegions: a generated folder's own test sets; errors name the option and file", async () => {
   const r = await procfacesRegions(control);
   assert.equal(r.generated, control);

@@ -1,7 +1,7 @@
 /**
  * The annotation page in real headless Chromium (DevTools protocol): judging, painting with brush,
- * eraser, undo and redo, saving, reloading and resuming, and two annotators at once. The saved
- * PNGs are checked pixel by pixel.
+ * eraser, undo and redo, saving, reloading and resuming, two annotators at once, and the keyboard
+ * shortcuts of the brush size, clear, redo and zoom. The saved PNGs are checked pixel by pixel.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -157,6 +157,78 @@ Deno.test("page: two annotators at once, one zoomed in, each map in its own fold
     assert.equal(b.data[15 * 40 + 30], 0);
     assert.equal((await readJudgments(root, "alice")).get("a.png")!.label, "Real");
     assert.equal((await readJudgments(root, "bob")).get("a.png")!.label, "Synthetic");
+  } finally {
+    await browser.close();
+    await server.shutdown();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("page: keyboard shortcuts for size, clear, redo (Ctrl+Shift+Z) and zoom", async () => {
+  const { root, csv } = await makeFixture();
+  const server = await startAnnotateServer({ data: root, csv, port: 0 });
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.open(`${server.url}/annotate/alice`);
+    await page.waitFor(status("judge", "a.png"), "the first image");
+    const size = () => page.eval<string>(`document.getElementById("size").value`);
+    const width = () =>
+      page.eval<number>(`document.getElementById("mask").getBoundingClientRect().width`);
+
+    assert.equal(await size(), "12");
+    await page.key("]");
+    assert.equal(await size(), "15", "] enlarges the brush");
+    await page.key("[");
+    await page.key("[");
+    assert.equal(await size(), "10", "[ shrinks the brush");
+
+    // The fixture's images fit at the largest zoom (16×): out twice, in once, then fit.
+    const fit = await width();
+    await page.key("-");
+    await page.key("-");
+    const out = await width();
+    await page.key("+");
+    const zin = await width();
+    assert.ok(Math.abs(zin - out * 1.25) <= 1, `+ zooms in by 1.25: ${out} -> ${zin}`);
+    assert.ok(zin < fit, `${zin} < ${fit}`);
+    await page.key("0");
+    assert.equal(await width(), fit, "0 fits the image again");
+
+    // a.png: a stroke, then C: the saved map is empty.
+    await page.key("r");
+    await page.waitFor(status("paint", "a.png"), "the paint step");
+    await setBrush(page, 3);
+    await paint(page, [[5, 10], [30, 10]]);
+    await page.key("c");
+    await page.key("Enter");
+    await page.waitFor(status("judge", "b.png"), "b.png");
+    const a = await grey(join(root, "heatmaps/annotators/alice/a.png"));
+    assert.ok(a.data.every((v) => v === 0), "C left pixels marked");
+
+    // b.png: strokes on rows 10 and 20, Ctrl+Z (row 20 gone), Ctrl+Shift+Z (back), C, Ctrl+Z
+    // (both back).
+    await page.key("s");
+    await page.waitFor(status("paint", "b.png"), "the paint step");
+    const marked = (y: number) =>
+      page.eval<number>(`(() => {
+        const m = document.getElementById("mask");
+        const d = m.getContext("2d").getImageData(0, ${y}, m.width, 1).data;
+        let n = 0; for (let p = 3; p < d.length; p += 4) if (d[p]) n++; return n; })()`);
+    await paint(page, [[5, 10], [30, 10]]);
+    await paint(page, [[5, 20], [30, 20]]);
+    await page.key("z", 2);
+    assert.equal(await marked(20), 0, "Ctrl+Z left the second stroke");
+    await page.key("Z", 2 | 8);
+    assert.ok((await marked(20)) > 0, "Ctrl+Shift+Z did not redo the second stroke");
+    await page.key("c");
+    assert.equal((await marked(10)) + (await marked(20)), 0, "C left pixels marked");
+    await page.key("z", 2);
+    await page.key("Enter");
+    await page.waitFor(status("judge", "c.jpg"), "c.jpg");
+    const b = await grey(join(root, "heatmaps/annotators/alice/b.png"));
+    for (let x = 7; x <= 28; x++) {
+      for (const y of [10, 20]) assert.equal(b.data[y * 40 + x], 255, `(${x},${y})`);
+    }
   } finally {
     await browser.close();
     await server.shutdown();

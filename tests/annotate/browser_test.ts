@@ -1,7 +1,8 @@
 /**
  * The annotation page in real headless Chromium (DevTools protocol): judging, painting with brush,
- * eraser, undo and redo, saving, reloading and resuming, two annotators at once, and the keyboard
- * shortcuts of the brush size, clear, redo and zoom. The saved PNGs are checked pixel by pixel.
+ * eraser, undo and redo, saving, reloading and resuming, two annotators at once, the keyboard
+ * shortcuts of the brush size, clear, redo and zoom, and the recorded response times. The saved
+ * PNGs are checked pixel by pixel.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -58,19 +59,27 @@ Deno.test("page: judge, paint, erase, undo/redo, save, reload and resume; pixels
   const server = await startAnnotateServer({ data: root, csv, port: 0 });
   const browser = await launchBrowser();
   try {
+    const opened = Date.now();
     const page = await browser.open(`${server.url}/annotate/alice`);
     await page.waitFor(status("judge", "a.png"), "the first image");
+    const shown = Date.now(); // the image is shown by now
     assert.equal(await page.eval(`document.getElementById("progress").textContent`), "0 of 3");
     assert.match(await page.eval<string>(`document.getElementById("keys").textContent`), /Ctrl\+Z/);
 
     // Painting before answering draws nothing.
     await setBrush(page, 4);
     await paint(page, [[5, 1], [30, 1]]);
+    // The response time runs from the image shown to the answer.
+    await new Promise((r) => setTimeout(r, Math.max(0, shown + 350 - Date.now())));
     await page.key("s");
+    const answered = Date.now();
     await page.waitFor(status("paint", "a.png"), "the paint step");
     const j = (await readJudgments(root, "alice")).get("a.png")!;
     assert.equal(j.label, "Synthetic");
-    assert.ok(j.ms >= 0 && j.ms < 60_000, `response time ${j.ms} ms`);
+    assert.ok(
+      j.ms >= 300 && j.ms <= answered - opened,
+      `response time ${j.ms} ms, not in [300, ${answered - opened}]`,
+    );
 
     await paint(page, [[5, 10], [30, 10]]); // kept (row 10)
     await paint(page, [[5, 24], [30, 24]]); // undone (row 24)
@@ -164,7 +173,7 @@ Deno.test("page: two annotators at once, one zoomed in, each map in its own fold
   }
 });
 
-Deno.test("page: keyboard shortcuts for size, clear, redo (Ctrl+Shift+Z) and zoom", async () => {
+Deno.test("page: shortcuts for size, clear, redo and zoom; the next image's response time", async () => {
   const { root, csv } = await makeFixture();
   const server = await startAnnotateServer({ data: root, csv, port: 0 });
   const browser = await launchBrowser();
@@ -200,15 +209,25 @@ Deno.test("page: keyboard shortcuts for size, clear, redo (Ctrl+Shift+Z) and zoo
     await setBrush(page, 3);
     await paint(page, [[5, 10], [30, 10]]);
     await page.key("c");
+    const saving = Date.now();
     await page.key("Enter");
     await page.waitFor(status("judge", "b.png"), "b.png");
     const a = await grey(join(root, "heatmaps/annotators/alice/a.png"));
     assert.ok(a.data.every((v) => v === 0), "C left pixels marked");
 
+    // b.png's response time runs from b.png shown (after a.png's save) to the answer.
+    await new Promise((r) => setTimeout(r, 350));
+    await page.key("s");
+    const answered = Date.now();
+    await page.waitFor(status("paint", "b.png"), "the paint step");
+    const ms = (await readJudgments(root, "alice")).get("b.png")!.ms;
+    assert.ok(
+      ms >= 300 && ms <= answered - saving,
+      `b.png: ${ms} ms, not in [300, ${answered - saving}]`,
+    );
+
     // b.png: strokes on rows 10 and 20, Ctrl+Z (row 20 gone), Ctrl+Shift+Z (back), C, Ctrl+Z
     // (both back).
-    await page.key("s");
-    await page.waitFor(status("paint", "b.png"), "the paint step");
     const marked = (y: number) =>
       page.eval<number>(`(() => {
         const m = document.getElementById("mask");

@@ -188,7 +188,22 @@ export class CdpBrowser {
       this.process.kill("SIGKILL");
     } catch { /* already exited */ }
     await this.process.status;
-    await Deno.remove(this.profile, { recursive: true }).catch(() => {});
+    await removeProfile(this.profile);
+  }
+}
+
+/**
+ * Removes a profile folder. Chromium's helper processes can outlive the browser process by a moment
+ * and write into the profile (e.g. `Default/Network Persistent State`) while it is being removed,
+ * so it is removed again until it stays gone (up to 3 s); a profile still there then is an error.
+ */
+async function removeProfile(profile: string): Promise<void> {
+  const end = Date.now() + 3000;
+  for (;;) {
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+    await new Promise((r) => setTimeout(r, 100));
+    if (!(await Deno.stat(profile).then(() => true, () => false))) return;
+    if (Date.now() > end) throw new Error(`cannot remove the Chromium profile ${profile}`);
   }
 }
 
@@ -242,7 +257,7 @@ export async function launchBrowser(): Promise<CdpBrowser> {
       proc.kill("SIGKILL");
     } catch { /* exited */ }
     await proc.status;
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
+    await removeProfile(profile).catch(() => {}); // the start failure is the error to report
     throw new Error(`chromium did not start:\n${log.slice(-2000)}`);
   }
   const ws = new WebSocket(wsUrl);

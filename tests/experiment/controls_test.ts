@@ -77,6 +77,11 @@ Deno.test("evaluateControl: errors name the option keys (the CLI's flags with co
     () => evaluateControl({ prereg: badPreset, data, out }),
     /^Error: prereg preset: unknown preset "huge"/,
   );
+  const badRecipe = await writePrereg("bad_recipe", { ...PREREG, train: { momentum: 0.5 } });
+  await assert.rejects(
+    () => evaluateControl({ prereg: badRecipe, data, out }),
+    /^Error: prereg: .*bad_recipe\.json train: unknown key "momentum"/,
+  );
   const ok = await writePrereg("ok", PREREG);
   await assert.rejects(
     () => evaluateControl({ prereg: ok, data, out, seeds: 3 }),
@@ -91,7 +96,8 @@ Deno.test("evaluateControl: errors name the option keys (the CLI's flags with co
 
 Deno.test("evaluateControl writes the control folder; readControl reads it back for the same file and seeds only", async () => {
   await initBackend("wasm");
-  const prereg = await writePrereg("eval", PREREG);
+  // The recipe override (`train`) reaches every run's config.
+  const prereg = await writePrereg("eval", { ...PREREG, train: { lr: 0.02 } });
   const out = `${data}/eval`;
   const started: string[] = [];
   const r = await evaluateControl({
@@ -104,6 +110,9 @@ Deno.test("evaluateControl writes the control folder; readControl reads it back 
   });
   assert.deepEqual(started, ["baseline/s0", "cyborg/s0"]);
   assert.deepEqual(r.seeds, { prereg: 2, run: 1 });
+  for (const x of r.runs) {
+    assert.equal(JSON.parse(await Deno.readTextFile(`${x.dir}/config.json`)).config.lr, 0.02);
+  }
   assert.equal(r.title, "a test control");
   assert.deepEqual(r.claims.hypotheses.map((h) => h.id), ["c.t1"]);
   assert.deepEqual(r.reliance.strategies.map((s) => [s.strategy, s.n]), [
@@ -129,7 +138,9 @@ Deno.test("evaluateControl writes the control folder; readControl reads it back 
   assert.equal(back.variant.root, `${data}/procfaces-positive`);
   // Another number of seeds, or another file: not this folder's result.
   assert.equal(await readControl({ ...p, seeds: 2, data, dir: out }), undefined);
-  const edited = new TextEncoder().encode(JSON.stringify({ ...PREREG, title: "edited" }));
+  const edited = new TextEncoder().encode(
+    JSON.stringify({ ...PREREG, train: { lr: 0.02 }, title: "edited" }),
+  );
   assert.equal(await readControl({ ...p, bytes: edited, data, dir: out }), undefined);
   assert.equal(await readControl({ ...p, data, dir: `${data}/empty` }), undefined);
 });

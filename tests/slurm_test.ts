@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { arrayScript, checkSlurmOpts, collectScript, shellQuote } from "../lib/slurm/sbatch.ts";
 import { classifyTasks, parseScontrol, parseTaskIds, progressLine } from "../lib/slurm/status.ts";
 import { type SlurmCluster, startSlurmCluster } from "./_support/slurm_cluster.ts";
+import { runTool } from "./_support/tool.ts";
 
 const REPRODUCE = new URL("../tools/reproduce.ts", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -163,7 +164,7 @@ Deno.test("--dry-run prints both scripts and submits nothing; slurm options need
   assert.match(r.stdout, /^#SBATCH --partition=gpu$/m);
   assert.match(r.stdout, /^#SBATCH --time=04:00:00$/m);
   assert.match(r.stdout, /^#SBATCH --dependency=afterany:<array job id>$/m);
-  assert.match(r.stdout, /--preset smoke --network minicnn --out .* --collect$/m);
+  assert.match(r.stdout, /reproduce\.ts --preset smoke --out \S+ --jobs 1 --collect$/m);
   assert.deepEqual([...Deno.readDirSync(out)], [], "--dry-run wrote nothing");
   const noSlurm = await reproduce(
     ["--preset", "smoke", "--out", out, "--executor", "slurm"],
@@ -198,6 +199,46 @@ async function sameResults(a: string, b: string) {
   if (claims) assert.deepEqual(await read(`${b}/claims.json`), claims, `${b}/claims.json`);
   assert.ok((await Deno.stat(`${b}/report.html`)).isFile);
 }
+
+Deno.test({
+  name:
+    "the report job (--collect) and a resubmission with every run done run the preset's controls, as a local job does",
+  fn: async () => {
+    // reproduce with the smoke preset given one control (its pipeline-check pre-registration).
+    const withControl = async (args: string[]) => {
+      const r = await runTool("tests/_support/smoke_with_control.ts", [
+        "--preset",
+        "smoke",
+        ...args,
+      ]);
+      assert.equal(r.code, 0, r.err);
+    };
+    const tmp = await Deno.makeTempDir({ prefix: "cyborg-slurm-controls-" });
+    try {
+      await withControl(["--out", `${tmp}/local`, "--jobs", "2"]);
+      const claims = await Deno.readTextFile(`${tmp}/local/claims.json`);
+      assert.match(claims, /"smoke_positive\.cyborg_vs_baseline\.t1"/);
+      // The runs of the grid done (as after the job array), the control and the report not.
+      for (
+        const [name, args] of [
+          ["collect", ["--jobs", "1", "--collect"]], // the report job's arguments
+          ["resubmit", ["--executor", "slurm"]], // nothing to submit: the report here
+        ]
+      ) {
+        const d = `${tmp}/${name}`;
+        const cp = await new Deno.Command("cp", { args: ["-a", `${tmp}/local`, d] }).output();
+        assert.ok(cp.success);
+        for (const f of ["positive", "aucs.json", "claims.json", "report.html"]) {
+          await Deno.remove(`${d}/${f}`, { recursive: true });
+        }
+        await withControl(["--out", d, ...args]);
+        await sameResults(`${tmp}/local`, d);
+      }
+    } finally {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    }
+  },
+});
 
 Deno.test({
   name:

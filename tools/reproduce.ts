@@ -125,7 +125,8 @@ const OPTIONS: OptionSpec[] = [
   {
     name: "collect",
     type: "boolean",
-    help: "train nothing: check every run finished and was scored, write aucs.json and the report",
+    help: "train no run of the grid: check every run finished and was scored, run the preset's " +
+      "controls (its own job), write aucs.json and the report",
   },
 ];
 const USAGE =
@@ -203,12 +204,12 @@ export async function reproduce(args: string[]): Promise<string> {
   };
   const slurmOptions = () => {
     const pass = (name: string) => a[name] === undefined ? [] : [`--${name}`, String(a[name])];
+    // --network only when given: the report job and a later `reproduce --out X` are the preset's
+    // own job (and run its controls) exactly when this one is.
     const experiment = [
       "--preset",
       preset.name,
-      "--network",
-      network,
-      ...["data", "seeds", "strategies", "backend"].flatMap(pass),
+      ...["network", "data", "seeds", "strategies", "backend"].flatMap(pass),
       "--out",
       out,
     ];
@@ -218,7 +219,8 @@ export async function reproduce(args: string[]): Promise<string> {
       parallel: a.jobs as number | undefined,
       wait: !a["no-wait"],
       dryRun: Boolean(a["dry-run"]),
-      collectArgs: experiment,
+      // The report job has one CPU: the preset's controls train there one at a time.
+      collectArgs: [...experiment, "--jobs", "1"],
       argv: [
         ...experiment,
         "--executor",
@@ -282,24 +284,25 @@ export async function reproduce(args: string[]): Promise<string> {
       onRunDone: (r, s) =>
         console.error(`  done ${r.variant}/${r.strategy}/s${r.seed} in ${s.toFixed(1)} s`),
     });
-    // The preset's controls, on the embedded data, when the job is the preset's own (no --data,
-    // --network, --strategies or --seeds).
-    const own = !a.data && !a.network && !a.strategies && a.seeds === undefined;
-    for (const c of own ? preset.controls ?? [] : []) {
-      const r = await runPresetControl(c, preset, out, {
-        jobs,
-        name: controlFlagName,
-        onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`),
-        log: (l) => console.error(l),
-      });
-      for (const l of controlSummaryLines(r)) console.log(l);
-    }
-    if (!own && preset.controls?.length) {
-      console.error(
-        `controls: not run (they belong to the preset's own job; run one with deno run -A ` +
-          `tools/positive_control.ts evaluate --prereg ${preset.controls[0].prereg})`,
-      );
-    }
+  }
+  // The preset's controls, on the embedded data, when the job is the preset's own (no --data,
+  // --network, --strategies or --seeds), whichever executor trained the runs: with Slurm, the
+  // report job (--collect) runs them.
+  const own = !a.data && !a.network && !a.strategies && a.seeds === undefined;
+  for (const c of own ? preset.controls ?? [] : []) {
+    const r = await runPresetControl(c, preset, out, {
+      jobs,
+      name: controlFlagName,
+      onRun: (r) => console.error(`[${r.index + 1}/${r.total}] ${r.dir}`),
+      log: (l) => console.error(l),
+    });
+    for (const l of controlSummaryLines(r)) console.log(l);
+  }
+  if (!own && preset.controls?.length) {
+    console.error(
+      `controls: not run (they belong to the preset's own job; run one with deno run -A ` +
+        `tools/positive_control.ts evaluate --prereg ${preset.controls[0].prereg})`,
+    );
   }
   const runs = await collectRuns(out);
   const aucs = aucResults(runs);

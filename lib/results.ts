@@ -11,7 +11,7 @@
 import type { MeanCam } from "./experiment/evaluate.ts";
 import { STRATEGIES, type StrategyName } from "./experiment/strategies.ts";
 import { rocAuc } from "./metrics.ts";
-import { type LogRecord, readJsonIfExists, RunDir } from "./run_dir.ts";
+import { parseLog, readJsonIfExists, RunDir } from "./run_dir.ts";
 import type { EpochRecord, RunSummary } from "./train.ts";
 
 /** Scores of one test set for one run. */
@@ -110,8 +110,7 @@ async function readRun(
   const run = new RunDir(dir);
   const summary = await readJsonIfExists<RunSummary>(run.summary);
   const logText = await readText(run.log);
-  const epochs = (logText ?? "").split("\n").filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as LogRecord)
+  const epochs = parseLog(logText ?? "", run.log)
     .filter((r): r is EpochRecord => r.type === "epoch");
   const scores: Record<string, ScoreSet> = {};
   const evalDir = run.evalDir;

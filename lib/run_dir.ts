@@ -113,7 +113,7 @@ export class RunDir {
     });
   }
 
-  /** Reads log.jsonl (empty when absent). */
+  /** Reads log.jsonl (empty when absent) with {@linkcode parseLog}. */
   async readLog(): Promise<LogRecord[]> {
     let text: string;
     try {
@@ -121,7 +121,7 @@ export class RunDir {
     } catch {
       return [];
     }
-    return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+    return parseLog(text, this.log);
   }
 
   /** Keeps only log records up to a completed epoch (used when resuming from its checkpoint). */
@@ -135,6 +135,35 @@ export class RunDir {
     );
     await writeAtomic(this.log, keep.map((r) => JSON.stringify(r) + "\n").join(""));
   }
+}
+
+/**
+ * The records of a log.jsonl text. A last line cut short (an append interrupted by a kill or a
+ * full disk leaves no newline after it) is left out; any other line that is not JSON is an error
+ * naming `source` and the line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseLog } from "./run_dir.ts";
+ * const text = '{"type":"resume","epoch":1,"steps":9,"time":"t"}\n{"type":"st';
+ * assert.deepEqual(parseLog(text, "log.jsonl").map((r) => r.type), ["resume"]);
+ * assert.throws(() => parseLog('{"type":\n{}\n', "log.jsonl"), /log\.jsonl:1: not a log record/);
+ * ```
+ */
+export function parseLog(text: string, source: string): LogRecord[] {
+  const lines = text.split("\n");
+  const records: LogRecord[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].trim()) continue;
+    try {
+      records.push(JSON.parse(lines[i]));
+    } catch {
+      if (i === lines.length - 1) break;
+      throw new Error(`${source}:${i + 1}: not a log record (a line of JSON)`);
+    }
+  }
+  return records;
 }
 
 /** True when something exists at `path`. */

@@ -19,6 +19,23 @@ Deno.test("log appends, reads back, and truncates to a completed epoch on resume
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("a log whose last line was cut short reads without it; a broken line is named", async () => {
+  const dir = await Deno.makeTempDir();
+  const run = new RunDir(`${dir}/run`);
+  await run.create();
+  await run.append({ type: "step", epoch: 1, step: 10, loss: 1, ce: 1, cam: 0, acc: 0.5 });
+  // An append interrupted by a kill: no newline after the last, partial record.
+  await Deno.writeTextFile(run.log, '{"type":"step","epoch":1,"st', { append: true });
+  assert.deepEqual((await run.readLog()).map((r) => r.type === "step" && r.step), [10]);
+  await run.truncateLog(1);
+  await run.append({ type: "step", epoch: 1, step: 11, loss: 1, ce: 1, cam: 0, acc: 0.5 });
+  assert.deepEqual((await run.readLog()).map((r) => r.type === "step" && r.step), [10, 11]);
+  // A broken line before the end is not an interrupted append.
+  await Deno.writeTextFile(run.log, '{"type":"st\n{"type":"error","message":"x","time":"t"}\n');
+  await assert.rejects(run.readLog(), /run\/log\.jsonl:1: not a log record \(a line of JSON\)/);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("an unwritable output folder is a clear error naming the option (default output)", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/file`, "");

@@ -12,7 +12,12 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Backbone } from "./backbones/types.ts";
 import { fromTorchLayout, torchShape, toTorchLayout } from "./nn.ts";
 import type { Sgd } from "./optim.ts";
-import { type NamedArray, readSafetensors, writeSafetensors } from "./safetensors.ts";
+import {
+  type NamedArray,
+  readSafetensors,
+  type SafetensorsFile,
+  writeSafetensors,
+} from "./safetensors.ts";
 import { exportStateDict, importStateDict } from "./state_dict.ts";
 import { modelInfo, transformInputFromMetadata } from "./weights.ts";
 
@@ -69,6 +74,28 @@ export async function saveCheckpoint(
 }
 
 /**
+ * Reads a checkpoint file and its {@linkcode CheckpointMeta}, failing with a message naming the
+ * file when it is no safetensors file, truncated, or no kit checkpoint of this format.
+ */
+export async function readCheckpointMeta(
+  path: string,
+): Promise<{ file: SafetensorsFile; meta: CheckpointMeta }> {
+  const file = await readSafetensors(path);
+  const raw = file.metadata.cyborg;
+  if (!raw) throw new Error(`${path}: not a kit checkpoint (no "cyborg" metadata)`);
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(raw);
+  } catch {
+    throw new Error(`${path}: not a kit checkpoint (its "cyborg" metadata is not JSON)`);
+  }
+  if (meta?.format !== CHECKPOINT_FORMAT) {
+    throw new Error(`${path}: checkpoint format ${meta?.format}, expected ${CHECKPOINT_FORMAT}`);
+  }
+  return { file, meta };
+}
+
+/**
  * Loads a checkpoint into the model (and optimizer, when given), restores `transformInput` when the
  * file records it, and returns its metadata. Errors name the file and the first mismatching tensor.
  */
@@ -77,13 +104,7 @@ export async function loadCheckpoint(
   model: Backbone,
   opt: Sgd | null,
 ): Promise<CheckpointMeta> {
-  const file = await readSafetensors(path);
-  const raw = file.metadata.cyborg;
-  if (!raw) throw new Error(`${path}: not a kit checkpoint (no "cyborg" metadata)`);
-  const meta = JSON.parse(raw) as CheckpointMeta;
-  if (meta.format !== CHECKPOINT_FORMAT) {
-    throw new Error(`${path}: checkpoint format ${meta.format}, expected ${CHECKPOINT_FORMAT}`);
-  }
+  const { file, meta } = await readCheckpointMeta(path);
   const weights = new Map<string, NamedArray>();
   const momentum = new Map<string, NamedArray>();
   for (const [k, v] of file.tensors) {

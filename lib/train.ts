@@ -20,6 +20,7 @@ import {
   CHECKPOINT_FORMAT,
   type CheckpointMeta,
   loadCheckpoint,
+  readCheckpointMeta,
   saveCheckpoint,
 } from "./checkpoint.ts";
 import {
@@ -77,6 +78,12 @@ export interface TrainOptions {
    * e.g. `--batch-size`, `--output`).
    */
   fieldName?: FieldName;
+  /**
+   * Files the caller writes once the run has finished, keyed by the option that names them (e.g.
+   * `{"--save-weights": "best.pth"}`): each is checked writable (a file, in an existing folder)
+   * with the other inputs, before the first step, and its problem listed with theirs.
+   */
+  writesAfter?: Record<string, string>;
 }
 
 /** The per-epoch log record (defined with the run folder's other records). */
@@ -160,12 +167,11 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<RunSu
   const grid = entry.spec.camGrid(inputSize);
   const run = new RunDir(opts.output);
   const mode = opts.resume ?? "auto";
-  // Checked again under the folder's lock (step 4); here to fail before the data is read.
-  await openRunState(run, cfg, mode, name);
 
-  // 2. Data: every CSV row, file and map is checked and every image decoded now (through the
-  // pixel cache), so bad input fails before the run folder exists, with all its problems listed.
-  const { train, val } = await openInputs(cfg, inputSize, grid);
+  // 2. Output and data: the run folder (checked again under its lock in step 4), the files written
+  // after the run, every CSV row, file and map, and every image decoded now (through the pixel
+  // cache), so bad input fails before the run folder exists, with all its problems listed.
+  const { train, val } = await preflight(cfg, opts, name, inputSize, grid, false);
 
   // 3. Model, initial weights, and a check that the CAM grid is what the maps were resized to.
   const model = entry.build({ seed: cfg.seed, inputSize });
@@ -526,17 +532,53 @@ async function writeSummary(
 }
 
 /**
+ * Everything before the first step, every problem found listed in one error: the run folder (a
+ * run of another config, a folder `fresh` may not delete, one that is not a run folder or cannot
+ * be written; with `readCheckpoint`, the checkpoint a resume reads), the files in
+ * `opts.writesAfter`, and {@linkcode openInputs}. Returns the two splits.
+ */
+async function preflight(
+  cfg: TrainConfig,
+  opts: TrainOptions,
+  name: FieldName,
+  inputSize: number,
+  grid: number,
+  readCheckpoint: boolean,
+): Promise<{ train: FileDataset; val: FileDataset }> {
+  const collector = problemCollector();
+  const { problems, attempt } = collector;
+  const run = new RunDir(opts.output);
+  const state = await attempt(() => openRunState(run, cfg, opts.resume ?? "auto", name));
+  if (state) await attempt(() => checkWritable(opts.output, name("output")));
+  if (state?.hasCheckpoint && readCheckpoint) {
+    await attempt(() => readCheckpointMeta(run.lastCheckpoint));
+  }
+  for (const [option, path] of Object.entries(opts.writesAfter ?? {})) {
+    await attempt(() => checkWritable(path, option, "file"));
+  }
+  const { train, val } = await openInputs(cfg, inputSize, grid, collector);
+  if (problems.length) {
+    train?.close();
+    val?.close();
+    if (problems.length === 1) throw new Error(problems[0]);
+    throw new Error(`${problems.length} problems with the inputs:\n${problems.join("\n")}`);
+  }
+  return { train: train!, val: val! };
+}
+
+/**
  * Opens the training and validation splits and decodes every image and map once (filling the
- * pixel cache the epochs then read), and reads `initWeights`. Every problem found is listed in one
- * error: CSV rows (file:line), missing or escaping paths, files that do not decode, weights.
+ * pixel cache the epochs then read), and reads `initWeights`. Every problem found goes to
+ * `collector`: CSV rows (file:line), missing or escaping paths, files that do not decode, weights.
  */
 async function openInputs(
   cfg: TrainConfig,
   inputSize: number,
   grid: number,
-): Promise<{ train: FileDataset; val: FileDataset }> {
+  collector: ReturnType<typeof problemCollector>,
+): Promise<{ train?: FileDataset; val?: FileDataset }> {
   const { mean, std } = getBackbone(cfg.network).spec;
-  const { problems, attempt } = problemCollector();
+  const { problems, attempt } = collector;
   const train = await attempt(() =>
     openDataset({
       csv: cfg.csv,
@@ -567,11 +609,7 @@ async function openInputs(
   );
   if (cfg.initWeights) await attempt(() => readWeightsFile(cfg.initWeights!));
   for (const ds of [train, val]) if (ds) problems.push(...(await ds.checkDecodes()));
-  if (problems.length === 1) throw new Error(problems[0]);
-  if (problems.length) {
-    throw new Error(`${problems.length} problems with the inputs:\n${problems.join("\n")}`);
-  }
-  return { train: train!, val: val! };
+  return { train, val };
 }
 
 /** What {@linkcode checkTrainInputs} found. */
@@ -587,8 +625,9 @@ export interface InputCheck {
 /**
  * Everything {@linkcode train} checks before its first step, without training or writing: the
  * config, the output folder (a run of another config, a folder `fresh` may not delete, one that
- * is not a run folder or cannot be written), every CSV row, image and map (decoded), the initial
- * weights. Throws one error listing the problems.
+ * is not a run folder or cannot be written, the checkpoint a resume reads), the files in
+ * `opts.writesAfter`, every CSV row, image and map (decoded), the initial weights. Throws one
+ * error listing the problems.
  */
 export async function checkTrainInputs(cfg: TrainConfig, opts: TrainOptions): Promise<InputCheck> {
   const name = opts.fieldName ?? keyName;
@@ -596,10 +635,8 @@ export async function checkTrainInputs(cfg: TrainConfig, opts: TrainOptions): Pr
   if (problems.length) throw new Error(problems.join("\n"));
   const entry = getBackbone(cfg.network, name("network"));
   const inputSize = cfg.inputSize ?? entry.spec.inputSize;
-  const run = new RunDir(opts.output);
-  await openRunState(run, cfg, opts.resume ?? "auto", name);
-  await checkWritable(opts.output, name("output"));
-  const { train, val } = await openInputs(cfg, inputSize, entry.spec.camGrid(inputSize));
+  const grid = entry.spec.camGrid(inputSize);
+  const { train, val } = await preflight(cfg, opts, name, inputSize, grid, true);
   train.close();
   val.close();
   return { trainImages: train.items.length, maps: train.mapCount, valImages: val.items.length };
@@ -629,6 +666,9 @@ async function openRunState(
   await requireRunFolder(run.root, name("output"));
   const hasCheckpoint = await exists(run.lastCheckpoint);
   let existing = await readJsonIfExists<ConfigFile>(run.config);
+  if (existing !== undefined && !isConfigFile(existing)) {
+    throw new Error(`${run.config}: not a run config (expected an object with a "config" object)`);
+  }
   const started = hasCheckpoint || (await run.readLog()).some((r) => r.type === "epoch");
   if (existing && !started) existing = undefined;
   if (existing) {
@@ -646,6 +686,12 @@ async function openRunState(
     throw new Error(`${name("resume")}: ${run.root} has no checkpoint to resume from`);
   }
   return { existing, hasCheckpoint };
+}
+
+/** True when `v` has the shape of a run's config.json (an object holding a `config` object). */
+function isConfigFile(v: unknown): v is ConfigFile {
+  const isObject = (x: unknown) => typeof x === "object" && x !== null && !Array.isArray(x);
+  return isObject(v) && isObject((v as { config?: unknown }).config);
 }
 
 /** Uploads a batch (one upload per array; no reads). */

@@ -226,6 +226,40 @@ Deno.test("train: bad option values, weights and backends fail first with a clea
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("train: output, --save-weights and data problems are listed together; --check reads a run's files", async () => {
+  const { dir, root } = await dataCopy();
+  const lines = await csvLines(root);
+  await Deno.writeTextFile(`${root}${lines[0].split(",")[2]}`, "not an image");
+  await Deno.mkdir(`${dir}/v`);
+  await Deno.writeTextFile(`${dir}/v/thesis.txt`, "x");
+  for (const extra of [[], ["--check"]]) {
+    const r = await deno(
+      trainArgs(root, `${dir}/v`, "--save-weights", `${dir}/nope/w.safetensors`, ...extra),
+    );
+    refused(r, /3 problems with the inputs/);
+    assert.match(r.err, /--output: .*\/v is not empty and is not a run folder of the kit/);
+    assert.match(r.err, /--save-weights: cannot write .*nope\/w\.safetensors/);
+    assert.match(r.err, /original\.csv:1: image: cannot decode/);
+  }
+  assert.deepEqual(await listing(`${dir}/v`), [`${dir}/v/thesis.txt:1`]);
+  // A finished run whose checkpoint or config.json is damaged: --check names the file.
+  await copyDir(tiny, root);
+  const run = `${dir}/run`;
+  const done = await deno(trainArgs(root, run));
+  assert.equal(done.code, 0, done.err);
+  const last = `${run}/checkpoints/last.safetensors`;
+  const bytes = await Deno.readFile(last);
+  await Deno.writeFile(last, bytes.subarray(0, bytes.length - 20));
+  refused(await deno(trainArgs(root, run, "--check")), /last\.safetensors: truncated safetensors/);
+  await Deno.writeFile(last, bytes);
+  await Deno.writeTextFile(`${run}/config.json`, "[]");
+  refused(
+    await deno(trainArgs(root, run, "--check")),
+    /run\/config\.json: not a run config \(expected an object with a "config" object\)/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
 function header(json: string): Uint8Array {
   const h = new TextEncoder().encode(json);
   const out = new Uint8Array(8 + h.length);

@@ -17,7 +17,7 @@ import {
 import { getPreset, PRESETS } from "../lib/presets.ts";
 import { fetchPretrained } from "../lib/pretrained.ts";
 import { writePth } from "../lib/pth/mod.ts";
-import { checkWritable, RunDir } from "../lib/run_dir.ts";
+import { RunDir } from "../lib/run_dir.ts";
 import { readSafetensors } from "../lib/safetensors.ts";
 import { checkTrainInputs, type ResumeMode, train } from "../lib/train.ts";
 import { isPthPath } from "../lib/weights.ts";
@@ -176,9 +176,9 @@ if (import.meta.main) {
           " (or pass --csv/--dataset/--heatmaps for your own data)",
       );
     }
-    if (saveWeights) await checkWritable(saveWeights, "--save-weights", "file");
+    const writesAfter = saveWeights ? { "--save-weights": saveWeights } : undefined;
     if (check) {
-      const c = await checkTrainInputs(cfg, { output, resume, fieldName: flagName });
+      const c = await checkTrainInputs(cfg, { output, resume, fieldName: flagName, writesAfter });
       console.log(
         `inputs ok: ${c.trainImages} training images (${c.maps} with a map), ` +
           `${c.valImages} validation images decoded; ${output} can be written`,
@@ -189,7 +189,7 @@ if (import.meta.main) {
     console.error(
       `backend ${info.name} (${info.adapter}${info.fallbackAdapter ? ", fallback adapter" : ""})`,
     );
-    const summary = await train(cfg, { output, resume, fieldName: flagName });
+    const summary = await train(cfg, { output, resume, fieldName: flagName, writesAfter });
     if (saveWeights) await exportBest(new RunDir(output).bestCheckpoint, saveWeights);
     console.log(JSON.stringify(summary, null, 2));
   });

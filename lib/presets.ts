@@ -1,6 +1,7 @@
 /**
  * Experiment presets as data: how big a network, how many epochs and seeds, which image size.
  * `smoke` proves the pipeline end to end in minutes; `quick` is the default on a CPU-only machine;
+ * `full` is `quick` powered: 10 seeds per strategy and every control at its pre-registered seeds;
  * `paper` is the paper's protocol (ResNet50 at 224 px, 50 epochs, 10 seeds).
  *
  * @module
@@ -8,7 +9,7 @@
 import type { TrainConfig } from "./config.ts";
 
 /** Preset names. */
-export type PresetName = "smoke" | "quick" | "paper";
+export type PresetName = "smoke" | "quick" | "full" | "paper";
 
 /** A preset: training overrides plus the experiment's size. */
 export interface Preset {
@@ -51,6 +52,16 @@ export interface ControlRun {
   seeds?: number;
 }
 
+/** The recipe of `quick` and `full`: minicnn at 32 px from random init. */
+const QUICK_RECIPE: Partial<TrainConfig> = {
+  network: "minicnn",
+  inputSize: 32,
+  epochs: 14,
+  lrStepSize: 10,
+  batchSize: 20,
+  lr: 0.05,
+};
+
 /** All presets by name. */
 export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   smoke: {
@@ -69,14 +80,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     name: "quick",
     description: "CPU default: minicnn at 32 px, lr 0.05 (random init), 14 epochs (StepLR every " +
       "10), 3 seeds; the 7x strategy gets the same number of steps",
-    train: {
-      network: "minicnn",
-      inputSize: 32,
-      epochs: 14,
-      lrStepSize: 10,
-      batchSize: 20,
-      lr: 0.05,
-    },
+    train: QUICK_RECIPE,
     seeds: 3,
     dataSize: 32,
     dataScale: 1,
@@ -86,6 +90,22 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
       { prereg: "prereg/negative_control.json", seeds: 4 },
       { prereg: "prereg/paper_like.json", seeds: 4 },
       { prereg: "prereg/paper_like_twin.json", seeds: 4 },
+    ],
+  },
+  full: {
+    name: "full",
+    description: "the quick recipe powered: 10 seeds per strategy (the paper's count), and every " +
+      "control at all its pre-registered seeds",
+    train: QUICK_RECIPE,
+    seeds: 10,
+    dataSize: 32,
+    dataScale: 1,
+    data7xEqualSteps: true,
+    controls: [
+      { prereg: "prereg/positive_control.json" },
+      { prereg: "prereg/negative_control_v2.json" },
+      { prereg: "prereg/paper_like.json" },
+      { prereg: "prereg/paper_like_twin.json" },
     ],
   },
   paper: {

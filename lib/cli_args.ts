@@ -103,11 +103,12 @@ export function parseArgs(
     const raw = eq >= 0 ? arg.slice(eq + 1) : args[++i];
     if (raw === undefined) throw new Error(`--${name} needs a value`);
     if (spec.type === "number" || spec.type === "integer") {
+      // Decimal notation only: `Number` would also take "0x10", "0b1" or "Infinity".
       const v = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(v)) {
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw) || !Number.isFinite(v)) {
         throw new Error(`--${name}: "${raw}" is not a number`);
       }
-      if (spec.type === "integer" && !Number.isSafeInteger(v)) {
+      if (spec.type === "integer" && (!/^[+-]?\d+$/.test(raw) || !Number.isSafeInteger(v))) {
         throw new Error(`--${name}: "${raw}" is not an integer`);
       }
       out[name] = v;

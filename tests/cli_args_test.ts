@@ -95,6 +95,13 @@ Deno.test("integer options refuse a fraction; their values are kept exactly", ()
     /--seed: "1e300" is not an integer/,
   );
   assert.throws(() => parseArgs(["--seed", "x"], specs, "u"), /--seed: "x" is not a number/);
+  // Decimal digits only: no exponent, hexadecimal or binary form of an integer.
+  for (const raw of ["1e0", "2.0"]) {
+    assert.throws(() => parseArgs(["--seed", raw], specs, "u"), /is not an integer/, raw);
+  }
+  for (const raw of ["0x10", "0b1", "Infinity", " 3", "1_000"]) {
+    assert.throws(() => parseArgs(["--seed", raw], specs, "u"), /is not a number/, raw);
+  }
 });
 
 Deno.test("a repeated option: the last value wins, unless repeatable (collected in order)", () => {

@@ -396,6 +396,12 @@ Deno.test("reproduce: test sets, eval folders and a held experiment are checked 
   assert.deepEqual((await listing(`${dir}/mine`)).map((p) => p.slice(dir.length)), [
     "/mine/data/notes.txt:1",
   ]);
+  // --collect on a folder that does not exist: nothing to collect, and nothing created.
+  refused(
+    await deno([...args("--collect").map((a) => a === out ? `${dir}/none` : a)]),
+    /--collect: .*none is not an experiment folder \(nothing to collect\)/,
+  );
+  assert.equal(await exists(`${dir}/none`), false);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -248,6 +248,9 @@ export async function reproduce(args: string[]): Promise<string> {
     await runOnSlurm(out, runs, slurmOptions(), async () => {});
     return out;
   }
+  if (a.collect && !(await Deno.stat(out).then((st) => st.isDirectory, () => false))) {
+    throw new Error(`--collect: ${out} is not an experiment folder (nothing to collect)`);
+  }
   await using lock = await openExperimentFolder(out, "--out");
   const live = a.collect ? undefined : await refuseLiveArray(out, resumed.attach);
   await checkExperimentInputs(spec, "--out"); // everything, before any training

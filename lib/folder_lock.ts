@@ -81,7 +81,7 @@ const sigint = onSignal("SIGINT");
 const sigterm = onSignal("SIGTERM");
 
 /** True inside a Jupyter kernel (`deno jupyter`), which handles interrupts itself. */
-function inJupyter(): boolean {
+export function inJupyter(): boolean {
   try {
     return Boolean((Deno as unknown as { jupyter?: unknown }).jupyter);
   } catch {

@@ -9,8 +9,11 @@
  * - Integrity as torch.hub's `check_hash`: the hex after the last `-` of the file name must prefix
  *   the SHA-256 of the file. torchvision checks it; Cadene's loader never did (its prefixes are not
  *   known to be SHA-256 prefixes), so the Xception file is not checked.
- * - Downloads go to a temporary `.part` file in the cache folder, renamed once complete and
- *   checked: a refused or interrupted download leaves nothing under the official name.
+ * - Downloads go to a temporary `.<name>.<pid>-<random>.part` file in the cache folder, renamed
+ *   once complete and checked: a refused, cut or interrupted download leaves nothing in the cache.
+ *   SIGINT/SIGTERM during a download remove the temporary file before the process exits (not
+ *   inside a Jupyter kernel, which handles interrupts itself); the temporary files of processes
+ *   that no longer run (`kill -9`) are removed by the next download into the folder.
  * - ImageNet heads have 1000 classes: the weights load with `newHead: true` (the 2-class head
  *   stays freshly initialised), and InceptionV3 gets `transform_input` on, as torchvision sets it
  *   for these weights.
@@ -19,6 +22,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Backbone } from "./backbones/types.ts";
+import { inJupyter, processAlive } from "./folder_lock.ts";
 import { Progress } from "./progress.ts";
 import { type LoadReport, loadWeights } from "./weights.ts";
 
@@ -107,6 +111,51 @@ function checkDigest(digest: string, fileName: string, what: string): void {
   }
 }
 
+/** A download's temporary file name: `.<name>.<pid>-<random>.part`, hidden, in the cache folder. */
+function partName(name: string): string {
+  return `.${name}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.part`;
+}
+
+/** The pid in a temporary file name {@linkcode partName} made (older form: `.<name>.<pid>.part`). */
+const PART = /^\..+\.(\d+)(?:-[0-9a-f]{8})?\.part$/;
+
+/** Removes the temporary files in `dir` of downloads whose process no longer runs. */
+async function removeStaleParts(dir: string): Promise<void> {
+  for await (const e of Deno.readDir(dir)) {
+    const pid = PART.exec(e.name)?.[1];
+    if (e.isFile && pid !== undefined && !processAlive(Number(pid))) {
+      await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+    }
+  }
+}
+
+/**
+ * Removes `path` if the process ends (SIGINT, SIGTERM, `Deno.exit`) before the returned guard is
+ * disposed. Signals are left alone inside a Jupyter kernel and on Windows.
+ */
+function removeOnExit(path: string): Disposable {
+  const remove = () => {
+    try {
+      Deno.removeSync(path);
+    } catch {
+      // not there (yet, or any more)
+    }
+  };
+  const signals = Deno.build.os === "windows" || inJupyter()
+    ? []
+    : ([["SIGINT", 130], ["SIGTERM", 143]] as const).map(([sig, code]) =>
+      [sig, () => (remove(), Deno.exit(code))] as const
+    );
+  globalThis.addEventListener("unload", remove);
+  for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
+  return {
+    [Symbol.dispose]() {
+      globalThis.removeEventListener("unload", remove);
+      for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
+    },
+  };
+}
+
 /** Options of {@linkcode fetchPretrained}. */
 export interface FetchOptions {
   /** Cache folder (default {@linkcode weightsCacheDir}). */
@@ -122,7 +171,8 @@ export interface FetchOptions {
 /**
  * Downloads `url` to `dest` through a temporary `.part` file beside it, with a progress bar;
  * with `checkHash`, the SHA-256 must start with the hash prefix of `dest`'s file name. Nothing is
- * left at `dest` (nor any temporary file) unless the whole file arrived and passed the check.
+ * left at `dest` (nor any temporary file, even when the process is interrupted) unless the whole
+ * file arrived and passed the check.
  */
 export async function downloadFile(
   url: string,
@@ -136,7 +186,9 @@ export async function downloadFile(
   const byHand = ` Download it elsewhere and put it at ${dest} (keep the name ${name}), ` +
     "or set CYBORG_WEIGHTS_BASE_URL to a mirror.";
   await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${dir}/.${name}.${Deno.pid}.part`;
+  await removeStaleParts(dir);
+  const tmp = `${dir}/${partName(name)}`;
+  using _cleanup = removeOnExit(tmp);
   try {
     let res: Response;
     try {

@@ -19,17 +19,21 @@ await initBackend("cpu");
 
 const root = await Deno.makeTempDir({ prefix: "pretrained_test_" });
 let served = new Map<string, Uint8Array<ArrayBuffer>>();
-let cut: false | "error" | "close" = false;
+let cut: false | "error" | "close" | "stall" = false;
+const stalled: ReadableStreamDefaultController<Uint8Array>[] = [];
 const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
   const name = new URL(req.url).pathname.split("/").pop()!;
   const body = served.get(name);
   if (!body) return new Response("not found", { status: 404 });
   if (!cut) return new Response(body, { headers: { "content-length": String(body.length) } });
-  // The connection drops after half the file.
+  // The connection drops after half the file (or, "stall", sends nothing more).
+  const mode = cut;
   const stream = new ReadableStream<Uint8Array>({
     start(c) {
       c.enqueue(body.slice(0, body.length >> 1));
-      setTimeout(() => cut === "close" ? c.close() : c.error(new Error("connection cut")), 20);
+      if (mode === "stall") stalled.push(c);
+      else {setTimeout(() =>
+          mode === "close" ? c.close() : c.error(new Error("connection cut")), 20);}
     },
   });
   return new Response(stream, { headers: { "content-length": String(body.length) } });
@@ -208,6 +212,66 @@ Deno.test("train --pretrained imagenet offline: exit 1, the URL and where to put
   assert.ok(err.includes(`put it at ${root}/cli/resnet18-f37072fd.pth`), err);
   assert.ok(!err.includes("    at "), "no stack trace");
   assert.deepEqual(await listing(`${root}/cli`), []);
+});
+
+Deno.test("a download interrupted by SIGINT or SIGTERM leaves nothing; a killed one's file goes with the next download", async () => {
+  const cache = `${root}/int`;
+  const body = new Uint8Array(2_000_000).fill(7);
+  served = new Map([["resnet18-f37072fd.pth", body]]);
+  cut = "stall";
+  const start = () =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../tools/train.ts", import.meta.url).pathname,
+        "--network",
+        "resnet18",
+        "--pretrained",
+        "imagenet",
+      ],
+      env: { NO_COLOR: "1", CYBORG_CACHE_DIR: cache, CYBORG_WEIGHTS_BASE_URL: base },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  /** Waits until the half file sent so far is in the cache folder's temporary file. */
+  const partWritten = async () => {
+    for (let i = 0; i < 1200; i++) {
+      for (const name of await listing(cache)) {
+        const size = await Deno.stat(`${cache}/${name}`).then((s) => s.size, () => 0);
+        if (name.endsWith(".part") && size === body.length >> 1) return name;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("the download never started");
+  };
+  try {
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+      const child = start();
+      await partWritten();
+      child.kill(signal);
+      assert.equal((await child.status).code, code, signal);
+      assert.deepEqual(await listing(cache), [], `${signal}: nothing left in the cache`);
+    }
+    const child = start();
+    const part = await partWritten();
+    child.kill("SIGKILL");
+    await child.status;
+    assert.deepEqual(await listing(cache), [part], "SIGKILL leaves the temporary file");
+    cut = false;
+    served.set("w.pth", body);
+    await downloadFile(`${base}/w.pth`, `${cache}/w.pth`, false, "silent");
+    assert.deepEqual(await listing(cache), ["w.pth"], "the next download removes it");
+  } finally {
+    cut = false;
+    for (const c of stalled.splice(0)) {
+      try {
+        c.close();
+      } catch {
+        // cancelled when the client went away
+      }
+    }
+  }
 });
 
 Deno.test("cleanup", async () => {

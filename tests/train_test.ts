@@ -319,3 +319,21 @@ Deno.test("shuffleMaps trains on other images' maps: same first batch, another C
   assert.equal(other.ce, own.ce, "the same images and weights");
   assert.notEqual(other.cam, own.cam, "the maps are not the images' own");
 });
+
+Deno.test("initWeights: the paper's checkpoint dict (.pth by torch) starts a run as its state_dict's safetensors does", async () => {
+  const fix = `${PROJECT_ROOT}tests/fixtures/pth`;
+  const ref = (await readSafetensors(`${fix}/tinycnn_sd.safetensors`)).tensors;
+  const weightsAfter = async (initWeights: string) => {
+    const out = `${await tmp()}/run`;
+    // lr 0: the weights stay the file's; the BN running statistics still move.
+    const cfg = config({ initWeights, epochs: 1, maxSteps: 1, lr: 0, momentum: 0, weightDecay: 0 });
+    await train(cfg, { output: out, progress: "silent" });
+    return (await readSafetensors(`${out}/checkpoints/last.safetensors`)).tensors;
+  };
+  const pth = await weightsAfter(`${fix}/tinycnn_ckpt.pth`);
+  const st = await weightsAfter(`${fix}/tinycnn_sd.safetensors`);
+  for (const [name, t] of ref) {
+    assert.deepEqual(pth.get(name)!.data, st.get(name)!.data, name);
+    if (!/running_|num_batches/.test(name)) assert.deepEqual(pth.get(name)!.data, t.data, name);
+  }
+});

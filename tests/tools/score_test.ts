@@ -194,3 +194,26 @@ Deno.test("score: errors name the option or the file; options may not contradict
     await cleanup();
   }
 });
+
+Deno.test("score --weights: the paper's checkpoint dict (.pth by torch) scores as the safetensors of its state_dict", async () => {
+  const { dir, cleanup } = await tempDir("score_test_");
+  const FIX = new URL("../fixtures/pth/", import.meta.url).pathname;
+  try {
+    const { csv } = await fixture(dir);
+    const run = async (weights: string, out: string) => {
+      const args = ["--weights", weights, "--network", "tinycnn", "--csv", csv, "--out", out];
+      await main([...args, "--images", `${dir}/images`, "--backend", "cpu", "--no-cache"]);
+      return await Deno.readTextFile(out);
+    };
+    const pth = await run(`${FIX}tinycnn_ckpt.pth`, `${dir}/pth.csv`);
+    const st = await run(`${FIX}tinycnn_sd.safetensors`, `${dir}/st.csv`);
+    assert.equal(pth.trim().split("\n").length, 6);
+    assert.equal(pth, st);
+    await assert.rejects(
+      main(["--weights", `${FIX}tinycnn_ckpt.pth`, "--csv", csv, "--backend", "cpu"]),
+      /--network is required: .*tinycnn_ckpt\.pth does not record its network/,
+    );
+  } finally {
+    await cleanup();
+  }
+});

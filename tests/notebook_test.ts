@@ -28,7 +28,7 @@ Deno.test("resolveSettings: defaults, and errors naming the setting", () => {
   assert.equal(resolveSettings({ preset: "quick", network: "resnet18" }).network, "resnet18");
   assert.throws(
     () => resolveSettings({ preset: "huge" }),
-    /^Error: preset \(CYBORG_PRESET\): unknown preset "huge" \(known: smoke, quick, paper\)/,
+    /^Error: preset \(CYBORG_PRESET\): unknown preset "huge" \(known: smoke, quick, full, paper\)/,
   );
   assert.throws(
     () => resolveSettings({ preset: "smoke", network: "vgg" }),

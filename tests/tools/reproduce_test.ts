@@ -148,7 +148,7 @@ Deno.test("reproduce rejects bad options, naming them", async () => {
   };
   const a = await run("--preset", "huge");
   assert.equal(a.code, 1);
-  assert.match(a.err, /--preset: "huge" is not one of smoke, quick, paper/);
+  assert.match(a.err, /--preset: "huge" is not one of smoke, quick, full, paper/);
   const b = await run("--strategies", "baseline,magic");
   assert.match(b.err, /--strategies: unknown strategy "magic"/);
   const c = await run("--data", "/nonexistent");

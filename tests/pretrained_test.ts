@@ -43,6 +43,14 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const listing = async (dir: string) =>
   await Array.fromAsync(Deno.readDir(dir)).then((e) => e.map((x) => x.name).sort(), () => []);
 
+/** `deno task train` asked for ImageNet resnet18 weights (through CYBORG_WEIGHTS_BASE_URL). */
+const TRAIN_PRETRAINED = [
+  "run",
+  "-A",
+  new URL("../tools/train.ts", import.meta.url).pathname,
+  ...["--network", "resnet18", "--pretrained", "imagenet"],
+];
+
 Deno.test("official names, hash prefixes and cache folders", () => {
   assert.equal(hashPrefixOf("resnet18-f37072fd.pth"), "f37072fd");
   assert.equal(hashPrefixOf("inception_v3_google-0cc3c7bd.pth"), "0cc3c7bd");
@@ -186,15 +194,7 @@ Deno.test("train --pretrained imagenet offline: exit 1, the URL and where to put
   const port = (closed.addr as Deno.NetAddr).port;
   closed.close();
   const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../tools/train.ts", import.meta.url).pathname,
-      "--network",
-      "resnet18",
-      "--pretrained",
-      "imagenet",
-    ],
+    args: TRAIN_PRETRAINED,
     env: {
       NO_COLOR: "1",
       CYBORG_CACHE_DIR: `${root}/cli`,
@@ -221,15 +221,7 @@ Deno.test("a download interrupted by SIGINT or SIGTERM leaves nothing; a killed 
   cut = "stall";
   const start = () =>
     new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../tools/train.ts", import.meta.url).pathname,
-        "--network",
-        "resnet18",
-        "--pretrained",
-        "imagenet",
-      ],
+      args: TRAIN_PRETRAINED,
       env: { NO_COLOR: "1", CYBORG_CACHE_DIR: cache, CYBORG_WEIGHTS_BASE_URL: base },
       stdout: "null",
       stderr: "null",

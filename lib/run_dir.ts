@@ -126,13 +126,7 @@ export class RunDir {
 
   /** Keeps only log records up to a completed epoch (used when resuming from its checkpoint). */
   async truncateLog(epochsDone: number): Promise<void> {
-    const keep = (await this.readLog()).filter((r) =>
-      r.type === "error"
-        ? false
-        : r.type === "resume"
-        ? r.epoch <= epochsDone
-        : r.epoch <= epochsDone
-    );
+    const keep = (await this.readLog()).filter((r) => r.type !== "error" && r.epoch <= epochsDone);
     await writeAtomic(this.log, keep.map((r) => JSON.stringify(r) + "\n").join(""));
   }
 }

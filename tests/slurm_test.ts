@@ -222,7 +222,7 @@ Deno.test({
       for (
         const [name, args] of [
           ["collect", ["--jobs", "1", "--collect"]], // the report job's arguments
-          ["resubmit", ["--executor", "slurm"]], // nothing to submit: the report here
+          ["resubmit", ["--executor", "slurm"]], // nothing to submit: the report in this process
         ]
       ) {
         const d = `${tmp}/${name}`;
@@ -329,7 +329,7 @@ Deno.test({
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stderr, /submitted job array \d+ \(1 of 8 run\(s\); 7 already done\)/);
       await sameResults(`${tmp}/local`, k);
-      // Everything done: another call submits nothing and writes the report here.
+      // Everything done: another call submits nothing and writes the report in its own process.
       const done = await reproduce(["--out", k], env);
       assert.equal(done.code, 0, done.stderr);
       assert.match(done.stderr, /every run is finished and scored; writing the report/);

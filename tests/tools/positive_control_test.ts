@@ -25,11 +25,19 @@ Deno.test("positive_control calibrate: baselines on the three folders, T1–T3 A
     "smoke",
     "--seeds",
     "1",
+    "--epochs",
+    "2",
     "--out",
     out,
   );
   assert.equal(r.code, 0, r.err.slice(-3000));
   const cal = JSON.parse(await Deno.readTextFile(`${out}/calibration.json`));
+  // The recipe override is recorded and reaches every run.
+  assert.deepEqual(cal.recipe, { epochs: 2 });
+  const cfg = JSON.parse(
+    await Deno.readTextFile(`${out}/positive-nomark/baseline/s100/config.json`),
+  );
+  assert.equal(cfg.config.epochs, 2);
   assert.deepEqual(Object.keys(cal.auc).sort(), ["positive", "positive-masked", "positive-nomark"]);
   for (const v of Object.values(cal.auc) as Record<string, { values: number[] }>[]) {
     for (const t of ["t1", "t2", "t3"]) {
@@ -41,6 +49,23 @@ Deno.test("positive_control calibrate: baselines on the three folders, T1–T3 A
   assert.equal(cal.checks.length, 3);
   assert.ok(await Deno.stat(`${out}/positive-nomark/baseline/s100/summary.json`));
   for (const c of cal.checks) assert.ok(r.out.includes(c.id));
+});
+
+Deno.test("positive_control calibrate: a bad recipe override names its flag, before any run", async () => {
+  const out = `${data}/cal-bad`;
+  for (
+    const [args, re] of [
+      [["--epochs", "1.5"], /--epochs: epochs must be a positive integer, got 1\.5/],
+      [["--lr-step-size", "0"], /--lr-step-size: lrStepSize must be a positive integer, got 0/],
+      [["--lr", "-0.1"], /--lr: lr must be a positive number, got -0\.1/],
+    ] as const
+  ) {
+    const r = await tool("calibrate", "--data", data, "--preset", "smoke", "--out", out, ...args);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, re);
+    assert.ok(!r.err.includes("    at "), "no stack trace");
+    assert.equal(await Deno.stat(out).then(() => true, () => false), false, "nothing written");
+  }
 });
 
 Deno.test("positive_control evaluate: runs what the pre-registration fixes; its SHA-256 in COMPLETE.json", async () => {
